@@ -1,0 +1,1 @@
+"""Datasets: clip manifests, grouped splits, the offline `toy` dataset and the preparers."""

@@ -1,0 +1,40 @@
+"""Media I/O: the one place that reads, converts and writes audio and video.
+
+Audio: soundfile for files, soxr for the protocol's resampling. Video: PyAV for decoding,
+keyframe listing, H.264 writing and muxing. Metric front ends that must match a reference
+implementation bit for bit live in `metrics/`, not here.
+"""
+
+from bench.media.audio import (
+    atomic_write_audio,
+    audio_info,
+    fit_duration,
+    load_audio,
+    read_audio,
+    resample,
+    to_mono,
+)
+from bench.media.video import (
+    VideoInfo,
+    decode_frames,
+    keyframe_times,
+    mux_audio,
+    probe_video,
+    write_video,
+)
+
+__all__ = [
+    "VideoInfo",
+    "atomic_write_audio",
+    "audio_info",
+    "decode_frames",
+    "fit_duration",
+    "keyframe_times",
+    "load_audio",
+    "mux_audio",
+    "probe_video",
+    "read_audio",
+    "resample",
+    "to_mono",
+    "write_video",
+]

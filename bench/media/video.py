@@ -1,0 +1,192 @@
+"""Video I/O with PyAV: probing, frame decoding at a requested rate and size, keyframe
+(I-frame) listing from packet flags without decoding, H.264 writing and muxing audio in."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from bench.atomic import atomic_path
+from bench.errors import MediaError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    duration: float
+    fps: float
+    width: int
+    height: int
+    frames: int
+    has_audio: bool
+
+
+def _open(path: str | os.PathLike):
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(path, "video file not found")
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # av.error.InvalidDataError and friends
+        raise MediaError(path, f"cannot open video ({exc})", "the file is corrupt or not a video") from exc
+    if not container.streams.video:
+        container.close()
+        raise MediaError(path, "no video stream in the file")
+    return container
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Container-level facts; the duration comes from the stream (or container) header."""
+    with _open(path) as c:
+        vs = c.streams.video[0]
+        fps = float(vs.average_rate or vs.guessed_rate or 0)
+        if vs.duration is not None and vs.time_base is not None:
+            duration = float(vs.duration * vs.time_base)
+        elif c.duration is not None:
+            duration = c.duration / 1_000_000
+        else:
+            duration = 0.0
+        frames = vs.frames or int(round(duration * fps))
+        return VideoInfo(Path(path), duration, fps, vs.codec_context.width, vs.codec_context.height,
+                         frames, bool(c.streams.audio))
+
+
+def decode_frames(
+    path: str | os.PathLike,
+    fps: float | None = None,
+    size: tuple[int, int] | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Decode RGB frames as uint8 (T, H, W, 3).
+
+    fps: sample at this rate (each sample takes the latest frame shown at that instant);
+    None keeps the native frames. size: (width, height) to rescale to. A video that ends
+    before `start + duration` is an error naming the file.
+    """
+    end = None if duration is None else start + duration
+    times, frames = [], []
+    with _open(path) as c:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        try:
+            for frame in c.decode(vs):
+                t = float(frame.pts * vs.time_base) if frame.pts is not None else len(times) / float(vs.average_rate)
+                if end is not None and t >= end:
+                    break
+                if fps is None and t < start - 1e-6:
+                    continue
+                img = frame.reformat(width=size[0], height=size[1], format="rgb24") if size else frame.reformat(format="rgb24")
+                times.append(t)
+                frames.append(img.to_ndarray())
+        except Exception as exc:
+            raise MediaError(path, f"video decoding failed after {len(frames)} frames ({exc})",
+                             "the file is truncated or corrupt; re-download it") from exc
+    if not frames:
+        raise MediaError(path, "the video has no decodable frames" + (f" after {start:.2f} s" if start else ""))
+    last_t = times[-1]
+    if fps is None:
+        if end is not None and last_t + 1.5 / max(float(probe_fps(times)), 1e-6) < end:
+            raise MediaError(path, f"video ends at {last_t:.2f} s, {end:.2f} s needed")
+        return np.stack(frames)
+    n = int(round((duration if duration is not None else last_t - start + 1e-9) * fps))
+    targets = start + np.arange(n) / fps
+    if end is not None and targets.size and targets[-1] > last_t + 1.5 / fps:
+        raise MediaError(path, f"video ends at {last_t:.2f} s, {end:.2f} s needed")
+    idx = np.searchsorted(np.asarray(times), targets + 1e-6, side="right") - 1
+    if (idx < 0).any():
+        raise MediaError(path, f"no frame at or before {start:.2f} s")
+    return np.stack([frames[i] for i in idx])
+
+
+def probe_fps(times: list[float]) -> float:
+    if len(times) < 2:
+        return 1.0
+    return 1.0 / float(np.median(np.diff(times)))
+
+
+def keyframe_times(path: str | os.PathLike) -> np.ndarray:
+    """Presentation times (s) of the key (I-)frames, read from packet flags without decoding."""
+    with _open(path) as c:
+        vs = c.streams.video[0]
+        out = [float(p.pts * vs.time_base) for p in c.demux(vs) if p.is_keyframe and p.pts is not None]
+    return np.sort(np.asarray(out, dtype=np.float64))
+
+
+def write_video(
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    fps: int,
+    gop: int | None = None,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+    crf: int = 23,
+) -> Path:
+    """Encode uint8 (T, H, W, 3) frames as H.264 (yuv420p), optionally with AAC audio.
+
+    gop: keyframe interval in frames (default one per second). Written atomically.
+    """
+    import av
+
+    frames = np.asarray(frames, dtype=np.uint8)
+    t, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"H.264 yuv420p needs even frame sizes, got {w}x{h}")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as c:
+            vs = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            g = gop or int(round(fps))
+            vs.options = {"crf": str(crf), "g": str(g), "keyint_min": str(g), "sc_threshold": "0", "bf": "0"}
+            a_stream = None
+            if audio is not None:
+                a_stream = c.add_stream("aac", rate=sample_rate)
+                a_stream.layout = "mono"
+            for img in frames:
+                for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    c.mux(pkt)
+            for pkt in vs.encode():
+                c.mux(pkt)
+            if a_stream is not None:
+                _encode_audio(c, a_stream, audio, sample_rate)
+    return path
+
+
+def _encode_audio(container, stream, audio: np.ndarray, sample_rate: int) -> None:
+    import av
+
+    mono = np.asarray(audio, dtype=np.float32).reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(mono, format="flt", layout="mono")
+    frame.sample_rate = sample_rate
+    frame.pts = 0
+    for pkt in stream.encode(frame):
+        container.mux(pkt)
+    for pkt in stream.encode():
+        container.mux(pkt)
+
+
+def mux_audio(video_path: str | os.PathLike, audio: np.ndarray, sample_rate: int, out_path: str | os.PathLike) -> Path:
+    """Copy the video stream of `video_path` (no re-encode) and add `audio` as AAC."""
+    import av
+
+    out_path = Path(out_path)
+    with _open(video_path) as src, atomic_path(out_path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as dst:
+            ivs = src.streams.video[0]
+            ovs = dst.add_stream_from_template(ivs)
+            a_stream = dst.add_stream("aac", rate=sample_rate)
+            a_stream.layout = "mono"
+            for pkt in src.demux(ivs):
+                if pkt.dts is None:
+                    continue
+                pkt.stream = ovs
+                dst.mux(pkt)
+            _encode_audio(dst, a_stream, audio, sample_rate)
+    return out_path

@@ -1,0 +1,132 @@
+"""The System interface (DESIGN.md §4) and the registry.
+
+A system turns clips into waveforms. The harness (bench.runs) owns everything around it:
+which clips are still to do, seeds, atomic writing, failure records, and the protocol check
+that every output is mono float32 at `sample_rate` and exactly the clip's duration.
+
+Systems register by name with `@register_system("name")` (built-ins) or through the
+`dyvim_bench.systems` entry-point group (third-party packages). Their constructor takes typed
+keyword arguments: the values of the Hydra config `bench/conf/system/<name>.yaml` (minus the
+`name` key) plus a `SystemContext`.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from bench.data.manifest import Clip
+from bench.errors import UnknownNameError
+
+ENTRY_POINT_GROUP = "dyvim_bench.systems"
+
+
+@dataclass(frozen=True)
+class SystemContext:
+    """What every system may need to know about the run it serves."""
+
+    dataset_clips: tuple[Clip, ...]  # every clip of the dataset (train and test)
+    sample_rate: int  # the dataset's reference-audio rate, i.e. the protocol rate
+    seed: int
+    work_dir: Path  # scratch space of this system in this run
+    cache_dir: Path
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    clip: Clip
+    sample_index: int  # 0 for the first sample; k >= 1 is written as <clip_id>.s<k>.wav
+    seed: int
+
+
+@dataclass
+class GenerationResult:
+    request: GenerationRequest
+    audio: np.ndarray | None = None  # mono float32 at the system's sample_rate
+    error: BaseException | None = None
+
+
+class System(abc.ABC):
+    """Base class for systems. Subclasses set `name`, `sample_rate` and implement `generate`."""
+
+    name: ClassVar[str] = ""
+    #: 'pretrained', 'random' or 'none' (systems without learned weights); shown wherever results are.
+    weights: str = "none"
+    #: how many requests `generate` receives at once
+    batch_size: int = 1
+
+    def __init__(self, context: SystemContext):
+        self.context = context
+
+    @property
+    @abc.abstractmethod
+    def sample_rate(self) -> int: ...
+
+    def train(self, train_clips: Sequence[Clip]) -> None:
+        """Train or fine-tune on the train split. Systems that need no training keep this no-op."""
+
+    @property
+    def needs_training(self) -> bool:
+        return False
+
+    @abc.abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterable[GenerationResult]:
+        """Yield one result per request, in any order; a failed clip yields a result with `error`."""
+
+    def describe(self) -> dict:
+        """Facts recorded in env.json (weights kind per component, checkpoint paths, ...)."""
+        return {"weights": self.weights, "sample_rate": self.sample_rate}
+
+
+_BUILTIN: dict[str, Callable[[], type[System]]] = {}
+
+
+def register_system(name: str):
+    """Class decorator for built-in systems."""
+
+    def deco(cls: type[System]) -> type[System]:
+        cls.name = name
+        _BUILTIN[name] = lambda: cls
+        return cls
+
+    return deco
+
+
+def _builtin_modules() -> None:
+    # Importing these modules runs their @register_system decorators.
+    import systems.controls  # noqa: F401
+
+
+def _entry_points() -> dict[str, object]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_systems() -> list[str]:
+    from bench.config import config_names
+
+    _builtin_modules()
+    return sorted(set(_BUILTIN) | set(_entry_points()) | set(config_names("system")))
+
+
+def get_system_class(name: str) -> type[System]:
+    _builtin_modules()
+    if name in _BUILTIN:
+        return _BUILTIN[name]()
+    eps = _entry_points()
+    if name in eps:
+        cls = eps[name].load()
+        cls.name = cls.name or name
+        return cls
+    raise UnknownNameError("system", name, known_systems())
+
+
+def iter_batches(items: Sequence, size: int) -> Iterator[Sequence]:
+    for i in range(0, len(items), max(1, size)):
+        yield items[i : i + size]
