@@ -59,6 +59,10 @@ class System(abc.ABC):
     weights: str = "none"
     #: how many requests `generate` receives at once
     batch_size: int = 1
+    #: cap on parallel worker processes (e.g. 1 for a model that fills the GPU); None = no cap
+    max_workers: int | None = None
+    #: whether the system runs models on `context.device` (then the run resolves 'auto')
+    uses_accelerator: bool = False
 
     def __init__(self, context: SystemContext):
         self.context = context

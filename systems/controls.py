@@ -23,6 +23,8 @@ def _reference_music(clip: Clip, sample_rate: int):
 
 @register_system("reference")
 class ReferenceControl(System):
+    """Each clip's own reference music (the ceiling every system is compared against)."""
+
     def __init__(self, context: SystemContext):
         super().__init__(context)
 

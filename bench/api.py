@@ -1,0 +1,147 @@
+"""The Python API the CLI wraps; notebooks call these directly.
+
+    from bench import api
+    result = api.run(systems=["reference", "shuffled"], dataset="toy", overrides=["run.limit=4"])
+    print(result.run_dir)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from bench.data.manifest import Clip
+
+
+@dataclass
+class SystemSummary:
+    system: str
+    weights: str
+    requested: int
+    already_done: int
+    generated: int = 0
+    failed: int = 0
+    trained: bool = False
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    clips: int
+    systems: list[SystemSummary] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(s.failed for s in self.systems)
+
+
+def load_config(dataset: str | None = None, systems: Sequence[str] = (), overrides: Sequence[str] = ()):
+    from bench.config import compose
+
+    return compose(dataset, systems, overrides)
+
+
+def dataset_clips(cfg, auto_prepare: bool = True) -> list[Clip]:
+    from bench.data.prepare import load_dataset
+
+    return load_dataset(cfg.dataset, auto_prepare=auto_prepare)
+
+
+def select_clips(clips: list[Clip], split: str, limit: int | None) -> list[Clip]:
+    from bench.errors import ConfigError
+
+    if split not in ("train", "test", "all"):
+        raise ConfigError(f"run.split must be train, test or all, got {split!r}")
+    chosen = [c for c in clips if split == "all" or c.split == split]
+    chosen.sort(key=lambda c: c.id)
+    return chosen[:limit] if limit else chosen
+
+
+def prepare(dataset: str, overrides: Sequence[str] = (), force: bool = False) -> list[Clip]:
+    from bench.data.prepare import prepare_dataset
+
+    cfg = load_config(dataset, (), overrides)
+    return prepare_dataset(cfg.dataset, force=force)
+
+
+def run(
+    systems: Sequence[str],
+    dataset: str = "toy",
+    overrides: Sequence[str] = (),
+    name: str | None = None,
+    samples_per_clip: int | None = None,
+    console=None,
+) -> RunResult:
+    """Train (where needed) and generate every system on the dataset's split; resumable.
+
+    Later stages (metrics, reports) attach here as their issues land.
+    """
+    overrides = list(overrides)
+    if name is not None:
+        overrides.append(f"run.name={name}")
+    if samples_per_clip is not None:
+        overrides.append(f"run.samples_per_clip={samples_per_clip}")
+    cfg = load_config(dataset, systems, overrides)
+    return generate(cfg, console=console)
+
+
+def generate(cfg, console=None) -> RunResult:
+    """Generation stage of `run` for an already composed config."""
+    from tqdm.auto import tqdm
+
+    from bench.config import to_dict
+    from bench.envinfo import resolve_device
+    from bench.executors import make_executor
+    from bench.generation import GenerationJob, build_system
+    from bench.runs import Run
+    from systems.base import SystemContext
+
+    conf = to_dict(cfg)
+    clips = dataset_clips(cfg)
+    selected = select_clips(clips, conf["run"]["split"], conf["run"]["limit"])
+    if not selected:
+        from bench.errors import ConfigError
+
+        raise ConfigError(f"dataset {cfg.dataset.name!r} has no clips in split {conf['run']['split']!r}")
+    run_dir_root = Path(conf["paths"]["runs_root"])
+    run = Run.open(run_dir_root, conf)
+    executor = make_executor(conf["executor"])
+    result = RunResult(run.dir, len(selected))
+
+    systems = {}
+    device = None
+    for sys_name, sys_cfg in conf["system"].items():
+        ctx = SystemContext(
+            dataset_clips=tuple(clips),
+            sample_rate=int(conf["dataset"]["sample_rate"]),
+            seed=int(conf["run"]["seed"]),
+            work_dir=run.dir / sys_name / "_work",
+            cache_dir=Path(conf["paths"]["cache_dir"]),
+            device="cpu",
+        )
+        probe = build_system(sys_name, sys_cfg, ctx)
+        if probe.uses_accelerator:
+            device = device or resolve_device(conf["run"]["device"])
+            ctx = SystemContext(**{**ctx.__dict__, "device": device})
+            probe = build_system(sys_name, sys_cfg, ctx)
+        systems[sys_name] = (probe, ctx)
+    run.update_env({n: s.describe() for n, (s, _) in systems.items()}, device)
+
+    for sys_name, (system, ctx) in systems.items():
+        summary = SystemSummary(sys_name, system.weights, len(selected) * conf["run"]["samples_per_clip"], 0)
+        if system.needs_training:
+            system.train([c for c in clips if c.split == "train"])
+            summary.trained = True
+        todo = run.pending(sys_name, selected, system.sample_rate)
+        summary.already_done = summary.requested - len(todo)
+        if todo:
+            size = executor.shard_size(len(todo), system.max_workers)
+            jobs = [GenerationJob(str(run.dir), sys_name, conf["system"][sys_name], ctx, tuple(todo[i : i + size]))
+                    for i in range(0, len(todo), size)]
+            with tqdm(total=len(todo), desc=f"generate {sys_name}", unit="clip", disable=None) as bar:
+                for outcome in executor.map(jobs, bar.update, system.max_workers):
+                    summary.generated += outcome.done
+                    summary.failed += outcome.failed
+        result.systems.append(summary)
+    return result

@@ -1,0 +1,121 @@
+"""The `bench` command line: a thin layer over `bench.api`.
+
+Only argparse is imported at start-up, so `bench --help` answers at once; each verb imports
+what it needs. Trailing `key=value` arguments are Hydra overrides (e.g. system.dyvim.alpha=0.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """examples:
+  bench run --systems reference,shuffled --dataset toy
+  bench run --systems dyvim,vidmuse --dataset aist system.dyvim.alpha=0.3
+  bench data prepare aist dataset.params.source_dir=/data/aistpp
+  bench data show toy
+  bench systems list
+"""
+
+# Verbs whose capability arrives with a later issue; they answer with where it stands.
+LATER = {
+    "evaluate": ("score a run with FD/FAD/KL and alignment metrics", "the metrics issue (#3)"),
+    "report": ("render a run's results as HTML", "the experiments/reports issue (#6)"),
+    "experiment": ("run a paper figure/table as a named sweep", "the experiments/reports issue (#6)"),
+    "human-eval": ("serve the pairwise rating form and aggregate votes", "the human-evaluation issue (#7)"),
+}
+
+
+def _add_run_args(p: argparse.ArgumentParser, systems_required: bool = True) -> None:
+    p.add_argument("--systems", required=systems_required, type=lambda s: [x for x in s.split(",") if x],
+                   help="comma-separated system names (see `bench systems list`), e.g. reference,shuffled")
+    p.add_argument("--dataset", default="toy", help="dataset name (see `bench data list`; default: toy)")
+    p.add_argument("--name", default=None, help="run name: results go to runs/<name> (default: the dataset name)")
+    p.add_argument("--samples-per-clip", type=int, default=None, metavar="N",
+                   help="seeded samples per clip (k >= 1 written as <clip>.s<k>.wav)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="Hydra overrides, e.g. system.dyvim.alpha=0.3")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="DyViM Bench: generate, score and compare video-to-music systems.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="verb", metavar="<verb>")
+
+    p = sub.add_parser("run", help="train what needs training, generate, (score, report); resumable",
+                       description="Run systems on a dataset's split into runs/<name>/. Re-running the same "
+                                   "command resumes: finished clips are kept and never regenerated.")
+    _add_run_args(p)
+
+    p = sub.add_parser("generate", help="only the generation stage of `run` (optionally mux music into videos)",
+                       description="Generate every system's music for the dataset's split into runs/<name>/.")
+    _add_run_args(p)
+    p.add_argument("--mux", action="store_true", help="also write <system>/<clip>.mp4: the clip's video with the generated music")
+
+    p = sub.add_parser("train", help="train the systems that need training (at the configured size)",
+                       description="Train systems that need it on the dataset's train split.")
+    _add_run_args(p)
+
+    data = sub.add_parser("data", help="prepare, list and inspect datasets").add_subparsers(dest="data_verb", metavar="<action>")
+    p = data.add_parser("prepare", help="build a dataset's manifest from the official layout (or build `toy`)",
+                        description="Prepare a dataset: cut 10 s clips, remove vocals, discard silent clips, split, write the manifest.")
+    p.add_argument("name")
+    p.add_argument("--force", action="store_true", help="rebuild even if an identical build exists")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. dataset.params.source_dir=/data/aistpp")
+    data.add_parser("list", help="list known datasets and whether they are prepared")
+    p = data.add_parser("show", help="statistics per split (the paper's Table 5) and media validation")
+    p.add_argument("name")
+    p.add_argument("--no-validate", action="store_true", help="skip opening every media file")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+
+    sysp = sub.add_parser("systems", help="list, check and set up systems").add_subparsers(dest="systems_verb", metavar="<action>")
+    sysp.add_parser("list", help="registered systems (built-in, configs and entry points)")
+    p = sysp.add_parser("check", help="check that systems can be built (weights, environments)")
+    p.add_argument("names", nargs="*", help="systems to check (default: all)")
+    p = sysp.add_parser("setup", help="create a baseline's own environment")
+    p.add_argument("name")
+
+    perf = sub.add_parser("perf", help="benchmarks that print measured ratios").add_subparsers(dest="perf_area", metavar="<area>")
+    p = perf.add_parser("run", help="the main job twice (first run, then resume) on the demo toy; prints resume_ratio")
+    p.add_argument("--keep", default=None, help="folder to keep the benchmark's data/runs in (default: a temp dir)")
+
+    for verb, (what, where) in LATER.items():
+        p = sub.add_parser(verb, help=f"{what} (arrives with {where})", description=f"{what}. Not available yet: arrives with {where}.")
+        p.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    # Overrides may sit between options (`--systems a x.y=1 --name n`): argparse leaves those over.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides = list(args.overrides) + extra
+        elif not hasattr(args, "args"):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.version:
+        from bench import __version__
+
+        print(__version__)
+        return 0
+    if args.verb is None:
+        parser.print_help()
+        return 0
+    from bench.errors import BenchError
+
+    try:
+        from bench import commands
+
+        return commands.dispatch(args, parser)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished files are kept; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

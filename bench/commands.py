@@ -1,0 +1,189 @@
+"""Implementations of the CLI verbs (imported only after argument parsing)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import api
+from bench.errors import ConfigError
+
+console = Console(stderr=False, highlight=False)
+
+
+def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    verb = args.verb
+    if verb in ("run", "generate", "train"):
+        return cmd_run(args, stage=verb)
+    if verb == "data":
+        return cmd_data(args, parser)
+    if verb == "systems":
+        return cmd_systems(args, parser)
+    if verb == "perf":
+        if args.perf_area == "run":
+            from bench.perf import perf_run
+
+            return perf_run(keep=args.keep)
+        parser.parse_args(["perf", "--help"])
+    from bench.cli import LATER
+
+    what, where = LATER[verb]
+    print(f"bench {verb}: {what} is not available yet; it arrives with {where}.", file=sys.stderr)
+    return 2
+
+
+def cmd_run(args, stage: str) -> int:
+    overrides = list(args.overrides)
+    if args.name:
+        overrides.append(f"run.name={args.name}")
+    if args.samples_per_clip is not None:
+        overrides.append(f"run.samples_per_clip={args.samples_per_clip}")
+    cfg = api.load_config(args.dataset, args.systems, overrides)
+    if stage == "train":
+        return _train(cfg)
+    result = api.generate(cfg)
+    _print_summary(result)
+    if stage == "generate" and args.mux:
+        from bench.gallery import mux_run
+
+        n = mux_run(result.run_dir, api.dataset_clips(cfg), [s.system for s in result.systems])
+        console.print(f"muxed {n} videos (<system>/<clip>.mp4)")
+    console.print(f"results: [bold]{result.run_dir}[/bold]")
+    return 3 if result.failed else 0
+
+
+def _train(cfg) -> int:
+    from bench.config import to_dict
+    from bench.generation import build_system
+    from systems.base import SystemContext
+    from pathlib import Path
+
+    conf = to_dict(cfg)
+    clips = api.dataset_clips(cfg)
+    for name, scfg in conf["system"].items():
+        ctx = SystemContext(tuple(clips), int(conf["dataset"]["sample_rate"]), int(conf["run"]["seed"]),
+                            Path(conf["paths"]["runs_root"]) / conf["run"]["name"] / name / "_work",
+                            Path(conf["paths"]["cache_dir"]))
+        system = build_system(name, scfg, ctx)
+        if not system.needs_training:
+            console.print(f"{name}: needs no training")
+            continue
+        system.train([c for c in clips if c.split == "train"])
+        console.print(f"{name}: trained ({system.weights} weights at start)")
+    return 0
+
+
+def _print_summary(result) -> None:
+    table = Table(title=f"run {result.run_dir.name}: {result.clips} clips")
+    for col in ("system", "weights", "outputs", "already done", "generated", "failed"):
+        table.add_column(col, justify="left" if col in ("system", "weights") else "right")
+    for s in result.systems:
+        table.add_row(s.system, s.weights, str(s.requested), str(s.already_done), str(s.generated),
+                      f"[red]{s.failed}[/red]" if s.failed else "0")
+    console.print(table)
+    if any(s.weights == "random" for s in result.systems):
+        console.print("[yellow]note: some systems ran with RANDOM weights; their outputs are not comparable to the paper[/yellow]")
+    for s in result.systems:
+        if s.failed:
+            console.print(f"[red]{s.failed} failed[/red]: see {result.run_dir / s.system / 'failures.jsonl'}; "
+                          "re-run the same command to retry them")
+
+
+def cmd_data(args, parser) -> int:
+    from bench.config import config_names
+
+    if args.data_verb is None:
+        parser.parse_args(["data", "--help"])
+    if args.data_verb == "list":
+        from pathlib import Path
+
+        from bench.data.manifest import MANIFEST_NAME
+
+        table = Table(title="datasets")
+        for col in ("name", "kind", "prepared at"):
+            table.add_column(col)
+        for name in config_names("dataset"):
+            cfg = api.load_config(name).dataset
+            path = Path(cfg.root) / MANIFEST_NAME
+            table.add_row(name, cfg.kind, str(cfg.root) if path.exists() else "[dim]not prepared[/dim]")
+        console.print(table)
+        return 0
+    if args.data_verb == "prepare":
+        clips = api.prepare(args.name, args.overrides, force=args.force)
+        cfg = api.load_config(args.name, (), args.overrides)
+        console.print(f"{args.name}: {len(clips)} clips in {cfg.dataset.root}")
+        return 0
+    if args.data_verb == "show":
+        from bench.data.stats import dataset_stats, validate_media
+
+        cfg = api.load_config(args.name, (), args.overrides)
+        clips = api.dataset_clips(cfg, auto_prepare=False)
+        stats = dataset_stats(clips)
+        console.print(f"[bold]{args.name}[/bold] at {cfg.dataset.root}")
+        console.print(stats.to_string())
+        if args.no_validate:
+            return 0
+        problems = validate_media(clips)
+        if problems:
+            for p in problems:
+                console.print(f"[red]problem[/red] {p}")
+            return 1
+        console.print(f"media: all {len(clips)} clips valid")
+        return 0
+    raise ConfigError(f"unknown data action {args.data_verb}")
+
+
+def cmd_systems(args, parser) -> int:
+    from systems.base import get_system_class, known_systems
+
+    if args.systems_verb is None:
+        parser.parse_args(["systems", "--help"])
+    if args.systems_verb == "list":
+        table = Table(title="systems")
+        table.add_column("name")
+        table.add_column("class")
+        table.add_column("about")
+        for name in known_systems():
+            try:
+                cls = get_system_class(name)
+                doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+                table.add_row(name, f"{cls.__module__}.{cls.__name__}", doc)
+            except Exception as exc:  # a broken third-party entry point must not hide the others
+                table.add_row(name, "[red]unloadable[/red]", str(exc))
+        console.print(table)
+        return 0
+    if args.systems_verb == "check":
+        names = args.names or known_systems()
+        cfg = api.load_config(None, names)
+        clips = api.dataset_clips(cfg)
+        from bench.config import to_dict
+        from bench.generation import build_system
+        from pathlib import Path
+        import tempfile
+
+        from systems.base import SystemContext
+
+        bad = 0
+        conf = to_dict(cfg)
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = SystemContext(tuple(clips), int(conf["dataset"]["sample_rate"]), 0, Path(tmp), Path(conf["paths"]["cache_dir"]))
+            for name in names:
+                try:
+                    system = build_system(name, conf["system"][name], ctx)
+                    console.print(f"[green]ok[/green]   {name}: {system.describe()}")
+                except Exception as exc:
+                    bad += 1
+                    console.print(f"[red]fail[/red] {name}: {exc}")
+        return 1 if bad else 0
+    if args.systems_verb == "setup":
+        cls = get_system_class(args.name)
+        setup = getattr(cls, "setup_environment", None)
+        if setup is None:
+            console.print(f"{args.name}: runs in this environment; nothing to set up")
+            return 0
+        setup()
+        return 0
+    raise ConfigError(f"unknown systems action {args.systems_verb}")

@@ -1,0 +1,84 @@
+"""Hydra configuration, composed through the compose API (no Hydra app, no output dirs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from bench.errors import ConfigError, UnknownNameError
+
+CONF_DIR = Path(__file__).parent / "conf"
+
+
+def config_names(group: str) -> list[str]:
+    """Names of the YAML options of a config group (`dataset`, `system`, ...)."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def compose(
+    dataset: str | None = None,
+    systems: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+    check_systems: bool = True,
+):
+    """Compose the root config with a dataset, systems under `system.<name>`, and overrides."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if dataset is not None and dataset not in config_names("dataset"):
+        raise UnknownNameError("dataset", dataset, config_names("dataset"))
+    ov = [f"dataset={dataset}"] if dataset else []
+    yaml_systems = set(config_names("system"))
+    if check_systems:
+        from systems.base import known_systems
+
+        known = known_systems()
+        for name in systems:
+            if name not in known:
+                raise UnknownNameError("system", name, known)
+    for name in systems:
+        # Systems with a YAML get it under system.<name>; entry-point-only systems start empty.
+        ov.append(f"+system@system.{name}={name}" if name in yaml_systems else f"+system.{name}={_signature_defaults(name)}")
+    ov.extend(overrides)
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            cfg = hydra_compose("config", overrides=ov)
+        OmegaConf.resolve(cfg)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"bad configuration or override: {exc}") from exc
+    if cfg.run.name is None:
+        cfg.run.name = cfg.dataset.name
+    return cfg
+
+
+def _signature_defaults(name: str) -> str:
+    """A Hydra dict literal of a YAML-less (entry-point) system's constructor defaults, so its
+    options can be overridden like any other (`system.<name>.<option>=...`) and are recorded."""
+    import inspect
+
+    from systems.base import get_system_class
+
+    items = [f"name:{name}"]
+    for pname, p in inspect.signature(get_system_class(name).__init__).parameters.items():
+        if pname in ("self", "context") or p.default is inspect.Parameter.empty:
+            continue
+        v = p.default
+        literal = "null" if v is None else str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else str(v)
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            items.append(f"{pname}:{literal}")
+    return "{" + ",".join(items) + "}"
+
+
+def to_yaml(cfg) -> str:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def to_dict(cfg) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True)

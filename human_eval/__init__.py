@@ -1,0 +1,1 @@
+"""Human evaluation: pairwise rating web form, storage (SQLAlchemy) and vote aggregation."""

@@ -1,0 +1,128 @@
+"""Runs through the Python API on the miniature dataset: layout, protocol, resume, refusal."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from bench import api
+from bench.errors import RunConfigMismatch, UnknownNameError
+from bench.runs import request_seed
+
+
+def _test_clips(run_result):
+    return sorted(p.stem for p in (run_result.run_dir / "reference").glob("*.wav"))
+
+
+def test_run_layout_and_protocol(mini_dataset):
+    root, ov = mini_dataset
+    res = api.run(["reference", "shuffled", "slow_sine"], "toy", ov + ["executor.workers=1"], name="r1")
+    d = res.run_dir
+    assert (d / "config.yaml").exists() and (d / "env.json").exists()
+    env = json.loads((d / "env.json").read_text())
+    assert set(env["systems"]) == {"reference", "shuffled", "slow_sine"}
+    assert env["systems"]["reference"]["weights"] == "none" and env["packages"]["numpy"]
+    cfg = yaml.safe_load((d / "config.yaml").read_text())
+    assert cfg["dataset"]["root"] == str(root) and set(cfg["system"]) == {"reference", "shuffled", "slow_sine"}
+    n_test = res.clips
+    assert n_test >= 2
+    for s in res.systems:
+        assert (s.generated, s.failed, s.already_done) == (n_test, 0, 0)
+    # every file: mono float32 at the system's rate, exactly the clip duration
+    for system, sr in (("reference", 32000), ("shuffled", 32000), ("slow_sine", 16000)):
+        wavs = sorted((d / system).glob("*.wav"))
+        assert len(wavs) == n_test
+        for w in wavs:
+            info = sf.info(w)
+            assert (info.samplerate, info.channels, info.frames, info.subtype) == (sr, 1, 2 * sr, "FLOAT")
+
+
+def test_reference_is_the_clip_music_and_shuffled_another_source(mini_dataset):
+    root, ov = mini_dataset
+    res = api.run(["reference", "shuffled"], "toy", ov, name="r2")
+    clips = {c.id: c for c in api.dataset_clips(api.load_config("toy", (), ov))}
+    for cid in _test_clips(res):
+        ref, _ = sf.read(res.run_dir / "reference" / f"{cid}.wav", dtype="float32")
+        own, _ = sf.read(clips[cid].audio_path, dtype="float32")
+        assert np.allclose(ref, own, atol=1e-6)
+        shuf, _ = sf.read(res.run_dir / "shuffled" / f"{cid}.wav", dtype="float32")
+        donors = [c for c in clips.values() if np.allclose(sf.read(c.audio_path, dtype="float32")[0], shuf, atol=1e-6)]
+        assert len(donors) == 1 and donors[0].source != clips[cid].source and donors[0].split == "test"
+
+
+def test_resume_skips_finished_and_redoes_broken_outputs(mini_dataset):
+    root, ov = mini_dataset
+    res = api.run(["slow_sine"], "toy", ov, name="r3")
+    out = res.run_dir / "slow_sine"
+    wavs = sorted(out.glob("*.wav"))
+    mtimes = {w: w.stat().st_mtime_ns for w in wavs}
+    # a truncated final file (e.g. from another tool) and a stale temp from a killed writer
+    wavs[0].write_bytes(wavs[0].read_bytes()[:1000])
+    (out / f".{wavs[1].name}.abc.tmp").write_bytes(b"half")
+    res2 = api.run(["slow_sine"], "toy", ov, name="r3")
+    s = res2.systems[0]
+    assert (s.already_done, s.generated) == (len(wavs) - 1, 1)
+    assert all(w.stat().st_mtime_ns == mtimes[w] for w in wavs[1:])
+    assert sf.info(wavs[0]).frames == 32000 and not list(out.glob("*.tmp"))
+    env = json.loads((res2.run_dir / "env.json").read_text())
+    assert len(env["sessions"]) == 2
+
+
+def test_changed_config_is_refused_and_adding_a_system_is_not(mini_dataset):
+    root, ov = mini_dataset
+    api.run(["slow_sine"], "toy", ov, name="r4")
+    run_dir = Path(api.load_config("toy", (), ov).paths.runs_root) / "r4"
+    before = sorted(p.name for p in (run_dir / "slow_sine").glob("*.wav"))
+    with pytest.raises(RunConfigMismatch, match=r"system.slow_sine.*delay"):
+        api.run(["slow_sine"], "toy", ov + ["system.slow_sine.delay=0.01"], name="r4")
+    with pytest.raises(RunConfigMismatch, match="seed"):
+        api.run(["slow_sine"], "toy", ov + ["run.seed=1"], name="r4")
+    res = api.run(["reference"], "toy", ov, name="r4")  # a new system joins the run
+    cfg = yaml.safe_load((res.run_dir / "config.yaml").read_text())
+    assert set(cfg["system"]) == {"slow_sine", "reference"}
+    assert sorted(p.name for p in (res.run_dir / "slow_sine").glob("*.wav")) == before
+
+
+def test_samples_per_clip_are_seeded_and_named(mini_dataset):
+    root, ov = mini_dataset
+    res = api.run(["slow_sine"], "toy", ov, name="r5", samples_per_clip=3)
+    out = res.run_dir / "slow_sine"
+    cid = _test_clips(api.run(["reference"], "toy", ov, name="r5x"))[0]
+    files = [out / f"{cid}.wav", out / f"{cid}.s1.wav", out / f"{cid}.s2.wav"]
+    assert all(f.exists() for f in files)
+    assert len({request_seed(0, "slow_sine", cid, k) for k in range(3)}) == 3
+    a, b = (sf.read(f)[0] for f in files[:2])
+    assert not np.allclose(a, b)
+
+
+def test_failures_are_recorded_and_the_other_clips_go_on(mini_dataset):
+    root, ov = mini_dataset
+    res = api.run(["flaky"], "toy", ov, name="r6")
+    s = res.systems[0]
+    assert s.failed == 3 and s.generated == res.clips - 3
+    records = [json.loads(l) for l in (res.run_dir / "flaky" / "failures.jsonl").read_text().splitlines()]
+    errors = " | ".join(r["error"] for r in records)
+    assert "model exploded" in errors and "samples" in errors and "mono" in errors
+    assert all(r["traceback"] and r["clip"] for r in records)
+    res2 = api.run(["flaky"], "toy", ov, name="r6")  # failed clips are retried, finished ones kept
+    assert (res2.systems[0].already_done, res2.systems[0].failed) == (res.clips - 3, 3)
+
+
+def test_parallel_executor_gives_identical_files(mini_dataset):
+    root, ov = mini_dataset
+    a = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="serial")
+    b = api.run(["slow_sine"], "toy", ov + ["executor.workers=2", "executor.shard_size=1"], name="parallel")
+    for w in sorted((a.run_dir / "slow_sine").glob("*.wav")):
+        # compare samples: libsndfile's PEAK chunk in float WAVs carries a write timestamp
+        assert np.array_equal(sf.read(w)[0], sf.read(b.run_dir / "slow_sine" / w.name)[0])
+
+
+def test_unknown_names_list_the_known_ones(mini_dataset):
+    root, ov = mini_dataset
+    with pytest.raises(UnknownNameError, match="unknown system 'nope'.*reference.*shuffled"):
+        api.run(["nope"], "toy", ov)
+    with pytest.raises(UnknownNameError, match="unknown dataset 'nope'.*toy"):
+        api.run(["reference"], "nope", ov)

@@ -1,0 +1,56 @@
+"""Shared fixtures: a miniature prepared dataset (sine music + tiny H.264 videos) that runs and
+controls are tested on without building `toy`, and the test plugin systems on sys.path."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path, monkeypatch):
+    """Never touch the user's ~/.cache or ./data from tests; plugins importable."""
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_RUNS_ROOT", str(tmp_path / "runs"))
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")]))
+
+
+def make_mini_dataset(root: Path, n_sources: int = 5, clips_per_source: int = 2, duration: float = 2.0,
+                      sample_rate: int = 32000, seed: int = 0, test_fraction: float = 0.3):
+    """Write a prepared dataset whose dataset.json matches the `toy` config with these overrides."""
+    from bench.config import compose
+    from bench.data.manifest import Clip, clip_id, write_manifest
+    from bench.data.prepare import dataset_spec
+    from bench.data.split import grouped_split
+    from bench.media import atomic_write_audio, write_video
+
+    overrides = [f"dataset.root={root}", f"dataset.clip_duration={duration}", "dataset.params.size=mini"]
+    cfg = compose("toy", (), overrides)
+    rng = np.random.default_rng(seed)
+    clips = []
+    for s in range(n_sources):
+        for k in range(clips_per_source):
+            start = k * duration
+            cid = clip_id(f"src{s}", start)
+            t = np.arange(int(duration * sample_rate)) / sample_rate
+            audio = (0.2 * np.sin(2 * np.pi * (220 + 40 * s) * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+            atomic_write_audio(root / "audio" / f"{cid}.wav", audio, sample_rate)
+            frames = np.full((int(duration * 10), 32, 32, 3), 20 * s, np.uint8)
+            write_video(root / "video" / f"{cid}.mp4", frames, 10)
+            clips.append(Clip(cid, f"video/{cid}.mp4", f"audio/{cid}.wav", 0.0, duration, f"src{s}"))
+    clips = grouped_split(clips, test_fraction, seed)
+    write_manifest(root, clips, {"spec": dataset_spec(cfg.dataset)})
+    return overrides
+
+
+@pytest.fixture
+def mini_dataset(tmp_path):
+    root = tmp_path / "mini"
+    return root, make_mini_dataset(root)
