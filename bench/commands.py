@@ -84,6 +84,9 @@ def _print_summary(result) -> None:
         table.add_row(s.system, s.weights, str(s.requested), str(s.already_done), str(s.generated),
                       f"[red]{s.failed}[/red]" if s.failed else "0")
     console.print(table)
+    for s in result.systems:  # one plain line per system for scripts and logs
+        print(f"summary: system={s.system} weights={s.weights} outputs={s.requested} "
+              f"already_done={s.already_done} generated={s.generated} failed={s.failed}")
     if any(s.weights == "random" for s in result.systems):
         console.print("[yellow]note: some systems ran with RANDOM weights; their outputs are not comparable to the paper[/yellow]")
     for s in result.systems:

@@ -437,10 +437,20 @@ def check_split_mode(split: str, allowed=("grouped", "official")) -> str:
 
 
 def limit_items(items: list[Item], limit: int | None) -> list[Item]:
-    """The first `limit` items by name (a quick partial preparation), or all."""
+    """`limit` items for a quick partial preparation, taken round-robin over the sources (sorted,
+    then by name) so that even a small limit spans several sources and can be split; or all."""
     items = sorted(items, key=lambda i: i.name)
     if limit is None:
         return items
     if int(limit) < 1:
         raise DatasetError(f"limit must be a positive number of videos, got {limit}")
-    return items[: int(limit)]
+    by_source: dict[str, list[Item]] = {}
+    for it in items:
+        by_source.setdefault(it.source, []).append(it)
+    queues = [by_source[s] for s in sorted(by_source)]
+    picked: list[Item] = []
+    depth = 0
+    while len(picked) < int(limit) and any(depth < len(q) for q in queues):
+        picked.extend(q[depth] for q in queues if depth < len(q))
+        depth += 1
+    return sorted(picked[: int(limit)], key=lambda i: i.name)

@@ -69,7 +69,7 @@ def test_aist_grouped_clips_ids_sources_and_paths(aist_grouped, aist_src):
     assert all(c.keypoints is None for c in clips if "d04_mBR0_ch01" not in c.id)
     info = read_info(out)
     assert info["spec"] == {"k": 1} and info["split"]["mode"] == "grouped"
-    assert any("ignore_me.txt" not in s["path"] for s in info["skipped"]) or info["skipped"] == []
+    assert not any("ignore_me" in s["path"] for s in info["skipped"])  # other files are not media
 
 
 def test_aist_reference_audio_is_the_music_window(aist_grouped, aist_src):
@@ -117,8 +117,8 @@ def test_aist_deterministic(aist_src, aist_grouped, tmp_path):
     again = prepare_aist(tmp_path, **COMMON, spec={"k": 1}, source_dir=aist_src, test_fraction=0.3)
     strip = lambda cs: [(c.id, c.split, c.source, c.start) for c in cs]  # noqa: E731
     assert strip(again) == strip(clips)
-    for a, b in zip(again, clips):
-        assert a.audio_path.read_bytes() == b.audio_path.read_bytes()
+    for a, b in zip(again, clips):  # (not the bytes: libsndfile stamps float WAVs with a time)
+        assert np.array_equal(sf.read(str(a.audio_path))[0], sf.read(str(b.audio_path))[0])
 
 
 def test_aist_music_missing_is_skipped_with_reason(aist_src, tmp_path, media):
