@@ -42,7 +42,7 @@ def make_mini_dataset(root: Path, n_sources: int = 5, clips_per_source: int = 2,
             t = np.arange(int(duration * sample_rate)) / sample_rate
             audio = (0.2 * np.sin(2 * np.pi * (220 + 40 * s) * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
             atomic_write_audio(root / "audio" / f"{cid}.wav", audio, sample_rate)
-            frames = np.full((int(duration * 10), 32, 32, 3), 20 * s, np.uint8)
+            frames = np.full((int(duration * 10), 32, 32, 3), (40 * s) % 256, np.uint8)
             write_video(root / "video" / f"{cid}.mp4", frames, 10)
             clips.append(Clip(cid, f"video/{cid}.mp4", f"audio/{cid}.wav", 0.0, duration, f"src{s}"))
     clips = grouped_split(clips, test_fraction, seed)

@@ -6,7 +6,8 @@ Layout read (BASELINES.md, "Datasets"; google/aistplusplus_api):
       splits/crossmodal_{train,val,test}.txt   sequence names, one a line (`cAll` camera)
       ignore_list.txt               sequences with bad annotations
       keypoints2d/<sequence>.pkl    optional: 2D keypoints (9 views × N × 17 × 3)
-      videos/                       the AIST++ videos (or give `videos_dir`): flat, 60 fps,
+      videos/                       the AIST++ videos (or give `videos_dir`, or put them right
+                                    in source_dir): flat, 60 fps,
                                     g{genre}_s{BM|FM}_c{01-09}_d{dancer}_m{GG}{0-5}_ch{choreo}.mp4
       music/ or wav/                the AIST Dance DB music (or give `music_dir`): one file per
                                     music id, `mBR0.wav` … `mWA5.wav` (the "Musical pieces only
@@ -150,6 +151,9 @@ def prepare_aist(
 ) -> list[Clip]:
     split = check_split_mode(split)
     src = require_dir(source_dir, "AIST++ folder", "source_dir")
+    if videos_dir is None and not any((src / c).is_dir() for c in ("videos", "video")) \
+            and find_media(src, VIDEO_EXTENSIONS):
+        videos_dir = src  # the videos right in source_dir
     vdir = _find_dir(src, videos_dir, ("videos", "video"), "AIST++ videos", "videos_dir")
     own_audio = music_dir is not None and str(music_dir).strip().lower() == "video"
     mdir = None if own_audio else _find_dir(src, music_dir, ("music", "wav", "musics"), "AIST Dance DB music",

@@ -79,21 +79,21 @@ def write_manifest(folder: str | Path, clips: list[Clip], info: dict) -> Path:
 
 
 def read_manifest(folder: str | Path) -> list[Clip]:
-    import pandas as pd
+    import pyarrow.parquet as pq  # not pandas: reading stays cheap for a resumed run
 
     folder = Path(folder)
     path = folder / MANIFEST_NAME
     if not path.exists():
         raise DatasetError(f"{path}: no manifest; prepare the dataset first (`bench data prepare <name>`)")
     try:
-        df = pd.read_parquet(path)
+        table = pq.read_table(path)
     except Exception as exc:
         raise DatasetError(f"{path}: unreadable manifest ({exc}); delete it and prepare the dataset again") from exc
-    missing = [c for c in ("id", "video", "audio", "start", "duration", "source", "split") if c not in df.columns]
+    missing = [c for c in ("id", "video", "audio", "start", "duration", "source", "split") if c not in table.column_names]
     if missing:
         raise DatasetError(f"{path}: manifest lacks columns {missing}")
     clips = []
-    for row in df.to_dict("records"):
+    for row in table.to_pylist():
         row = {k: (None if _is_na(v) else v) for k, v in row.items() if k in COLUMNS}
         clips.append(Clip(**row, root=str(folder)))
     return clips

@@ -37,7 +37,7 @@ import numpy as np
 
 from bench.atomic import atomic_path, remove_stale_temps
 from bench.data import cutting
-from bench.data.manifest import Clip, clip_id, read_manifest, write_manifest
+from bench.data.manifest import INFO_NAME, MANIFEST_NAME, Clip, clip_id, read_manifest, write_manifest
 from bench.data.separation import Separator, describe, make_separator
 from bench.errors import DatasetError, MediaError
 
@@ -106,7 +106,7 @@ def decode_audio_track(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             vs = container.streams.video[0]
             if vs.start_time is not None and vs.time_base is not None:
                 v0 = float(vs.start_time * vs.time_base)
-        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=sr)
+        resampler = av.AudioResampler(format="fltp")  # planar float; layout and rate kept
         chunks: list[np.ndarray] = []
         first_time = None
         try:
@@ -161,7 +161,8 @@ def numbered_videos(folder: Path, what: str) -> tuple[dict[int, Path], list[dict
 
 def require_dir(path: str | os.PathLike | None, what: str, param: str) -> Path:
     if path is None or str(path).strip() in ("", "None", "null", "???"):
-        raise DatasetError(f"{what}: no folder given; set dataset.params.{param}=/path/to/it (see README, 'Real datasets')")
+        raise DatasetError(f"{what}: no folder given; set dataset.params.{param}=/path/to/it "
+                           "(see README, 'Real datasets')")
     p = Path(os.path.expanduser(str(path)))
     if not p.exists():
         raise DatasetError(f"{p}: {what} not found (dataset.params.{param}); see README, 'Real datasets'")
@@ -216,6 +217,10 @@ def cut_items(
     audio_dir = out_dir / AUDIO_DIR
     audio_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(audio_dir)
+    # The folder stops being a prepared dataset until this preparation finishes: an older
+    # manifest must never describe audio that is being rewritten under the same clip ids.
+    for name in (MANIFEST_NAME, INFO_NAME):
+        (out_dir / name).unlink(missing_ok=True)
     ckpt_dir = out_dir / PARTIAL_DIR / checkpoint_key if checkpoint_key else None
     cache = _TrackCache()
     result = CutResult()
@@ -348,10 +353,11 @@ def finish(out_dir: str | os.PathLike, clips: list[Clip], info: dict[str, Any]) 
         reasons = info.get("skipped") or []
         detail = "; ".join(f"{s['path']}: {s['reason']}" for s in reasons[:5])
         more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
+        silent = info.get("discarded_silent") or 0
         raise DatasetError(
             f"{out_dir}: the dataset came out empty: no clip was kept from "
             f"{info.get('videos_found', 0)} video(s)"
-            + (f", {info.get('discarded_silent', 0)} clip(s) discarded as silent" if info.get("discarded_silent") else "")
+            + (f", {silent} clip(s) discarded as silent" if silent else "")
             + (f". Skipped: {detail}{more}" if detail else "")
         )
     write_manifest(out_dir, clips, info)
@@ -410,10 +416,6 @@ def prepare_items(
     info["split"] = split_info
     info["clips"] = len(clips)
     return finish(out_dir, clips, info)
-
-
-def with_split(clips: list[Clip], splits: dict[str, str]) -> list[Clip]:
-    return [dataclasses.replace(c, split=splits[c.id]) for c in clips]
 
 
 def grouped(test_fraction: float, seed: int):
