@@ -126,7 +126,7 @@ def generate(cfg, console=None) -> RunResult:
             ctx = SystemContext(**{**ctx.__dict__, "device": device})
             probe = build_system(sys_name, sys_cfg, ctx)
         systems[sys_name] = (probe, ctx)
-    run.update_env({n: s.describe() for n, (s, _) in systems.items()}, device)
+    run.update_env({n: s.describe() for n, (s, _) in systems.items()}, device or "cpu")
 
     for sys_name, (system, ctx) in systems.items():
         summary = SystemSummary(sys_name, system.weights, len(selected) * conf["run"]["samples_per_clip"], 0)

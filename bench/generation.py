@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bench.errors import BenchError, ConfigError
+from bench.errors import ConfigError, DiskFullError
 from bench.media import atomic_write_audio
 from bench.runs import append_failure, failure_record, output_name, validate_output
 from systems.base import GenerationRequest, System, SystemContext, get_system_class, iter_batches
@@ -54,7 +54,7 @@ def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def fail(req: GenerationRequest, exc: BaseException) -> None:
-        if isinstance(exc, BenchError) and "no space left" in str(exc):
+        if isinstance(exc, DiskFullError):
             raise exc  # a full disk stops the run: every further clip would fail the same way
         append_failure(out_dir, failure_record(req, exc))
         outcome.failed += 1
@@ -84,6 +84,8 @@ def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -
                     fail(req, exc)
                 if progress:
                     progress(1)
+        except DiskFullError:
+            raise
         except Exception as exc:  # the system itself raised: the rest of the batch failed with it
             for req in batch:
                 if (req.clip.id, req.sample_index) not in seen:

@@ -126,3 +126,30 @@ def test_unknown_names_list_the_known_ones(mini_dataset):
         api.run(["nope"], "toy", ov)
     with pytest.raises(UnknownNameError, match="unknown dataset 'nope'.*toy"):
         api.run(["reference"], "nope", ov)
+
+
+def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, monkeypatch):
+    import errno
+
+    from bench.errors import DiskFullError
+
+    root, ov = mini_dataset
+    real_write = sf.write
+    calls = {"n": 0}
+
+    def fills_up(path, *a, **k):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            real_write(path, *a, **k)  # bytes hit the disk, then the device is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, *a, **k)
+
+    monkeypatch.setattr(sf, "write", fills_up)
+    with pytest.raises(DiskFullError, match="no space left"):
+        api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full")
+    out = Path(api.load_config("toy", (), ov).paths.runs_root) / "full" / "slow_sine"
+    assert len(list(out.glob("*.wav"))) == 2 and not list(out.glob(".*.tmp"))
+    assert not (out / "failures.jsonl").exists()  # a full disk is not the clip's failure
+    monkeypatch.setattr(sf, "write", real_write)
+    res = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full")
+    assert (res.systems[0].already_done, res.systems[0].failed) == (2, 0)

@@ -62,3 +62,14 @@ def test_mux_keeps_video_and_adds_audio(tmp_path, counter_video):
     out = mux_audio(counter_video, np.zeros(4 * 32000, np.float32), 32000, tmp_path / "m.mp4")
     info = probe_video(out)
     assert info.has_audio and info.frames == 100
+
+
+def test_video_stream_without_frames(tmp_path):
+    import av
+
+    path = tmp_path / "empty.mp4"
+    with av.open(str(path), mode="w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+    with pytest.raises(MediaError, match="empty.mp4"):
+        decode_frames(path)
