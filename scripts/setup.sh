@@ -36,7 +36,7 @@ if [ ! -f "$STAMP" ]; then
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
   "$VENV/bin/pip" install -q $TORCH
-  "$VENV/bin/pip" install -q -e ".[test]"
+  "$VENV/bin/pip" install -q -e ".[test,separation]"
   touch "$STAMP"
 else
   # same dependencies: only (re)link this checkout, e.g. a fresh clone reusing a cached venv

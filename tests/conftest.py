@@ -4,7 +4,6 @@ controls are tested on without building `toy`, and the test plugin systems on sy
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -87,8 +87,11 @@ class DemucsSeparator:
         self._model = None
 
     def describe(self) -> dict:
-        return {"name": self.name, "weights": str(self.weights_path), "model": self.model_name,
-                "overlap": self.overlap, "shifts": self.shifts, "stem": self.stem}
+        d = {"name": self.name, "weights": str(self.weights_path), "overlap": self.overlap,
+             "shifts": self.shifts, "stem": self.stem, "segment": self.segment}
+        if self.weights_path.is_dir():
+            d["model"] = self.model_name
+        return d
 
     # -- model -------------------------------------------------------------------------------
     def _load(self):

@@ -16,6 +16,7 @@ from bench.media.audio import (
 )
 from bench.media.video import (
     VideoInfo,
+    decode_audio_track,
     decode_frames,
     keyframe_times,
     mux_audio,
@@ -25,6 +26,7 @@ from bench.media.video import (
 
 __all__ = [
     "VideoInfo",
+    "decode_audio_track",
     "atomic_write_audio",
     "audio_info",
     "decode_frames",

@@ -190,3 +190,59 @@ def mux_audio(video_path: str | os.PathLike, audio: np.ndarray, sample_rate: int
                 dst.mux(pkt)
             _encode_audio(dst, a_stream, audio, sample_rate)
     return out_path
+
+
+def decode_audio_track(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Decode a video's first audio track as float32 (samples, channels) and its rate.
+
+    Samples are placed relative to the video stream's start, so t=0 of the result is the
+    first frame's time (an audio track that starts later is zero-padded at the front, one
+    that starts earlier is trimmed).
+    """
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(path, "video file not found")
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise MediaError(path, f"cannot open video ({exc})", "the file is corrupt or not a video") from exc
+    with container:
+        if not container.streams.audio:
+            raise MediaError(path, "the video has no audio track; its music is the reference, so it is needed",
+                             "download the video with its audio")
+        stream = container.streams.audio[0]
+        sr = int(stream.codec_context.sample_rate or stream.rate or 0)
+        if sr <= 0:
+            raise MediaError(path, "the audio track has no sample rate")
+        v0 = 0.0
+        if container.streams.video:
+            vs = container.streams.video[0]
+            if vs.start_time is not None and vs.time_base is not None:
+                v0 = float(vs.start_time * vs.time_base)
+        resampler = av.AudioResampler(format="fltp")  # planar float; layout and rate kept
+        chunks: list[np.ndarray] = []
+        first_time = None
+        try:
+            for frame in container.decode(stream):
+                if first_time is None and frame.time is not None:
+                    first_time = float(frame.time)
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except Exception as exc:
+            raise MediaError(path, f"audio decoding failed after {sum(c.shape[1] for c in chunks)} samples ({exc})",
+                             "the file is truncated or corrupt; re-download it") from exc
+    if not chunks:
+        raise MediaError(path, "the audio track has no decodable samples")
+    audio = np.concatenate(chunks, axis=1).T.astype(np.float32, copy=False)
+    offset = int(round(((first_time or 0.0) - v0) * sr))
+    if offset > 0:
+        audio = np.concatenate([np.zeros((offset, audio.shape[1]), np.float32), audio])
+    elif offset < 0:
+        audio = audio[-offset:]
+    if not np.isfinite(audio).all():
+        raise MediaError(path, "the audio track decodes to NaN or Inf samples")
+    return audio, sr

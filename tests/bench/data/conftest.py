@@ -110,6 +110,7 @@ SYMMV_CSV = (
     "00007\thttps://www.youtube.com/watch?v=EEEEEEEEEEE\tA major\t3\n"
     "00008\thttps://www.youtube.com/watch?v=FFFFFFFFFFF\tB major\t4\n"
     "00009\thttps://www.youtube.com/watch?v=GGGGGGGGGGG\tE major\n"  # no video downloaded
+    "00011\thttps://www.youtube.com/watch?v=HHHHHHHHHHH\tF major\t5\n"
 )
 
 
@@ -118,7 +119,7 @@ def make_symmv(root: Path) -> Path:
     src.mkdir(parents=True)
     (src / "SymMV.csv").write_text(SYMMV_CSV)
     (src / "midi").mkdir()
-    for i in range(1, 10):
+    for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 11):
         (src / "midi" / f"{i:05d}.mid").write_bytes(b"MThd")
     v = src / "videos"
     video(v / "00001.mp4", 4.5, tone(4.5, 220, seed=1))
@@ -130,6 +131,7 @@ def make_symmv(root: Path) -> Path:
     video(v / "00007.mp4", 6.5, tone(2.5, 380, seed=7))  # audio much shorter than the picture
     video(v / "00008.mp4", 4.5, tone(4.5, 420, silent=(0.0, 2.5), seed=8))  # first clip silent
     video(v / "00010.mp4", 4.5, tone(4.5, 460, seed=10))  # not in the CSV
+    video(v / "00011.mp4", 4.5, np.zeros(int(4.5 * SRC_SR), np.float32))  # a silent audio track
     (v / "notes.txt").write_text("not a video")
     return src
 

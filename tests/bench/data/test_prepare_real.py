@@ -201,6 +201,7 @@ def test_symmv_skips_bad_videos_with_reasons(symmv_prepared, symmv_src):
     assert "no audio track" in skipped["00006.mp4"]
     assert "shorter than the video" in skipped["00007.mp4"]
     assert "not in" in skipped["00010.mp4"] and "SymMV.csv" in skipped["00010.mp4"]
+    assert "silent" in skipped["00011.mp4"]
     assert "notes.txt" not in skipped
     assert info["rows_without_video"] == 1 and info["rows_without_video_first"] == ["00009"]
     assert info["shared_sources"] == {"00004": "00001"}
@@ -251,6 +252,17 @@ def test_symmv_missing_videos_folder_and_all_corrupt(symmv_src, tmp_path, media)
 def test_symmv_demucs_default_needs_weights(symmv_src, tmp_path):
     with pytest.raises(DatasetError, match="separator_weights"):
         prepare_symmv(tmp_path / "o", **COMMON, source_dir=symmv_src)
+
+
+def test_own_audio_track_is_aligned_with_the_picture(tmp_path, media):
+    from bench.media import decode_audio_track
+
+    click = np.zeros(int(3.0 * media.SRC_SR), np.float32)
+    click[media.SRC_SR:media.SRC_SR + 80] = 0.9  # at 1.0 s
+    audio, sr = decode_audio_track(media.video(tmp_path / "click.mp4", 3.0, click))
+    assert sr == media.SRC_SR and audio.ndim == 2 and audio.shape[1] == 1
+    onset = int(np.argmax(np.abs(audio[:, 0]) > 0.2))
+    assert abs(onset / sr - 1.0) < 0.002
 
 
 def test_video_key():
@@ -324,10 +336,14 @@ def test_bgm909_resumes_from_checkpoints(bgm909_src, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(item, *a, **k)
 
+    prepare_bgm909(tmp_path, **COMMON, source_dir=bgm909_src, separator="none", max_silence=1.0)
+    assert (tmp_path / "manifest.parquet").exists()
     monkeypatch.setattr(videoaudio, "_cut_one", flaky)
     with pytest.raises(KeyboardInterrupt):
         prepare_bgm909(tmp_path, **COMMON, source_dir=bgm909_src, separator="none")
     assert calls == ["001", "002", "003", "004"]
+    # the older manifest no longer claims the folder (its audio is being rewritten)
+    assert not (tmp_path / "manifest.parquet").exists() and not (tmp_path / "dataset.json").exists()
     clips = prepare_bgm909(tmp_path, **COMMON, source_dir=bgm909_src, separator="none")
     assert calls[4:] == ["004", "005", "006"]
     _check_clips(clips, tmp_path)
