@@ -126,7 +126,7 @@ def cmd_data(args, parser) -> int:
         clips = api.dataset_clips(cfg, auto_prepare=False)
         stats = dataset_stats(clips)
         console.print(f"[bold]{args.name}[/bold] at {cfg.dataset.root}")
-        console.print(stats.to_string())
+        console.print(stats.round({"hours": 3}).to_string())
         if args.no_validate:
             return 0
         problems = validate_media(clips)

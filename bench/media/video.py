@@ -92,10 +92,11 @@ def decode_frames(
         raise MediaError(path, "the video has no decodable frames" + (f" after {start:.2f} s" if start else ""))
     last_t = times[-1]
     if fps is None:
-        if end is not None and last_t + 1.5 / max(float(probe_fps(times)), 1e-6) < end:
+        if end is not None and last_t + 1.5 * _frame_interval(times) < end:
             raise MediaError(path, f"video ends at {last_t:.2f} s, {end:.2f} s needed")
         return np.stack(frames)
-    n = int(round((duration if duration is not None else last_t - start + 1e-9) * fps))
+    # without a duration: every sample instant up to and including the last frame's time
+    n = int(round(duration * fps)) if duration is not None else int(np.floor((last_t - start) * fps + 1e-6)) + 1
     targets = start + np.arange(n) / fps
     if end is not None and targets.size and targets[-1] > last_t + 1.5 / fps:
         raise MediaError(path, f"video ends at {last_t:.2f} s, {end:.2f} s needed")
@@ -105,10 +106,8 @@ def decode_frames(
     return np.stack([frames[i] for i in idx])
 
 
-def probe_fps(times: list[float]) -> float:
-    if len(times) < 2:
-        return 1.0
-    return 1.0 / float(np.median(np.diff(times)))
+def _frame_interval(times: list[float]) -> float:
+    return float(np.median(np.diff(times))) if len(times) > 1 else 1.0
 
 
 def keyframe_times(path: str | os.PathLike) -> np.ndarray:

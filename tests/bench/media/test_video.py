@@ -73,3 +73,8 @@ def test_video_stream_without_frames(tmp_path):
         s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
     with pytest.raises(MediaError, match="empty.mp4"):
         decode_frames(path)
+
+
+def test_decode_at_a_rate_without_duration_keeps_the_last_frame(counter_video):
+    assert decode_frames(counter_video, fps=25).shape[0] == 100
+    assert decode_frames(counter_video, fps=10).shape[0] == 40  # 0.0, 0.1, ..., 3.9 s

@@ -1,0 +1,298 @@
+"""Fréchet distance between the Gaussians fitted to two embedding sets (FD / FAD numerics).
+
+    FD = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁Σ₂)^{1/2}
+
+Two routes to the last term:
+
+* ``frechet_distance`` — the reference route, reimplemented from audioldm_eval 0.0.3
+  (``audioldm_eval/metrics/fid.py`` lines 15–65, identical math in ``metrics/fad.py`` lines
+  122–185): ``scipy.linalg.sqrtm(Σ₁ @ Σ₂)``; if that is not finite, retry with ``eps·I`` added to
+  *both* covariances (only inside the square root, not in the trace terms); a complex result is
+  accepted when the imaginary parts of its *diagonal* are within ``atol=1e-3`` of 0 and its real
+  part is kept; the mean term is ``diff.dot(diff)`` in the dtype of the means. Statistics as in
+  fid.py lines 16–23: ``np.mean(x, axis=0)`` and ``np.cov(x, rowvar=False)`` (float64, ddof = 1).
+* the exact route (``method="exact"``, ``FrechetResampler``, ``fd_resampled``) — no ``sqrtm``.
+  With centred, scaled data matrices A (n₁×d), B (n₂×d) such that Σ₁ = AᵀA and Σ₂ = BᵀB, the
+  non-zero eigenvalues of Σ₁Σ₂ = Aᵀ(ABᵀB) equal those of (ABᵀB)Aᵀ = (ABᵀ)(ABᵀ)ᵀ (XY and YX share
+  them), i.e. the squared singular values of ABᵀ; they are ≥ 0 because Σ₁Σ₂ is similar to the
+  PSD matrix Σ₁^{1/2}Σ₂Σ₁^{1/2}. Hence tr (Σ₁Σ₂)^{1/2} = ‖ABᵀ‖_* (nuclear norm of an n₂×n₁ — here
+  n₁×n₂ — matrix) and tr Σᵢ = ‖A‖²_F. The same holds for any factors Fᵢ with FᵢᵀFᵢ = Σᵢ, which is
+  the d×d ("eigen") route used when the clips outnumber the dimensions.
+
+A bootstrap resample with multiplicities cⱼ (m = Σcⱼ) has mean Σcⱼxⱼ/m and covariance
+Σcⱼ(xⱼ−μ)(xⱼ−μ)ᵀ/(m−1) — exactly ``np.cov(x[idx], rowvar=False)`` of the explicitly resampled
+matrix — so A = diag(√(cⱼ/(m−1)))(X − 1μᵀ), and everything a resample needs is an n₁×n₂ Gram
+matrix computed once: ``FrechetResampler`` evaluates 1000 resamples at n = 64, d = 2048 in about a
+second, where one 2048² ``sqrtm`` takes 10–60 s on a 2-core machine.
+
+With fewer clips than dimensions the covariances are singular: the FD of the two sample Gaussians
+is still defined (and the exact route computes it to rounding), but ``sqrtm`` of the singular
+product is noisy (≈1e-8 relative here, sometimes an imaginary part that trips the reference's
+check) and the value depends strongly on the clip count. Both routes then warn with
+``RankDeficientCovarianceWarning``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import numpy as np
+import scipy.linalg
+
+from metrics.errors import (MetricError, NonFiniteInputError, RankDeficientCovarianceWarning,
+                            TooFewClipsError)
+
+_CHUNK = 128  # at most this many resamples per batch …
+_CHUNK_FLOATS = 8_000_000  # … and at most ~64 MB per batched n₁×n₂ (Gram) or d×d (eigen) stack
+
+
+def check_finite(x: np.ndarray, what: str) -> None:
+    """Raise NonFiniteInputError if `x` holds NaN or Inf (the reference would propagate them)."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise NonFiniteInputError(what, int(bad.sum()), int(bad.size))
+
+
+def _as_embeddings(x, what: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise MetricError(f"{what}: expected a 2-D array (clips × dims), got shape {x.shape}")
+    check_finite(x, what)
+    if x.shape[0] < 2:
+        raise TooFewClipsError(f"{what}: {x.shape[0]} clip(s); a covariance (ddof=1) needs at least 2")
+    return x
+
+
+def _warn_rank(n: int, d: int, what: str, route: str) -> None:
+    if n <= d:
+        fix = ("the exact Gram route (method='exact') is used, so the value is exact for the sample "
+               "covariances" if route == "exact" else
+               "scipy.linalg.sqrtm of the singular product is numerically noisy and the reference "
+               "adds eps to the diagonals or returns NaN; method='exact' computes it exactly")
+        warnings.warn(
+            f"{what}: {n} clips in {d} dims, so the covariance has rank ≤ {n - 1} < {d}; {fix}. "
+            f"FD from fewer clips than dims is strongly biased by the clip count — compare only "
+            f"sets of equal size, or use ≥ {d + 1} clips.",
+            RankDeficientCovarianceWarning, stacklevel=3)
+
+
+def gaussian_stats(x, mean_dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the rows of `x` (clips × dims), as fid.py lines 16–23 fit them.
+
+    The covariance is ``np.cov(x, rowvar=False)`` (float64 whatever the input dtype, ddof = 1).
+    The mean is float64 by default; the reference takes ``np.mean`` of the float32 tensor, so
+    pass ``mean_dtype=np.float32`` to reproduce it bit for bit (≈1e-7 relative difference).
+    """
+    x = _as_embeddings(x, "embeddings")
+    mu = np.mean(np.asarray(x, dtype=mean_dtype or np.float64), axis=0)
+    sigma = np.atleast_2d(np.cov(x, rowvar=False))
+    return mu, sigma
+
+
+def _check_stats(mu1, sigma1, mu2, sigma2):
+    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
+    sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
+    sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
+    if mu1.shape != mu2.shape or mu1.ndim != 1:
+        raise MetricError(f"mean vectors have different shapes: {mu1.shape} vs {mu2.shape}")
+    d = mu1.shape[0]
+    if sigma1.shape != (d, d) or sigma2.shape != (d, d):
+        raise MetricError(f"covariances {sigma1.shape}, {sigma2.shape} do not match means of length {d}")
+    for arr, what in ((mu1, "mu1"), (mu2, "mu2"), (sigma1, "sigma1"), (sigma2, "sigma2")):
+        check_finite(arr, what)
+    return mu1, sigma1, mu2, sigma2
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+    """FD with the reference's numerics (audioldm_eval 0.0.3 metrics/fid.py lines 31–65).
+
+    Differences from the reference, all on inputs where it would fail silently or crash:
+    the ``eps`` retry warns with RankDeficientCovarianceWarning instead of printing; an imaginary
+    diagonal beyond 1e-3 raises MetricError instead of ``assert False``; a non-finite result
+    raises instead of returning NaN. The mean term stays in the means' dtype as in the reference
+    (float32 means give a float32 ``diff.dot(diff)``). Note: SciPy ≥ 1.16 rewrote ``sqrtm``
+    (the reference ran on the older Python implementation), which changes results only at the
+    level of sqrtm's rounding noise.
+    """
+    mu1, sigma1, mu2, sigma2 = _check_stats(mu1, sigma1, mu2, sigma2)
+    diff = mu1 - mu2
+    covmean = scipy.linalg.sqrtm(sigma1.dot(sigma2))
+    if not np.isfinite(covmean).all():
+        warnings.warn(
+            f"sqrtm(Σ₁Σ₂) is not finite: the product is singular (typically fewer clips than the "
+            f"{sigma1.shape[0]} dims); adding eps={eps} to both diagonals as the reference does — "
+            f"the result is then approximate; use fd_from_embeddings(method='exact')",
+            RankDeficientCovarianceWarning, stacklevel=2)
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = scipy.linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise MetricError(
+                f"sqrtm(Σ₁Σ₂) has an imaginary component up to {np.max(np.abs(covmean.imag)):.3g} "
+                f"(the reference asserts here); the covariances are probably singular — use "
+                f"more clips than dims or fd_from_embeddings(method='exact')")
+        covmean = covmean.real
+    fd = diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
+    if not np.isfinite(fd):
+        raise MetricError(f"Fréchet distance is not finite ({fd}); the covariances are degenerate")
+    return float(fd)
+
+
+def _psd_factor(sigma: np.ndarray) -> np.ndarray:
+    """F with FᵀF = Σ (F = Λ^{1/2}Vᵀ), eigenvalues below rank tolerance set to exactly 0."""
+    lam, vec = np.linalg.eigh((sigma + np.swapaxes(sigma, -1, -2)) / 2)
+    tol = lam[..., -1:] * sigma.shape[-1] * np.finfo(np.float64).eps
+    lam = np.where(lam > tol, lam, 0.0)
+    return np.sqrt(lam)[..., :, None] * np.swapaxes(vec, -1, -2)
+
+
+def trace_sqrt_product(sigma1, sigma2) -> np.ndarray:
+    """tr (Σ₁Σ₂)^{1/2} by the eigen route: ‖F₁F₂ᵀ‖_* with FᵢᵀFᵢ = Σᵢ (batched over leading axes)."""
+    f1, f2 = _psd_factor(np.asarray(sigma1, np.float64)), _psd_factor(np.asarray(sigma2, np.float64))
+    return np.linalg.svd(f1 @ np.swapaxes(f2, -1, -2), compute_uv=False).sum(-1)
+
+
+def frechet_distance_exact(mu1, sigma1, mu2, sigma2) -> float:
+    """FD without sqrtm: tr (Σ₁Σ₂)^{1/2} = ‖F₁F₂ᵀ‖_* (see the module docstring), float64."""
+    mu1, sigma1, mu2, sigma2 = _check_stats(mu1, sigma1, mu2, sigma2)
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    fd = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2)
+    return float(fd)
+
+
+def fd_from_embeddings(a, b, method: Literal["sqrtm", "exact"] = "sqrtm", eps: float = 1e-6) -> float:
+    """FD between the Gaussians fitted to embedding sets `a` (n₁×d) and `b` (n₂×d).
+
+    ``method="sqrtm"`` reproduces the reference (gaussian_stats + frechet_distance); ``"exact"``
+    takes the Gram / eigen route (FrechetResampler on the full sets), exact also when n < d.
+    """
+    a, b = _as_embeddings(a, "generated embeddings"), _as_embeddings(b, "reference embeddings")
+    if a.shape[1] != b.shape[1]:
+        raise MetricError(f"embedding dims differ: generated {a.shape[1]}, reference {b.shape[1]}")
+    if method == "exact":
+        return float(FrechetResampler(a, b).full())
+    if method != "sqrtm":
+        raise MetricError(f"unknown FD method {method!r}; use 'sqrtm' or 'exact'")
+    d = a.shape[1]
+    for x, what in ((a, "generated embeddings"), (b, "reference embeddings")):
+        _warn_rank(x.shape[0], d, what, "sqrtm")
+    mu1, sigma1 = gaussian_stats(a)
+    mu2, sigma2 = gaussian_stats(b)
+    return frechet_distance(mu1, sigma1, mu2, sigma2, eps=eps)
+
+
+def counts_from_indices(idx, n: int) -> np.ndarray:
+    """Multiplicities (R×n float) of each row in each resample, from resample indices (R×m or m)."""
+    idx = np.atleast_2d(np.asarray(idx))
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise MetricError(f"resample indices must lie in [0, {n}); got {idx.min()}..{idx.max()}")
+    r = idx.shape[0]
+    flat = (idx + n * np.arange(r)[:, None]).ravel()
+    return np.bincount(flat, minlength=r * n).reshape(r, n).astype(np.float64)
+
+
+class FrechetResampler:
+    """FD of many weighted resamples of two fixed embedding sets, exactly and without sqrtm.
+
+    ``gen`` (n₁×d) and ``ref`` (n₂×d) are centred once by their full-sample means (covariances
+    are shift invariant; the shift is added back to the mean difference). Route ``"gram"`` keeps
+    the n₁×n₂ cross Gram matrix and takes one batched SVD per resample; route ``"eigen"`` forms
+    the d×d weighted covariances and uses FᵢᵀFᵢ = Σᵢ factors; ``"auto"`` picks the cheaper one
+    (Gram whenever clips are fewer than dims).
+
+    Call with resample indices (``rs(idx_gen)`` — paired: the same clip ids taken from both sets —
+    or ``rs(idx_gen, idx_ref)``), or use ``weighted(w_gen, w_ref)`` with multiplicities.
+    """
+
+    def __init__(self, gen, ref, route: Literal["auto", "gram", "eigen"] = "auto"):
+        gen = _as_embeddings(gen, "generated embeddings").astype(np.float64, copy=False)
+        ref = _as_embeddings(ref, "reference embeddings").astype(np.float64, copy=False)
+        if gen.shape[1] != ref.shape[1]:
+            raise MetricError(f"embedding dims differ: generated {gen.shape[1]}, reference {ref.shape[1]}")
+        (n1, d), n2 = gen.shape, ref.shape[0]
+        if route == "auto":
+            gram_cost = n1 * n2 * min(n1, n2)
+            eigen_cost = (n1 + n2) * d * d + 30 * d ** 3
+            route = "gram" if (max(n1, n2) < d or gram_cost <= eigen_cost) else "eigen"
+        if route not in ("gram", "eigen"):
+            raise MetricError(f"unknown FD route {route!r}; use 'auto', 'gram' or 'eigen'")
+        self.route, self.n_gen, self.n_ref, self.dim = route, n1, n2, d
+        for n, what in ((n1, "generated embeddings"), (n2, "reference embeddings")):
+            _warn_rank(n, d, what, "exact")
+        self._shift = gen.mean(0) - ref.mean(0)
+        self._x1, self._x2 = gen - gen.mean(0), ref - ref.mean(0)
+        self._sq1, self._sq2 = (self._x1 ** 2).sum(1), (self._x2 ** 2).sum(1)
+        if route == "gram":
+            self._g12 = self._x1 @ self._x2.T
+
+    def full(self) -> float:
+        """FD of the full sets (every row weight 1)."""
+        return float(self.weighted(np.ones((1, self.n_gen)), np.ones((1, self.n_ref)))[0])
+
+    def __call__(self, idx_gen, idx_ref=None) -> np.ndarray:
+        """FD per resample; `idx_*` are R×m row indices (a 1-D array is one resample)."""
+        if idx_ref is None:
+            if self.n_gen != self.n_ref:
+                raise MetricError(f"paired resampling needs equally many generated ({self.n_gen}) "
+                                  f"and reference ({self.n_ref}) clips; pass idx_ref")
+            idx_ref = idx_gen
+        return self.weighted(counts_from_indices(idx_gen, self.n_gen), counts_from_indices(idx_ref, self.n_ref))
+
+    def weighted(self, w_gen, w_ref) -> np.ndarray:
+        """FD per resample for row multiplicities `w_gen` (R×n₁) and `w_ref` (R×n₂), ddof = 1."""
+        w1, w2 = np.atleast_2d(np.asarray(w_gen, np.float64)), np.atleast_2d(np.asarray(w_ref, np.float64))
+        if w1.shape[1:] != (self.n_gen,) or w2.shape[1:] != (self.n_ref,) or len(w1) != len(w2):
+            raise MetricError(f"weights of shape {w1.shape}, {w2.shape} do not fit "
+                              f"{self.n_gen} generated and {self.n_ref} reference clips")
+        if (w1 < 0).any() or (w2 < 0).any():
+            raise MetricError("resample weights must be non-negative")
+        m1, m2 = w1.sum(1), w2.sum(1)
+        if (m1 <= 1).any() or (m2 <= 1).any():
+            raise TooFewClipsError("a resample with total weight ≤ 1 has no covariance (ddof=1)")
+        out = np.empty(len(w1))
+        per = self.n_gen * self.n_ref if self.route == "gram" else self.dim * max(self.dim, self.n_gen, self.n_ref)
+        chunk = int(np.clip(_CHUNK_FLOATS // per, 1, _CHUNK))
+        for s in range(0, len(w1), chunk):
+            sl = slice(s, s + chunk)
+            out[sl] = self._chunk(w1[sl], w2[sl], m1[sl], m2[sl])
+        if not np.isfinite(out).all():
+            raise MetricError("a resampled Fréchet distance is not finite; check the embeddings")
+        return out
+
+    def _chunk(self, w1, w2, m1, m2) -> np.ndarray:
+        p1, p2 = w1 / m1[:, None], w2 / m2[:, None]          # resample mean weights
+        mu1, mu2 = p1 @ self._x1, p2 @ self._x2              # resample means, centred frame
+        diff = mu1 - mu2 + self._shift
+        tr1 = (w1 @ self._sq1 - m1 * (mu1 ** 2).sum(1)) / (m1 - 1)
+        tr2 = (w2 @ self._sq2 - m2 * (mu2 ** 2).sum(1)) / (m2 - 1)
+        if self.route == "gram":
+            # centred cross Gram (X₁−1μ₁ᵀ)(X₂−1μ₂ᵀ)ᵀ from X₁X₂ᵀ, then A Bᵀ = D₁ · it · D₂
+            g = self._g12
+            g_p2 = p2 @ g.T                                  # (R, n1): X₁X₂ᵀp₂
+            p1_g = p1 @ g                                    # (R, n2): p₁ᵀX₁X₂ᵀ
+            cc = (g[None] - g_p2[:, :, None] - p1_g[:, None, :]
+                  + (p1_g * p2).sum(1)[:, None, None])
+            d1 = np.sqrt(w1 / (m1 - 1)[:, None])
+            d2 = np.sqrt(w2 / (m2 - 1)[:, None])
+            tr_covmean = np.linalg.svd(d1[:, :, None] * cc * d2[:, None, :], compute_uv=False).sum(1)
+        else:
+            s1 = self._weighted_cov(self._x1, w1, m1, mu1)
+            s2 = self._weighted_cov(self._x2, w2, m2, mu2)
+            tr_covmean = trace_sqrt_product(s1, s2)
+        return (diff ** 2).sum(1) + tr1 + tr2 - 2 * tr_covmean
+
+    @staticmethod
+    def _weighted_cov(x, w, m, mu) -> np.ndarray:
+        """(Σⱼ wⱼ xⱼxⱼᵀ − m μμᵀ)/(m − 1) per resample: np.cov(x, rowvar=False, fweights=w)."""
+        scatter = np.swapaxes(w[:, :, None] * x[None], 1, 2) @ x
+        return (scatter - m[:, None, None] * mu[:, :, None] * mu[:, None, :]) / (m - 1)[:, None, None]
+
+
+def fd_resampled(a, b, idx_a, idx_b=None, route: Literal["auto", "gram", "eigen"] = "auto") -> np.ndarray:
+    """FD for each resample (rows of `idx_a`, `idx_b`; `idx_b=None` = paired, same clip ids).
+
+    Equals ``fd_from_embeddings(a[i], b[j], method="exact")`` for every resample pair (i, j).
+    For repeated calls on the same sets build one FrechetResampler and call it.
+    """
+    return FrechetResampler(a, b, route=route)(idx_a, idx_b)

@@ -1,0 +1,64 @@
+from math import log
+
+import numpy as np
+import pytest
+
+from metrics.errors import MetricError, NonFiniteInputError, PairingError
+from metrics.kl import kl_divergence, kl_per_clip, pair_by_clip_id
+
+E = 1e-6
+
+
+def test_softmax_variant_by_hand():
+    # logits = log-probabilities, so softmax gives these rows back exactly
+    gen = np.log([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])
+    ref = np.log([[0.25, 0.25, 0.5], [0.2, 0.3, 0.5]])
+    # KL(ref ‖ gen) with the 1e-6 inside the log of the *generated* probabilities
+    clip0 = 0.25 * log(0.25 / (0.5 + E)) + 0.25 * log(0.25 / (0.25 + E)) + 0.5 * log(0.5 / (0.25 + E))
+    clip1 = 0.2 * log(0.2 / (0.2 + E)) + 0.3 * log(0.3 / (0.3 + E)) + 0.5 * log(0.5 / (0.5 + E))
+    np.testing.assert_allclose(kl_per_clip(gen, ref), [clip0, clip1], rtol=1e-12, atol=1e-15)
+    assert kl_divergence(gen, ref) == pytest.approx((clip0 + clip1) / 2, rel=1e-12)
+    # the direction matters: swapping the sets gives KL(gen ‖ ref)
+    swapped = 0.5 * log(0.5 / (0.25 + E)) + 0.25 * log(0.25 / (0.25 + E)) + 0.25 * log(0.25 / (0.5 + E))
+    assert kl_per_clip(ref, gen)[0] == pytest.approx(swapped, rel=1e-12)
+
+
+def test_sigmoid_variant_by_hand_has_no_one_minus_p_term():
+    def logit(p):
+        p = np.asarray(p)
+        return np.log(p / (1 - p))
+
+    gen = logit([[0.5, 0.8, 0.1], [0.6, 0.6, 0.6]])
+    ref = logit([[0.9, 0.8, 0.3], [0.2, 0.7, 0.4]])
+    clip0 = 0.9 * log(0.9 / (0.5 + E)) + 0.8 * log(0.8 / (0.8 + E)) + 0.3 * log(0.3 / (0.1 + E))
+    clip1 = 0.2 * log(0.2 / (0.6 + E)) + 0.7 * log(0.7 / (0.6 + E)) + 0.4 * log(0.4 / (0.6 + E))
+    np.testing.assert_allclose(kl_per_clip(gen, ref, "sigmoid"), [clip0, clip1], rtol=1e-12)
+    assert kl_divergence(gen, ref, "sigmoid") == pytest.approx((clip0 + clip1) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_torch_kl_div_in_float32_like_the_reference(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    g = (rng.standard_normal((40, 527)) * 3 - 2).astype(np.float32)
+    r = (g + rng.standard_normal((40, 527))).astype(np.float32)
+    tg, tr = torch.from_numpy(g), torch.from_numpy(r)
+    f = torch.nn.functional.kl_div
+    soft = f((tg.softmax(dim=1) + E).log(), tr.softmax(dim=1), reduction="sum") / len(tg)
+    sig = f((tg.sigmoid() + E).log(), tr.sigmoid(), reduction="sum") / len(tg)
+    assert kl_divergence(g, r, "softmax", dtype=dtype) == pytest.approx(float(soft), rel=1e-4)
+    assert kl_divergence(g, r, "sigmoid", dtype=dtype) == pytest.approx(float(sig), rel=1e-4)
+
+
+def test_pairing_by_clip_id_and_errors():
+    gen = {"b": np.zeros(3), "a": np.ones(3)}
+    ids, g, r = pair_by_clip_id(gen, {"a": np.ones(3), "b": np.full(3, 2.0)})
+    assert ids == ["a", "b"] and (g[0] == 1).all() and (r[1] == 2).all()
+    with pytest.raises(PairingError, match=r"1 reference clip\(s\).*\['c'\]"):
+        pair_by_clip_id(gen, {"a": 0, "b": 0, "c": 0})
+    with pytest.raises(NonFiniteInputError, match="generated logits"):
+        kl_per_clip(np.array([[0.0, np.nan]]), np.zeros((1, 2)))
+    with pytest.raises(MetricError, match="one shape"):
+        kl_per_clip(np.zeros((2, 3)), np.zeros((3, 3)))
+    with pytest.raises(MetricError, match="variant"):
+        kl_per_clip(np.zeros((2, 3)), np.zeros((2, 3)), "logsoftmax")
