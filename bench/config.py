@@ -20,8 +20,10 @@ def compose(
     systems: Sequence[str] = (),
     overrides: Sequence[str] = (),
     check_systems: bool = True,
+    metrics: Sequence[str] | None = None,
 ):
-    """Compose the root config with a dataset, systems under `system.<name>`, and overrides."""
+    """Compose the root config with a dataset, systems under `system.<name>`, metrics under
+    `metric.<name>` (None: the config's `evaluate.metrics`), and overrides."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -43,8 +45,14 @@ def compose(
         # Systems with a YAML get it under system.<name>; entry-point-only systems start empty.
         ov.append(f"+system@system.{name}={name}" if name in yaml_systems else f"+system.{name}={_signature_defaults(name)}")
     ov.extend(overrides)
+    ov += [_metric_override(m) for m in metrics or ()]
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            if metrics is None:  # the default list lives in the config itself
+                keep = [o for o in ov if o.startswith(("dataset=", "evaluate.", "+evaluate."))]
+                base = hydra_compose("config", overrides=keep)
+                metrics = list(base.evaluate.metrics)
+                ov += [_metric_override(m) for m in metrics]
             cfg = hydra_compose("config", overrides=ov)
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as exc:
@@ -52,6 +60,16 @@ def compose(
     if cfg.run.name is None:
         cfg.run.name = cfg.dataset.name
     return cfg
+
+
+def _metric_override(name: str) -> str:
+    if name in config_names("metric"):
+        return f"+metric@metric.{name}={name}"
+    from metrics.base import known_metrics
+
+    if name not in known_metrics():
+        raise UnknownNameError("metric", name, known_metrics())
+    return f"+metric.{name}={{name:{name}}}"
 
 
 def _signature_defaults(name: str) -> str:

@@ -34,16 +34,21 @@ class JobOutcome:
     failed: int = 0
 
 
-def build_system(run_name: str, config: dict, context: SystemContext) -> System:
-    """Instantiate the registered class `config['name']` with the other keys as typed kwargs."""
-    config = dict(config)
-    cls = get_system_class(config.pop("name", run_name))
+def accepted_kwargs(cls, config: dict, what: str) -> None:
+    """Refuse config keys the class's constructor does not take, listing the ones it does."""
     params = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     unknown = [k for k in config if k not in params and not takes_any]
     if unknown:
-        options = [p for p in params if p not in ("self", "context")]
-        raise ConfigError(f"system {run_name!r} ({cls.__name__}) has no option(s) {unknown}; options: {options}")
+        options = [p for p in params if p not in ("self", "context", "cache", "seed")]
+        raise ConfigError(f"{what} ({cls.__name__}) has no option(s) {unknown}; options: {options}")
+
+
+def build_system(run_name: str, config: dict, context: SystemContext) -> System:
+    """Instantiate the registered class `config['name']` with the other keys as typed kwargs."""
+    config = dict(config)
+    cls = get_system_class(config.pop("name", run_name))
+    accepted_kwargs(cls, config, f"system {run_name!r}")
     return cls(context, **config)
 
 

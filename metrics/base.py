@@ -1,38 +1,59 @@
 """The Metric interface and registry (built-ins + the `dyvim_bench.metrics` entry-point group).
 
-A metric takes the generated and reference sets paired by clip id and returns a set-level value
-(with a bootstrap CI) and, where defined, per-clip values. Concrete metrics (FD, FAD, KL, beat
-and video–music alignment) arrive with the metrics issue.
+A metric scores a system's generated set against the reference set, **paired by clip id**.
+It returns `Score`s, one per key (a metric may report several: KL's softmax and sigmoid
+variants, beat coverage and hit, alignment in both directions). A score is either
+
+* per-clip values (in the order of the clip ids given): the set value is their mean, or
+* a set-level statistic of resampled clip indices (FD, FAD, IS): `statistic(idx)` with `idx`
+  an R×n array returns R values, `statistic(arange(n)[None])` the value on all clips.
+
+`metrics.evaluate` turns either into a value with a bootstrap CI, and pairs two systems' scores
+for a comparison (difference, CI, p-value) — so every metric gets uncertainty the same way.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Mapping
+from typing import Callable, ClassVar, Mapping, Sequence
 
+import numpy as np
+
+from bench.data.manifest import Clip
 from bench.errors import UnknownNameError
 
 ENTRY_POINT_GROUP = "dyvim_bench.metrics"
 
 
 @dataclass
-class MetricResult:
-    name: str
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-    per_clip: dict[str, float] = field(default_factory=dict)
-    weights: str = "pretrained"  # or 'random': then the value is not comparable to published numbers
+class Score:
+    per_clip: np.ndarray | None = None
+    statistic: Callable[[np.ndarray], np.ndarray] | None = None
+    higher_is_better: bool = False
+    #: a metric that needs at least this many clips (e.g. IS: 10) raises below it
+    min_clips: int = 1
 
 
 class Metric(abc.ABC):
     name: ClassVar[str] = ""
+    #: 'pretrained', 'random' (numbers not comparable to published ones) or 'none' (no model)
+    weights: str = "none"
+
+    def __init__(self, cache=None, seed: int = 0):
+        self.cache = cache
+        self.seed = seed
+
+    def describe(self) -> dict:
+        """Config, weights kind and weights file digest: stored beside every value."""
+        return {"weights": self.weights}
 
     @abc.abstractmethod
-    def compute(self, generated: Mapping[str, Path], reference: Mapping[str, Path]) -> MetricResult:
-        """Score `generated` against `reference`, both keyed by clip id (same keys)."""
+    def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path],
+               reference: Mapping[str, Path]) -> dict[str, Score]:
+        """Score `generated` against `reference` (both: clip id → wav) for `clips`, in the order
+        of `clips`; every clip id is in both mappings (the caller pairs and checks)."""
 
 
 _BUILTIN: dict[str, type[Metric]] = {}
@@ -47,6 +68,11 @@ def register_metric(name: str):
     return deco
 
 
+def _builtin_modules() -> None:
+    import metrics.rhythm  # noqa: F401  (registers beat, align)
+    import metrics.embedding_metrics  # noqa: F401  (registers fd, fad, kl, is)
+
+
 def _entry_points() -> dict:
     from importlib.metadata import entry_points
 
@@ -54,10 +80,12 @@ def _entry_points() -> dict:
 
 
 def known_metrics() -> list[str]:
+    _builtin_modules()
     return sorted(set(_BUILTIN) | set(_entry_points()))
 
 
 def get_metric_class(name: str) -> type[Metric]:
+    _builtin_modules()
     if name in _BUILTIN:
         return _BUILTIN[name]
     eps = _entry_points()

@@ -21,13 +21,14 @@ One *source* is one piece at one instrument and tempo (a "rendition"); it yields
 Clip ids are `clip_id(<rendition>, <start in the piece>)`, e.g. `toy0003-bwv10-7__0012000`;
 Clip.source is the *piece* (e.g. `bwv10-7`), so a chorale that recurs with another instrument or
 tempo (large builds reuse the 410 pieces) never sits in both splits. Clip.genre is the instrument
-family, Clip.tempo the bpm, Clip.caption a viewer's description of the scene (never the music).
+family, Clip.tempo the bpm (quarter notes per minute), Clip.caption a viewer's description of the scene (never the music).
 
 What in the video encodes what in the music (also stored in dataset.json under "encoding"):
 
-    note onset (any voice)  the figure snaps to a new pose (~3 frames, most of it in the first)
-                            and holds perfectly still until the next onset; the stance alternates
-                            at every onset, so every onset moves the figure
+    note onset (any voice)  the figure snaps to a new pose, reached within ~3 frames (0.12 s,
+                            ease-out: most of the way in the first one or two) and holds
+                            perfectly still until the next onset; the stance alternates at
+                            every onset, so every onset moves the figure
     beat / downbeat         the whole figure drops (deeper on downbeats) and recovers over ~4 frames
     highest / lowest pitch  height of the dancer's right arm (image left) / left arm (image right)
     instrument family       wall colour: piano blue, organ purple, strings green, choir brown,
@@ -42,6 +43,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import pickle
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +55,7 @@ from bench.data import toy_music as tm
 from bench.data import toy_video as tv
 from bench.data.manifest import Clip, clip_id, read_manifest, write_manifest
 from bench.data.split import grouped_split
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DatasetError
 from bench.media.audio import atomic_write_audio
 from bench.media.video import write_video
 
@@ -66,7 +69,7 @@ SUBDIRS = {"audio": ".wav", "video": ".mp4", "keypoints": ".pkl", "events": ".js
 CRF = 12  # near-lossless for flat graphics: keyframe re-encoding flicker stays ~20x below the figure's motion
 
 ENCODING = {
-    "note_onsets": "the figure snaps to a new pose within ~3 frames (most in the first) and holds still until the next onset; stance alternates each onset",
+    "note_onsets": "the figure snaps to a new pose within ~3 frames (ease-out, most of the way in the first one or two) and holds still until the next onset; stance alternates each onset",
     "beats": "the whole figure drops (deeper on downbeats) and recovers over ~4 frames",
     "pitch": "dancer's right arm (image left) height = highest sounding pitch; left arm (image right) = lowest",
     "instrument_family": {f: tv.WALL_COLOURS[f][0] + " wall" for f in tm.FAMILIES},
@@ -149,11 +152,20 @@ def prepare_toy(
     bar = tqdm(total=n_src, desc="toy: building sources", unit="source")
     try:
         if workers > 1:
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-            with ctx.Pool(min(workers, n_src)) as pool:
-                for res in pool.imap(_build_source, jobs):
-                    rows.extend(res)
-                    bar.update()
+            # spawn: never fork a process that may hold threads (torch, tqdm). A worker that dies
+            # (e.g. a script without an `if __name__ == "__main__":` guard) raises BrokenProcessPool
+            # instead of hanging as multiprocessing.Pool would.
+            ctx = multiprocessing.get_context("spawn")
+            try:
+                with ProcessPoolExecutor(max_workers=min(workers, n_src), mp_context=ctx) as pool:
+                    for res in pool.map(_build_source, jobs):
+                        rows.extend(res)
+                        bar.update()
+            except BrokenProcessPool as exc:
+                raise DatasetError(
+                    f"{out_dir}: a toy worker process died ({exc}). Calling prepare_toy(workers > 1) from a "
+                    "script needs an `if __name__ == \"__main__\":` guard (workers are spawned); or use workers=1"
+                ) from exc
         else:
             for job in jobs:
                 rows.extend(_build_source(job))

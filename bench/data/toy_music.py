@@ -8,6 +8,7 @@ bars shift downbeats (the beat grid here honours `Measure.paddingLeft`).
 
 from __future__ import annotations
 
+import importlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ def check_synth(soundfont: Path = SOUNDFONT) -> None:
         raise DatasetError(f"{soundfont}: General MIDI soundfont not found; the toy dataset renders its "
                            f"music with it. Install it: `{INSTALL_HINT}`")
     try:
-        import fluidsynth  # noqa: F401  (pyfluidsynth: ctypes over libfluidsynth)
+        importlib.import_module("fluidsynth")  # pyfluidsynth: ctypes over libfluidsynth
     except (ImportError, OSError) as exc:
         raise DatasetError(f"FluidSynth library not usable ({exc}); the toy dataset renders its music "
                            f"with it. Install it: `{INSTALL_HINT}` (and `pip install pyfluidsynth`)") from exc

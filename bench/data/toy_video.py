@@ -35,7 +35,7 @@ TEMPO_BANDS = [  # (upper bound bpm exclusive, band, figure colour name, rgb, pa
     (10_000, "fast", "cyan", (60, 225, 235), "briskly"),
 ]
 
-MOVE_TIME = 0.12     # s: a new pose is reached in ~3 frames at 25 fps (ease-out, most in the first)
+MOVE_TIME = 0.12     # s: a new pose is reached within ~3 frames at 25 fps (ease-out, most in the first 1-2)
 BOUNCE_TIME = 0.16   # s: the beat bounce drops at once and recovers over ~4 frames
 BOUNCE_BEAT = 0.030  # × H
 BOUNCE_DOWNBEAT = 0.055

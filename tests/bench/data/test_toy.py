@@ -52,8 +52,9 @@ def _near(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> float:
 
 
 def _audio_onsets(path) -> np.ndarray:
-    """librosa onsets; the clip's first frames are ignored (a cut mid-note is no onset, and the
-    envelope normalisation must not be dominated by it); fmax 4 kHz tames FluidR3's vibrato."""
+    """librosa onsets. The clip's first frames are ignored (a cut mid-note is no onset, and the
+    envelope normalisation must not be dominated by it); fmax 4 kHz tames FluidR3's vibrato.
+    (librosa's first use in a fresh environment compiles numba code for ~20-30 s.)"""
     import librosa
     import soundfile as sf
 
@@ -82,9 +83,9 @@ def test_motion_follows_music_onsets(toy):
         other_prec.append(_near(p, onsets[other.id], lo, hi))
         inside = onsets[c.id][onsets[c.id] < DUR - 3 / FPS]
         own_rec.append(_near(inside, p, -hi, -lo))  # every onset is followed by a motion peak
-        # Against what a listener's detector hears in the rendered audio (±3 frames).
-        own_audio.append(_near(p, audio_on[c.id], -3 / FPS, 3 / FPS))
-        other_audio.append(_near(p, audio_on[other.id], -3 / FPS, 3 / FPS))
+        # Against what an onset detector hears in the rendered audio (±2 frames).
+        own_audio.append(_near(p, audio_on[c.id], -2 / FPS, 2 / FPS))
+        other_audio.append(_near(p, audio_on[other.id], -2 / FPS, 2 / FPS))
     own_prec, other_prec = np.mean(own_prec), np.mean(other_prec)
     assert own_prec >= 0.8, f"motion peaks near their own note onsets: {own_prec:.2f}"
     assert np.mean(own_rec) >= 0.9, f"note onsets followed by motion: {np.mean(own_rec):.2f}"
@@ -155,7 +156,7 @@ def test_media_and_annotations(toy):
         ev = _events(c)
         assert ev["instrument"] == c.genre and ev["tempo"] == c.tempo
         assert ev["onsets"] == sorted(ev["onsets"]) and all(0 <= t < DUR for t in ev["onsets"])
-        assert len(ev["beats"]) >= DUR * 70 / 60 - 1
+        assert len(ev["beats"]) >= DUR * 70 / 60 / 2 - 1  # beats may be half notes (3/2, 2/2)
 
     # The keypoints are where the figure is drawn: torso joints are not wall-coloured.
     c = clips[0]

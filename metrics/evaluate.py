@@ -1,0 +1,176 @@
+"""`bench evaluate`: score every system of a run against the reference, with bootstrap CIs,
+paired comparisons, and results in `runs/<name>/metrics/<metric>.parquet`.
+
+Pairing is by clip id: the run's clips (its dataset split and limit) are the reference set; a
+system that lacks some of them, or has extra files, is an error listing them — unless
+`allow_missing`, which evaluates every system on the clips all of them have and says so in the
+results. Only first samples (`<clip_id>.wav`) are scored.
+
+Rows of `metrics/<metric>.parquet` (tidy): metric, key, system, clip (None for the set row),
+value, ci_low, ci_high, ci_method, n_clips, n_resamples, higher_is_better, weights, plus JSON
+columns `config` (the metric's description incl. weights file digest) and `versions`.
+Comparisons go to `metrics/comparisons.parquet`.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from bench.data.manifest import Clip
+from bench.errors import ConfigError
+from metrics.base import Score, get_metric_class
+from metrics.errors import MetricError, PairingError
+
+CONTROLS_FIRST = ("reference", "shuffled")
+
+
+@dataclass
+class Evaluation:
+    run_dir: Path
+    table: "object"  # pandas DataFrame of set-level rows
+    comparisons: "object | None" = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def random_weights(self) -> bool:
+        return bool((self.table["weights"] == "random").any()) if len(self.table) else False
+
+
+def collect_outputs(run_dir: Path, systems: Sequence[str], clips: Sequence[Clip], allow_missing: bool
+                    ) -> tuple[list[Clip], dict[str, dict[str, Path]], list[str]]:
+    """Pair each system's first-sample wavs with the run's clips; see the module docstring."""
+    wanted = {c.id for c in clips}
+    found: dict[str, dict[str, Path]] = {}
+    problems, notes = [], []
+    for s in systems:
+        files = {p.stem: p for p in (run_dir / s).glob("*.wav") if "." not in p.stem}
+        missing, extra = sorted(wanted - set(files)), sorted(set(files) - wanted)
+        if extra:
+            problems.append(f"{s}: {len(extra)} file(s) for clips that are not in the run's clip set "
+                            f"(e.g. {extra[:3]})")
+        if missing:
+            problems.append(f"{s}: {len(missing)} of {len(wanted)} clips have no output (e.g. {missing[:3]}; "
+                            f"see {run_dir / s / 'failures.jsonl'})")
+        found[s] = {k: v for k, v in files.items() if k in wanted}
+    if problems and not allow_missing:
+        raise PairingError(f"{run_dir}: generated and reference sets do not pair by clip id:\n  "
+                           + "\n  ".join(problems)
+                           + "\nRe-run `bench run` to finish them, or pass --allow-missing to score the "
+                             "clips every system has (the results will say so).")
+    common = set.intersection(wanted, *(set(f) for f in found.values())) if found else wanted
+    if len(common) < len(wanted):
+        notes.append(f"evaluated on the {len(common)} of {len(wanted)} clips that every system has "
+                     f"(--allow-missing): {'; '.join(problems)}")
+    kept = [c for c in clips if c.id in common]
+    return kept, {s: {cid: f[cid] for cid in (c.id for c in kept)} for s, f in found.items()}, notes
+
+
+def _finite_mask(score: Score) -> np.ndarray | None:
+    return None if score.per_clip is None else np.isfinite(score.per_clip)
+
+
+def summarise(score: Score, n: int, n_resamples: int, seed: int):
+    """Value with its bootstrap CI; per-clip NaNs (undefined for that clip) are left out."""
+    from metrics.bootstrap import bootstrap_ci
+
+    if n < score.min_clips:
+        raise MetricError(f"needs at least {score.min_clips} clips, the run has {n}")
+    if score.per_clip is not None:
+        v = score.per_clip[np.isfinite(score.per_clip)]
+        if v.size == 0:
+            return None, 0
+        return bootstrap_ci(v, n_resamples=n_resamples, seed=seed), int(v.size)
+    return bootstrap_ci(score.statistic, n_resamples=n_resamples, seed=seed, n=n), n
+
+
+def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str], metric_configs: Mapping[str, dict],
+             compare: Sequence[str] = (), allow_missing: bool = False, n_resamples: int = 1000, seed: int = 0,
+             cache=None, progress: bool = True) -> Evaluation:
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from bench.atomic import atomic_path
+    from bench.envinfo import package_versions
+    from bench.generation import accepted_kwargs
+
+    run_dir = Path(run_dir)
+    if not systems:
+        raise ConfigError(f"{run_dir}: no systems to evaluate")
+    kept, outputs, notes = collect_outputs(run_dir, systems, clips, allow_missing)
+    reference = {c.id: c.audio_path for c in kept}
+    versions = json.dumps(package_versions())
+    set_rows, comp_rows = [], []
+    for mname, mcfg in metric_configs.items():
+        cls = get_metric_class(mname)
+        kwargs = {k: v for k, v in dict(mcfg).items() if k != "name"}
+        accepted_kwargs(cls, kwargs, f"metric {mname!r}")
+        metric = cls(cache=cache, seed=seed, **kwargs)
+        config = json.dumps(metric.describe(), default=str)
+        per_system: dict[str, dict[str, Score]] = {}
+        rows = []
+        for s in tqdm(systems, desc=f"metric {mname}", unit="system", disable=None if progress else True):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                per_system[s] = scores = metric.scores(kept, outputs[s], reference)
+            for w in caught:
+                notes.append(f"{mname}/{s}: {w.message}")
+            for key, score in scores.items():
+                ci, n_used = summarise(score, len(kept), n_resamples, seed)
+                base = dict(metric=mname, key=key, system=s, higher_is_better=score.higher_is_better,
+                            weights=metric.weights, config=config, versions=versions, n_resamples=n_resamples)
+                rows.append({**base, "clip": None, "value": ci.estimate if ci else np.nan,
+                             "ci_low": ci.ci_low if ci else np.nan, "ci_high": ci.ci_high if ci else np.nan,
+                             "ci_method": ci.method if ci else None, "n_clips": n_used})
+                if score.per_clip is not None:
+                    rows += [{**base, "clip": c.id, "value": float(v), "ci_low": np.nan, "ci_high": np.nan,
+                              "ci_method": None, "n_clips": 1} for c, v in zip(kept, score.per_clip)]
+        comp_rows += _comparisons(mname, per_system, compare, len(kept), n_resamples, seed)
+        df = pd.DataFrame(rows)
+        with atomic_path(run_dir / "metrics" / f"{mname}.parquet") as tmp:
+            df.to_parquet(tmp, index=False)
+        set_rows += [r for r in rows if r["clip"] is None]
+    table = pd.DataFrame(set_rows)
+    comparisons = pd.DataFrame(comp_rows) if comp_rows else None
+    if comparisons is not None:
+        with atomic_path(run_dir / "metrics" / "comparisons.parquet") as tmp:
+            comparisons.to_parquet(tmp, index=False)
+    with atomic_path(run_dir / "metrics" / "notes.json") as tmp:
+        tmp.write_text(json.dumps({"notes": notes, "clips": [c.id for c in kept]}, indent=2))
+    return Evaluation(run_dir, table, comparisons, notes)
+
+
+def _comparisons(metric: str, per_system: dict[str, dict[str, Score]], compare: Sequence[str], n: int,
+                 n_resamples: int, seed: int) -> list[dict]:
+    from metrics.bootstrap import paired_comparison
+
+    if not compare:
+        return []
+    a, b = compare
+    for s in (a, b):
+        if s not in per_system:
+            raise ConfigError(f"--compare: system {s!r} is not in the run (systems: {sorted(per_system)})")
+    rows = []
+    for key, sa in per_system[a].items():
+        sb = per_system[b][key]
+        if sa.per_clip is not None:
+            mask = np.isfinite(sa.per_clip) & np.isfinite(sb.per_clip)
+            if mask.sum() < 2:
+                continue
+            pc = paired_comparison(sa.per_clip[mask], sb.per_clip[mask], n_resamples=n_resamples, seed=seed)
+        else:
+            pc = paired_comparison(sa.statistic, sb.statistic, n_resamples=n_resamples, seed=seed, n=n)
+        rows.append(dict(metric=metric, key=key, a=a, b=b, difference=pc.difference, ci_low=pc.ci_low,
+                         ci_high=pc.ci_high, p_value=pc.p_value, test=pc.test, n_clips=pc.n_clips,
+                         higher_is_better=sa.higher_is_better))
+    return rows
+
+
+def ordered_systems(systems: Sequence[str]) -> list[str]:
+    """Controls first, then the others in the order given."""
+    return [s for s in CONTROLS_FIRST if s in systems] + [s for s in systems if s not in CONTROLS_FIRST]
