@@ -30,16 +30,19 @@ class RunResult:
     run_dir: Path
     clips: int
     systems: list[SystemSummary] = field(default_factory=list)
+    evaluation: object | None = None  # metrics.evaluate.Evaluation when metrics ran
 
     @property
     def failed(self) -> int:
         return sum(s.failed for s in self.systems)
 
 
-def load_config(dataset: str | None = None, systems: Sequence[str] = (), overrides: Sequence[str] = ()):
+def load_config(dataset: str | None = None, systems: Sequence[str] = (), overrides: Sequence[str] = (),
+                metrics: Sequence[str] | None = None):
+    """Compose the config; `metrics` None means the config's `evaluate.metrics`."""
     from bench.config import compose
 
-    return compose(dataset, systems, overrides)
+    return compose(dataset, systems, overrides, metrics=metrics)
 
 
 def dataset_clips(cfg, auto_prepare: bool = True) -> list[Clip]:
@@ -71,19 +74,53 @@ def run(
     overrides: Sequence[str] = (),
     name: str | None = None,
     samples_per_clip: int | None = None,
+    metrics: Sequence[str] | None = None,
     console=None,
 ) -> RunResult:
-    """Train (where needed) and generate every system on the dataset's split; resumable.
-
-    Later stages (metrics, reports) attach here as their issues land.
+    """Train (where needed), generate every system on the dataset's split (resumable), then
+    score every system of the run with `metrics` (None: the config's `evaluate.metrics`;
+    [] skips scoring). Reports attach here as their issue lands.
     """
     overrides = list(overrides)
     if name is not None:
         overrides.append(f"run.name={name}")
     if samples_per_clip is not None:
         overrides.append(f"run.samples_per_clip={samples_per_clip}")
-    cfg = load_config(dataset, systems, overrides)
-    return generate(cfg, console=console)
+    cfg = load_config(dataset, systems, overrides, metrics)
+    result = generate(cfg, console=console)
+    if cfg.metric and not result.failed:  # failed clips would not pair: re-run, or evaluate(allow_missing=True)
+        result.evaluation = evaluate(result.run_dir, metrics=list(cfg.metric), overrides=overrides)
+    return result
+
+
+def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare: Sequence[str] = (),
+             allow_missing: bool | None = None, overrides: Sequence[str] = ()):
+    """Score every system of a run folder (see metrics.evaluate); writes runs/<name>/metrics/."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from bench.cache import Cache
+    from bench.errors import ConfigError
+    from bench.runs import CONFIG_NAME
+    from metrics.evaluate import evaluate as evaluate_run, ordered_systems
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).exists():
+        raise ConfigError(f"{run_dir}: not a run folder (no {CONFIG_NAME}); run `bench run` first")
+    stored = yaml.safe_load((run_dir / CONFIG_NAME).read_text())
+    run_keys = {"run.name", "run.samples_per_clip", "run.seed", "run.split", "run.limit"}
+    cfg = load_config(stored["dataset"]["name"], (), [o for o in overrides if o.split("=")[0] not in run_keys
+                                                      and not o.startswith(("system.", "dataset."))], metrics)
+    from bench.data.prepare import load_dataset
+
+    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False),
+                         stored["run"]["split"], stored["run"].get("limit"))
+    systems = ordered_systems(list(stored.get("system", {})))
+    metric_cfgs = {k: dict(v) for k, v in OmegaConf.to_container(cfg.metric, resolve=True).items()}
+    return evaluate_run(run_dir, clips, systems, metric_cfgs, compare=compare,
+                        allow_missing=cfg.evaluate.allow_missing if allow_missing is None else allow_missing,
+                        n_resamples=int(cfg.evaluate.n_resamples), seed=int(stored["run"]["seed"]),
+                        cache=Cache(cfg.paths.cache_dir))
 
 
 def generate(cfg, console=None) -> RunResult:

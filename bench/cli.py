@@ -19,11 +19,15 @@ EPILOG = """examples:
 
 # Verbs whose capability arrives with a later issue; they answer with where it stands.
 LATER = {
-    "evaluate": ("score a run with FD/FAD/KL and alignment metrics", "the metrics issue (#3)"),
     "report": ("render a run's results as HTML", "the experiments/reports issue (#6)"),
     "experiment": ("run a paper figure/table as a named sweep", "the experiments/reports issue (#6)"),
     "human-eval": ("serve the pairwise rating form and aggregate votes", "the human-evaluation issue (#7)"),
 }
+
+
+def _csv(text: str) -> list[str]:
+    items = [x for x in text.split(",") if x]
+    return [] if items == ["none"] else items
 
 
 def _add_run_args(p: argparse.ArgumentParser, systems_required: bool = True) -> None:
@@ -47,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run systems on a dataset's split into runs/<name>/. Re-running the same "
                                    "command resumes: finished clips are kept and never regenerated.")
     _add_run_args(p)
+
+    p.add_argument("--metrics", type=_csv, default=None,
+                   help="metrics to score with after generation (default: evaluate.metrics in the config; 'none' skips)")
+
+    p = sub.add_parser("evaluate", help="score every system of a run: FD/FAD/KL/IS, beat and video–music alignment",
+                       description="Score a run's systems against the reference, paired by clip id, with bootstrap "
+                                   "CIs; results go to runs/<name>/metrics/<metric>.parquet.")
+    p.add_argument("--run", required=True, help="the run folder, e.g. runs/toy")
+    p.add_argument("--metrics", type=_csv, default=None, help="comma-separated (default: evaluate.metrics): fd,fad,kl,is,beat,align")
+    p.add_argument("--compare", type=_csv, default=None, metavar="A,B",
+                   help="paired comparison of two systems on the same clips: difference, CI, p-value")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="score only the clips every system has (and say so) instead of refusing")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. evaluate.n_resamples=200 metric.fd.checkpoint=/w/Cnn14.pth")
 
     p = sub.add_parser("generate", help="only the generation stage of `run` (optionally mux music into videos)",
                        description="Generate every system's music for the dataset's split into runs/<name>/.")

@@ -18,6 +18,8 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     verb = args.verb
     if verb in ("run", "generate", "train"):
         return cmd_run(args, stage=verb)
+    if verb == "evaluate":
+        return cmd_evaluate(args)
     if verb == "data":
         return cmd_data(args, parser)
     if verb == "systems":
@@ -41,11 +43,18 @@ def cmd_run(args, stage: str) -> int:
         overrides.append(f"run.name={args.name}")
     if args.samples_per_clip is not None:
         overrides.append(f"run.samples_per_clip={args.samples_per_clip}")
-    cfg = api.load_config(args.dataset, args.systems, overrides)
+    metrics = getattr(args, "metrics", None) if stage == "run" else []
+    cfg = api.load_config(args.dataset, args.systems, overrides, metrics)
     if stage == "train":
         return _train(cfg)
     result = api.generate(cfg)
     _print_summary(result)
+    if cfg.metric and result.failed:
+        console.print(f"[yellow]scoring skipped: {result.failed} outputs failed. Re-run the same command to retry "
+                      f"them, or score what exists: bench evaluate --run {result.run_dir} --allow-missing[/yellow]")
+    elif cfg.metric:
+        evaluation = api.evaluate(result.run_dir, metrics=list(cfg.metric), overrides=overrides)
+        print_evaluation(evaluation)
     if stage == "generate" and args.mux:
         from bench.gallery import mux_run
 
@@ -53,6 +62,50 @@ def cmd_run(args, stage: str) -> int:
         console.print(f"muxed {n} videos (<system>/<clip>.mp4)")
     console.print(f"results: [bold]{result.run_dir}[/bold]")
     return 3 if result.failed else 0
+
+
+def cmd_evaluate(args) -> int:
+    if args.compare and len(args.compare) != 2:
+        raise ConfigError(f"--compare takes two systems, e.g. --compare dyvim,shuffled; got {args.compare}")
+    evaluation = api.evaluate(args.run, metrics=args.metrics, compare=args.compare or (),
+                              allow_missing=True if args.allow_missing else None, overrides=args.overrides)
+    print_evaluation(evaluation)
+    console.print(f"results: [bold]{evaluation.run_dir / 'metrics'}[/bold]")
+    return 0
+
+
+def print_evaluation(evaluation) -> None:
+    """System × metric table (value [95% CI]); random-weight numbers are labelled."""
+    df = evaluation.table
+    if not len(df):
+        return
+    systems = list(dict.fromkeys(df["system"]))
+    table = Table(title=f"metrics ({int(df['n_clips'].max())} clips, 95% bootstrap CIs)")
+    table.add_column("metric")
+    for s in systems:
+        table.add_column(s, justify="right")
+    for (metric, key), g in df.groupby(["metric", "key"], sort=False):
+        arrow = "↑" if g["higher_is_better"].iloc[0] else "↓"
+        label = f"{key} {arrow}" + (" [yellow](random weights)[/yellow]" if (g["weights"] == "random").any() else "")
+        cells = []
+        for s in systems:
+            row = g[g["system"] == s]
+            if not len(row) or row["value"].isna().all():
+                cells.append("–")
+                continue
+            r = row.iloc[0]
+            cells.append(f"{r['value']:.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]")
+        table.add_row(label, *cells)
+    console.print(table)
+    if evaluation.random_weights:
+        console.print("[yellow]RANDOM WEIGHTS: metrics marked (random weights) used seeded random embedders; "
+                      "their numbers are not comparable to published ones.[/yellow]")
+    if evaluation.comparisons is not None:
+        for r in evaluation.comparisons.itertuples():
+            console.print(f"{r.key}: {r.a} − {r.b} = {r.difference:.4g} [{r.ci_low:.4g}, {r.ci_high:.4g}], "
+                          f"p = {r.p_value:.3g} ({r.test})")
+    for note in evaluation.notes:
+        console.print(f"[dim]note: {note}[/dim]")
 
 
 def _train(cfg) -> int:

@@ -31,8 +31,8 @@ def test_every_verb_has_help():
 
 
 def test_later_verbs_say_where_they_stand():
-    proc = bench("evaluate", check=False)
-    assert proc.returncode == 2 and "metrics issue" in proc.stderr
+    proc = bench("report", check=False)
+    assert proc.returncode == 2 and "reports issue" in proc.stderr
 
 
 def test_systems_list_shows_builtins_and_entry_points():
@@ -58,7 +58,7 @@ def test_missing_media_is_a_failure_naming_the_file_and_others_go_on(mini_datase
 
     test_ids = sorted(c.id for c in read_manifest(root) if c.split == "test")
     (root / "audio" / f"{test_ids[0]}.wav").unlink()
-    proc = bench("run", "--systems", "reference", "--dataset", "toy", *ov, "--name", "miss", check=False)
+    proc = bench("run", "--systems", "reference", "--dataset", "toy", *ov, "--name", "miss", "--metrics", "none", check=False)
     assert proc.returncode == 3, proc.stderr
     run = Path(os.environ["BENCH_RUNS_ROOT"]) / "miss" / "reference"
     fail = (run / "failures.jsonl").read_text()
@@ -69,7 +69,7 @@ def test_missing_media_is_a_failure_naming_the_file_and_others_go_on(mini_datase
 @pytest.mark.slow
 def test_kill_part_way_then_resume(mini_dataset):
     root, ov = mini_dataset
-    args = ["run", "--systems", "slow_sine", "--dataset", "toy", *ov, "--name", "killed",
+    args = ["run", "--systems", "slow_sine", "--dataset", "toy", *ov, "--name", "killed", "--metrics", "none",
             "system.slow_sine.delay=0.5", "executor.workers=1", "run.split=all"]
     out = Path(os.environ["BENCH_RUNS_ROOT"]) / "killed" / "slow_sine"
     proc = subprocess.Popen([*BENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

@@ -19,7 +19,7 @@ def _test_clips(run_result):
 
 def test_run_layout_and_protocol(mini_dataset):
     root, ov = mini_dataset
-    res = api.run(["reference", "shuffled", "slow_sine"], "toy", ov + ["executor.workers=1"], name="r1")
+    res = api.run(["reference", "shuffled", "slow_sine"], "toy", ov + ["executor.workers=1"], name="r1", metrics=[])
     d = res.run_dir
     assert (d / "config.yaml").exists() and (d / "env.json").exists()
     env = json.loads((d / "env.json").read_text())
@@ -42,7 +42,7 @@ def test_run_layout_and_protocol(mini_dataset):
 
 def test_reference_is_the_clip_music_and_shuffled_another_source(mini_dataset):
     root, ov = mini_dataset
-    res = api.run(["reference", "shuffled"], "toy", ov, name="r2")
+    res = api.run(["reference", "shuffled"], "toy", ov, name="r2", metrics=[])
     clips = {c.id: c for c in api.dataset_clips(api.load_config("toy", (), ov))}
     for cid in _test_clips(res):
         ref, _ = sf.read(res.run_dir / "reference" / f"{cid}.wav", dtype="float32")
@@ -55,14 +55,14 @@ def test_reference_is_the_clip_music_and_shuffled_another_source(mini_dataset):
 
 def test_resume_skips_finished_and_redoes_broken_outputs(mini_dataset):
     root, ov = mini_dataset
-    res = api.run(["slow_sine"], "toy", ov, name="r3")
+    res = api.run(["slow_sine"], "toy", ov, name="r3", metrics=[])
     out = res.run_dir / "slow_sine"
     wavs = sorted(out.glob("*.wav"))
     mtimes = {w: w.stat().st_mtime_ns for w in wavs}
     # a truncated final file (e.g. from another tool) and a stale temp from a killed writer
     wavs[0].write_bytes(wavs[0].read_bytes()[:1000])
     (out / f".{wavs[1].name}.abc.tmp").write_bytes(b"half")
-    res2 = api.run(["slow_sine"], "toy", ov, name="r3")
+    res2 = api.run(["slow_sine"], "toy", ov, name="r3", metrics=[])
     s = res2.systems[0]
     assert (s.already_done, s.generated) == (len(wavs) - 1, 1)
     assert all(w.stat().st_mtime_ns == mtimes[w] for w in wavs[1:])
@@ -73,14 +73,14 @@ def test_resume_skips_finished_and_redoes_broken_outputs(mini_dataset):
 
 def test_changed_config_is_refused_and_adding_a_system_is_not(mini_dataset):
     root, ov = mini_dataset
-    api.run(["slow_sine"], "toy", ov, name="r4")
+    api.run(["slow_sine"], "toy", ov, name="r4", metrics=[])
     run_dir = Path(api.load_config("toy", (), ov).paths.runs_root) / "r4"
     before = sorted(p.name for p in (run_dir / "slow_sine").glob("*.wav"))
     with pytest.raises(RunConfigMismatch, match=r"system.slow_sine.*delay"):
-        api.run(["slow_sine"], "toy", ov + ["system.slow_sine.delay=0.01"], name="r4")
+        api.run(["slow_sine"], "toy", ov + ["system.slow_sine.delay=0.01"], name="r4", metrics=[])
     with pytest.raises(RunConfigMismatch, match="seed"):
-        api.run(["slow_sine"], "toy", ov + ["run.seed=1"], name="r4")
-    res = api.run(["reference"], "toy", ov, name="r4")  # a new system joins the run
+        api.run(["slow_sine"], "toy", ov + ["run.seed=1"], name="r4", metrics=[])
+    res = api.run(["reference"], "toy", ov, name="r4", metrics=[])  # a new system joins the run
     cfg = yaml.safe_load((res.run_dir / "config.yaml").read_text())
     assert set(cfg["system"]) == {"slow_sine", "reference"}
     assert sorted(p.name for p in (res.run_dir / "slow_sine").glob("*.wav")) == before
@@ -88,9 +88,9 @@ def test_changed_config_is_refused_and_adding_a_system_is_not(mini_dataset):
 
 def test_samples_per_clip_are_seeded_and_named(mini_dataset):
     root, ov = mini_dataset
-    res = api.run(["slow_sine"], "toy", ov, name="r5", samples_per_clip=3)
+    res = api.run(["slow_sine"], "toy", ov, name="r5", samples_per_clip=3, metrics=[])
     out = res.run_dir / "slow_sine"
-    cid = _test_clips(api.run(["reference"], "toy", ov, name="r5x"))[0]
+    cid = _test_clips(api.run(["reference"], "toy", ov, name="r5x", metrics=[]))[0]
     files = [out / f"{cid}.wav", out / f"{cid}.s1.wav", out / f"{cid}.s2.wav"]
     assert all(f.exists() for f in files)
     assert len({request_seed(0, "slow_sine", cid, k) for k in range(3)}) == 3
@@ -100,21 +100,21 @@ def test_samples_per_clip_are_seeded_and_named(mini_dataset):
 
 def test_failures_are_recorded_and_the_other_clips_go_on(mini_dataset):
     root, ov = mini_dataset
-    res = api.run(["flaky"], "toy", ov, name="r6")
+    res = api.run(["flaky"], "toy", ov, name="r6", metrics=[])
     s = res.systems[0]
     assert s.failed == 3 and s.generated == res.clips - 3
     records = [json.loads(l) for l in (res.run_dir / "flaky" / "failures.jsonl").read_text().splitlines()]
     errors = " | ".join(r["error"] for r in records)
     assert "model exploded" in errors and "samples" in errors and "mono" in errors
     assert all(r["traceback"] and r["clip"] for r in records)
-    res2 = api.run(["flaky"], "toy", ov, name="r6")  # failed clips are retried, finished ones kept
+    res2 = api.run(["flaky"], "toy", ov, name="r6", metrics=[])  # failed clips are retried, finished ones kept
     assert (res2.systems[0].already_done, res2.systems[0].failed) == (res.clips - 3, 3)
 
 
 def test_parallel_executor_gives_identical_files(mini_dataset):
     root, ov = mini_dataset
-    a = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="serial")
-    b = api.run(["slow_sine"], "toy", ov + ["executor.workers=2", "executor.shard_size=1"], name="parallel")
+    a = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="serial", metrics=[])
+    b = api.run(["slow_sine"], "toy", ov + ["executor.workers=2", "executor.shard_size=1"], name="parallel", metrics=[])
     for w in sorted((a.run_dir / "slow_sine").glob("*.wav")):
         # compare samples: libsndfile's PEAK chunk in float WAVs carries a write timestamp
         assert np.array_equal(sf.read(w)[0], sf.read(b.run_dir / "slow_sine" / w.name)[0])
@@ -123,9 +123,9 @@ def test_parallel_executor_gives_identical_files(mini_dataset):
 def test_unknown_names_list_the_known_ones(mini_dataset):
     root, ov = mini_dataset
     with pytest.raises(UnknownNameError, match="unknown system 'nope'.*reference.*shuffled"):
-        api.run(["nope"], "toy", ov)
+        api.run(["nope"], "toy", ov, metrics=[])
     with pytest.raises(UnknownNameError, match="unknown dataset 'nope'.*toy"):
-        api.run(["reference"], "nope", ov)
+        api.run(["reference"], "nope", ov, metrics=[])
 
 
 def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, monkeypatch):
@@ -146,10 +146,10 @@ def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, monkeypa
 
     monkeypatch.setattr(sf, "write", fills_up)
     with pytest.raises(DiskFullError, match="no space left"):
-        api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full")
+        api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full", metrics=[])
     out = Path(api.load_config("toy", (), ov).paths.runs_root) / "full" / "slow_sine"
     assert len(list(out.glob("*.wav"))) == 2 and not list(out.glob(".*.tmp"))
     assert not (out / "failures.jsonl").exists()  # a full disk is not the clip's failure
     monkeypatch.setattr(sf, "write", real_write)
-    res = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full")
+    res = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full", metrics=[])
     assert (res.systems[0].already_done, res.systems[0].failed) == (2, 0)
