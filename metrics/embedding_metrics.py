@@ -42,10 +42,35 @@ class _EmbeddingMetric(Metric):
         return self.embedder.embed_files([paths[c.id] for c in clips], cache=self.cache)
 
 
-def _cnn14_outputs(metric: _EmbeddingMetric, clips, generated, reference):
+def _embed_both(metric: _EmbeddingMetric, clips, generated, reference):
+    """The embedder's outputs for the generated and the reference file of every clip."""
     gen = metric._embed(generated, clips)
     ref = metric._embed(reference, clips)
     return gen, ref
+
+
+def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray]) -> Score:
+    """FD between the pooled rows of two sets of clips (one row per clip for FD, a clip's frames
+    for FAD), as a set-level statistic of resampled clip indices: a resampled clip brings all its
+    rows. The value on all clips uses the reference's sqrtm numerics; resamples the exact route."""
+    from metrics.frechet import FrechetResampler, fd_from_embeddings
+
+    a = np.concatenate([np.atleast_2d(x) for x in gen_rows]).astype(np.float64)
+    b = np.concatenate([np.atleast_2d(x) for x in ref_rows]).astype(np.float64)
+    owner_a = np.repeat(np.arange(len(gen_rows)), [len(np.atleast_2d(x)) for x in gen_rows])
+    owner_b = np.repeat(np.arange(len(ref_rows)), [len(np.atleast_2d(x)) for x in ref_rows])
+    resampler = FrechetResampler(a, b)
+    full = fd_from_embeddings(a, b)
+    n = len(gen_rows)
+
+    def statistic(idx):
+        idx = np.asarray(idx)
+        if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
+            return np.array([full])
+        counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
+        return resampler.weighted(counts[:, owner_a], counts[:, owner_b])
+
+    return Score(statistic=statistic, min_clips=2)
 
 
 @register_metric("fd")
@@ -55,22 +80,8 @@ class FD(_EmbeddingMetric):
     embedder_name = "cnn14_16k"
 
     def scores(self, clips, generated, reference):
-        from metrics.frechet import FrechetResampler, fd_from_embeddings
-
-        gen, ref = _cnn14_outputs(self, clips, generated, reference)
-        a = np.stack([g["embedding"] for g in gen]).astype(np.float64)
-        b = np.stack([r["embedding"] for r in ref]).astype(np.float64)
-        resampler = FrechetResampler(a, b)
-        full = fd_from_embeddings(a, b)  # the reference's sqrtm numerics for the point estimate
-        n = len(clips)
-
-        def statistic(idx):
-            idx = np.asarray(idx)
-            if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
-                return np.array([full])
-            return resampler(idx, idx)
-
-        return {"fd": Score(statistic=statistic, min_clips=2)}
+        gen, ref = _embed_both(self, clips, generated, reference)
+        return {"fd": frechet_score([g["embedding"] for g in gen], [r["embedding"] for r in ref])}
 
 
 @register_metric("fad")
@@ -80,26 +91,8 @@ class FAD(_EmbeddingMetric):
     embedder_name = "vggish"
 
     def scores(self, clips, generated, reference):
-        from metrics.frechet import FrechetResampler, fd_from_embeddings
-
-        gen, ref = _cnn14_outputs(self, clips, generated, reference)
-        ga = [g["frames"].astype(np.float64) for g in gen]
-        ra = [r["frames"].astype(np.float64) for r in ref]
-        a, b = np.concatenate(ga), np.concatenate(ra)
-        owner_a = np.repeat(np.arange(len(ga)), [len(x) for x in ga])
-        owner_b = np.repeat(np.arange(len(ra)), [len(x) for x in ra])
-        resampler = FrechetResampler(a, b)
-        full = fd_from_embeddings(a, b)
-        n = len(clips)
-
-        def statistic(idx):
-            idx = np.asarray(idx)
-            if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
-                return np.array([full])
-            counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
-            return resampler.weighted(counts[:, owner_a], counts[:, owner_b])
-
-        return {"fad": Score(statistic=statistic, min_clips=2)}
+        gen, ref = _embed_both(self, clips, generated, reference)
+        return {"fad": frechet_score([g["frames"] for g in gen], [r["frames"] for r in ref])}
 
 
 @register_metric("kl")
@@ -111,7 +104,7 @@ class KL(_EmbeddingMetric):
     def scores(self, clips, generated, reference):
         from metrics.kl import kl_per_clip
 
-        gen, ref = _cnn14_outputs(self, clips, generated, reference)
+        gen, ref = _embed_both(self, clips, generated, reference)
         g = np.stack([x["logits"] for x in gen])
         r = np.stack([x["logits"] for x in ref])
         return {f"kl_{v}": Score(per_clip=kl_per_clip(g, r, v)) for v in ("softmax", "sigmoid")}
