@@ -31,8 +31,10 @@ class _EmbeddingMetric(Metric):
         super().__init__(cache, seed)
         from metrics.embedders import make_embedder
 
+        # pretrained files default to <cache_dir>/weights/<official name>: never the CWD
+        cache_dir = getattr(cache, "root", None)
         self.embedder = make_embedder(self.embedder_name, weights=weights, checkpoint=checkpoint, seed=seed,
-                                      device=device, **embedder_options)
+                                      device=device, cache_dir=cache_dir, **embedder_options)
         self.weights = weights
 
     def describe(self) -> dict:

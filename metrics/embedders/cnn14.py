@@ -1,0 +1,283 @@
+"""PANNs Cnn14 embedder as haoheliu/audioldm_eval 0.0.3 runs it (FD, KL, IS). DESIGN.md §8.
+
+Reference (audioldm_eval/eval.py, feature_extractors/panns/models.py, datasets/load_mel.py):
+
+- model: Cnn14 with ``sample_rate=16000, window_size=512, hop_size=160, mel_bins=64, fmin=50,
+  fmax=8000`` (file ``Cnn14_16k_mAP=0.438.pth``) or ``sample_rate=32000, window_size=1024,
+  hop_size=320, mel_bins=64, fmin=50, fmax=14000`` (file ``Cnn14_mAP=0.431.pth``), 527 classes,
+  weights ``torch.load(file)["model"]`` loaded strictly, eval mode.
+- input: :func:`metrics.preprocess.load_like_reference` (first channel, mean removed, torchaudio
+  sinc resampling, zero-padded to ≥ 32000 samples), one file per batch.
+- outputs used: ``"2048"`` = ``ReLU(fc1(max_t + mean_t of the pooled conv features))`` (FD, KID) and
+  ``"logits"`` = ``fc_audioset("2048")`` *before* the sigmoid (KL softmax/sigmoid variants and IS
+  take softmax / sigmoid of these). Here they are ``"embedding"`` (2048,) and ``"logits"`` (527,).
+
+The network code is ``panns_inference.models.Cnn14`` (same modules and parameter names as
+audioldm_eval's copy; its forward returns ReLU(fc1) as "embedding" and only the sigmoid output, so the
+logits are taken from ``fc_audioset`` with a forward hook). It is loaded without running
+``panns_inference/__init__.py``, whose config module downloads a labels CSV with wget at import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from bench.errors import ConfigError, WeightsNotFoundError
+from metrics.errors import MetricError
+
+IMPL_VERSION = 1
+CLASSES_NUM = 527
+EMBEDDING_DIM = 2048
+
+# audioldm_eval.eval.EvaluationHelper.__init__
+FRONT_END = {
+    16000: {"window_size": 512, "hop_size": 160, "mel_bins": 64, "fmin": 50, "fmax": 8000},
+    32000: {"window_size": 1024, "hop_size": 320, "mel_bins": 64, "fmin": 50, "fmax": 14000},
+}
+# audioldm_eval.feature_extractors.panns.models.Cnn14.__init__ (the files it wgets into ckpt/)
+OFFICIAL_FILES = {
+    16000: ("Cnn14_16k_mAP=0.438.pth", "https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth"),
+    32000: ("Cnn14_mAP=0.431.pth", "https://zenodo.org/record/3576403/files/Cnn14_mAP%3D0.431.pth"),
+}
+
+_PANNS_ALIAS = "_dyvim_panns_inference"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+def weights_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where `weights: pretrained` looks for official files: ``<cache_dir>/weights/``."""
+    from bench.cache import default_cache_dir
+
+    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / "weights"
+
+
+def check_weights_kind(weights: str) -> str:
+    if weights not in ("random", "pretrained"):
+        raise ConfigError(f"weights must be 'random' or 'pretrained', got {weights!r}")
+    return weights
+
+
+def resolve_weights_file(what: str, checkpoint: str | os.PathLike | None, official_name: str, url: str,
+                         cache_dir: str | os.PathLike | None = None,
+                         extra_dirs: Sequence[Path] = ()) -> Path:
+    """The checkpoint file to load for `weights: pretrained`, or WeightsNotFoundError naming the
+    official file, its URL and where to put it."""
+    default = weights_dir(cache_dir) / official_name
+    if checkpoint is not None and str(checkpoint).strip() not in ("", "None", "null"):
+        path = Path(os.path.expanduser(str(checkpoint)))
+        if path.is_file():
+            return path
+        raise WeightsNotFoundError(
+            f"{path}: {what} weights file not found. Download {official_name} from {url} and pass its path "
+            f"as checkpoint, or put it at {default} and leave checkpoint unset.")
+    for candidate in [default, *(Path(d) / official_name for d in extra_dirs)]:
+        if candidate.is_file():
+            return candidate
+    where = default if not extra_dirs else f"{default} (or {', '.join(str(Path(d)) for d in extra_dirs)})"
+    raise WeightsNotFoundError(
+        f"{what} pretrained weights not found: {official_name}. Download it from {url} and put it at "
+        f"{where}, or pass checkpoint=/path/to/{official_name}; or use weights=random (seeded, for tests only).")
+
+
+def torch_load(path: Path):
+    """torch.load on CPU; tensors-only first, then a full unpickle for official files that carry
+    training state (optimizer/sampler) besides the weights."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise MetricError(f"{path}: cannot read the weights file ({e}); re-download it") from e
+
+
+def load_strict(model: torch.nn.Module, state_dict, path: Path, what: str) -> None:
+    if not isinstance(state_dict, dict):
+        raise MetricError(f"{path}: not a {what} checkpoint (expected a state dict, got {type(state_dict).__name__})")
+    result = model.load_state_dict(state_dict, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise MetricError(
+            f"{path}: not a {what} checkpoint: missing keys {list(result.missing_keys)[:5]}"
+            f"{'…' if len(result.missing_keys) > 5 else ''}, unexpected keys {list(result.unexpected_keys)[:5]}"
+            f"{'…' if len(result.unexpected_keys) > 5 else ''}")
+
+
+def embed_files_cached(embedder, paths: Sequence[str | os.PathLike], cache, batch_size: int = 1) -> list[dict]:
+    """Per-file outputs of `embedder` (embed_file / _embed_batch), cached by file content + config.
+
+    With batch_size > 1 only the files missing from the cache are run, in batches."""
+    paths = list(paths)
+    if cache is None:
+        return embedder._embed_many(paths, batch_size)
+    name, config = embedder.cache_name(), embedder.config()
+    computed: dict[int, dict] = {}
+    if batch_size > 1:
+        missing = [i for i, p in enumerate(paths) if cache.load(name, cache.key(name, config, [p])) is None]
+        for i, out in zip(missing, embedder._embed_many([paths[i] for i in missing], batch_size)):
+            computed[i] = out
+    results = []
+    for i, p in enumerate(paths):
+        results.append(cache.get_or_compute(name, config, [p],
+                                            (lambda i=i, p=p: computed.pop(i) if i in computed else embedder.embed_file(p))))
+    return results
+
+
+# --------------------------------------------------------------------------- model code
+
+def panns_models() -> types.ModuleType:
+    """``panns_inference.models`` without executing ``panns_inference/__init__.py`` (which wgets a CSV).
+
+    If the package was already imported normally its module is used; otherwise the package folder
+    is mounted under a private name so that ``models.py``'s relative imports resolve."""
+    if "panns_inference.models" in sys.modules:
+        return sys.modules["panns_inference.models"]
+    alias = f"{_PANNS_ALIAS}.models"
+    if alias in sys.modules:
+        return sys.modules[alias]
+    spec = importlib.util.find_spec("panns_inference")
+    if spec is None or not spec.submodule_search_locations:
+        raise MetricError("the Cnn14 embedder needs panns_inference: pip install panns_inference torchlibrosa "
+                          "(panns_inference with --no-deps is enough beside librosa and matplotlib)")
+    pkg = types.ModuleType(_PANNS_ALIAS)
+    pkg.__path__ = list(spec.submodule_search_locations)
+    pkg.__package__ = _PANNS_ALIAS
+    sys.modules[_PANNS_ALIAS] = pkg
+    return importlib.import_module(alias)
+
+
+def build_cnn14(sample_rate: int, seed: int | None = 0) -> torch.nn.Module:
+    """Cnn14 with audioldm_eval's front end for `sample_rate`; weights seeded-random (panns init)."""
+    if sample_rate not in FRONT_END:
+        raise ConfigError(f"Cnn14 runs at 16000 or 32000 Hz (as audioldm_eval), got sample_rate={sample_rate}")
+    Cnn14 = panns_models().Cnn14
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = Cnn14(sample_rate=sample_rate, classes_num=CLASSES_NUM, **FRONT_END[sample_rate])
+    return model.eval()
+
+
+def save_random_weights(path: str | os.PathLike, sample_rate: int = 16000, seed: int = 0) -> Path:
+    """Write a seeded random Cnn14 in the official file format (``{"model": state_dict}``)."""
+    from bench.atomic import atomic_path
+
+    model = build_cnn14(sample_rate, seed)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({"model": model.state_dict()}, tmp)
+    path.chmod(0o644)
+    return path
+
+
+# --------------------------------------------------------------------------- embedder
+
+class Cnn14Embedder:
+    """Per file: ``{"embedding": float32 (2048,), "logits": float32 (527,)}`` as audioldm_eval's
+    Cnn14 "2048" and "logits" outputs (see the module docstring).
+
+    weights: ``"pretrained"`` loads `checkpoint`, or ``<cache_dir>/weights/<official name>``
+    (absent → WeightsNotFoundError with the Zenodo URL); ``"random"`` builds a seeded random network.
+    batch_size 1 is the reference's; larger batches only group files of equal length (never pads).
+    """
+
+    def __init__(self, sample_rate: int = 16000, weights: str = "random", checkpoint: str | None = None,
+                 seed: int = 0, device: str = "cpu", batch_size: int = 1,
+                 cache_dir: str | os.PathLike | None = None):
+        if sample_rate not in FRONT_END:
+            raise ConfigError(f"Cnn14 runs at 16000 or 32000 Hz (as audioldm_eval), got sample_rate={sample_rate}")
+        if int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}")
+        self.sample_rate = int(sample_rate)
+        self.weights = check_weights_kind(weights)
+        self.seed = int(seed)
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)
+        self.official_name, self.official_url = OFFICIAL_FILES[self.sample_rate]
+        if self.weights == "pretrained":
+            self.checkpoint: Path | None = resolve_weights_file(
+                f"Cnn14 ({self.sample_rate // 1000} kHz)", checkpoint, self.official_name, self.official_url, cache_dir)
+            from bench.cache import file_digest
+
+            self.weights_sha256: str | None = file_digest(self.checkpoint)
+            model = build_cnn14(self.sample_rate, seed=None)
+            obj = torch_load(self.checkpoint)
+            state = obj["model"] if isinstance(obj, dict) and "model" in obj else obj
+            load_strict(model, state, self.checkpoint, "Cnn14")
+        else:
+            self.checkpoint = None
+            self.weights_sha256 = None
+            model = build_cnn14(self.sample_rate, self.seed)
+        self.model = model.to(self.device).eval()
+        self._logits: list[torch.Tensor] = []
+        self.model.fc_audioset.register_forward_hook(lambda _m, _i, out: self._logits.append(out))
+
+    # ---- identity
+    def cache_name(self) -> str:
+        return f"cnn14_{self.sample_rate // 1000}k"
+
+    def config(self) -> dict:
+        return {"model": "cnn14", "impl": IMPL_VERSION, "sample_rate": self.sample_rate, **FRONT_END[self.sample_rate],
+                "weights": f"sha256:{self.weights_sha256}" if self.weights_sha256 else f"random:{self.seed}",
+                "preprocess": "audioldm_eval-0.0.3", "batch_size": self.batch_size}
+
+    def describe(self) -> dict:
+        return {"name": self.cache_name(), "sample_rate": self.sample_rate, "weights": self.weights,
+                "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+                "weights_sha256": self.weights_sha256, "seed": self.seed if self.weights == "random" else None,
+                "official_file": self.official_name, "batch_size": self.batch_size}
+
+    # ---- computing
+    def load(self, path) -> np.ndarray:
+        from metrics.preprocess import load_like_reference
+
+        return load_like_reference(path, self.sample_rate)
+
+    @torch.no_grad()
+    def embed_waveforms(self, waves: torch.Tensor | np.ndarray) -> dict[str, np.ndarray]:
+        """Run the network on a (batch, samples) float32 batch; returns (batch, 2048) and (batch, 527)."""
+        x = torch.as_tensor(np.asarray(waves, dtype=np.float32) if not isinstance(waves, torch.Tensor) else waves)
+        if x.dim() == 1:
+            x = x[None]
+        self._logits.clear()
+        out = self.model(x.float().to(self.device))
+        logits = self._logits.pop()
+        self._logits.clear()
+        return {"embedding": out["embedding"].cpu().numpy().astype(np.float32),
+                "logits": logits.cpu().numpy().astype(np.float32)}
+
+    def embed_file(self, path) -> dict[str, np.ndarray]:
+        out = self.embed_waveforms(self.load(path)[None])
+        return {k: v[0] for k, v in out.items()}
+
+    def _embed_many(self, paths: Sequence, batch_size: int) -> list[dict]:
+        if batch_size <= 1:
+            return [self.embed_file(p) for p in paths]
+        results: list[dict | None] = [None] * len(paths)
+        waves = [self.load(p) for p in paths]
+        by_len: dict[int, list[int]] = {}
+        for i, w in enumerate(waves):
+            by_len.setdefault(w.shape[0], []).append(i)
+        for idx in by_len.values():
+            for s in range(0, len(idx), batch_size):
+                chunk = idx[s:s + batch_size]
+                out = self.embed_waveforms(np.stack([waves[i] for i in chunk]))
+                for j, i in enumerate(chunk):
+                    results[i] = {k: v[j] for k, v in out.items()}
+        return results  # type: ignore[return-value]
+
+    def embed_files(self, paths: Sequence[str | os.PathLike], cache=None) -> list[dict]:
+        return embed_files_cached(self, paths, cache, self.batch_size)
+
+
+__all__ = ["Cnn14Embedder", "save_random_weights", "build_cnn14", "FRONT_END", "OFFICIAL_FILES"]

@@ -1,0 +1,195 @@
+"""VGGish frame embedder as haoheliu/audioldm_eval 0.0.3 runs it for FAD. DESIGN.md §8.
+
+Reference (audioldm_eval/metrics/fad.py, torchvggish GitHub master f3f9096 through torch.hub):
+
+- model: ``torch.hub.load("harritaylor/torchvggish", "vggish")`` (weights
+  ``vggish-10086976.pth``; PCA ``vggish_pca_params-970ea276.pth`` is loaded but unused), then
+  ``model.postprocess = False`` (no PCA/whitening/8-bit quantisation) and the final ReLU of
+  ``model.embeddings`` removed (``use_activation=False``): the output is the 128-d pre-activation of
+  the last Linear layer. Eval mode.
+- input: :func:`metrics.preprocess.load_like_reference_vggish` (int16/32768, mono mean, resampy to
+  16 kHz), then ``vggish_input.waveform_to_examples(audio, 16000)``: log-mel (25 ms window,
+  10 ms hop, 64 bands 125–7500 Hz, log(x + 0.01)) framed into non-overlapping 0.96 s examples
+  (96 × 64); one 128-d row per example. A 10 s clip gives 10 rows; the tail that does not fill an
+  example is dropped.
+- FAD pools every row of every clip.
+
+The network code is torchvggish 0.2 from PyPI (``VGG``, ``make_layers``, ``vggish_input``), whose
+layers, parameter names, ``vggish_input``, ``mel_features`` and ``vggish_params`` are identical to the
+hub code's.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.errors import ConfigError, WeightsNotFoundError
+from metrics.embedders.cnn14 import (check_weights_kind, embed_files_cached, load_strict, resolve_weights_file,
+                                     torch_load)
+from metrics.errors import MetricError
+
+IMPL_VERSION = 1
+EMBEDDING_DIM = 128
+FRAME_SECONDS = 0.96
+# one example needs 96 log-mel frames of 400 samples at a 160 hop: 400 + 95 * 160 samples at 16 kHz
+MIN_SAMPLES_16K = 400 + 95 * 160
+VGGISH_FILE = "vggish-10086976.pth"
+VGGISH_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"
+PCA_FILE = "vggish_pca_params-970ea276.pth"
+PCA_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth"
+
+
+def _torch_hub_checkpoints() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def build_vggish(seed: int | None = 0, final_relu: bool = True) -> nn.Module:
+    """torchvggish's VGG (postprocess off); seeded PyTorch default init. `final_relu=False` drops the
+    last ReLU of ``embeddings`` as audioldm_eval does (parameter names are unchanged)."""
+    try:
+        from torchvggish.torchvggish import VGG, make_layers
+    except ImportError as e:
+        raise MetricError("the VGGish embedder needs torchvggish and resampy: pip install torchvggish resampy") from e
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = VGG(make_layers(), postprocess=False)
+    if not final_relu:
+        model.embeddings = nn.Sequential(*list(model.embeddings.children())[:-1])
+    return model.eval()
+
+
+def save_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a seeded random VGGish in the official file format (a bare state dict, as
+    ``vggish-10086976.pth``)."""
+    from bench.atomic import atomic_path
+
+    model = build_vggish(seed)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(model.state_dict(), tmp)
+    path.chmod(0o644)
+    return path
+
+
+def save_random_pca_params(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write seeded random PCA parameters in the layout of ``vggish_pca_params-970ea276.pth``
+    (``pca_eigen_vectors`` 128×128, ``pca_means`` 128; tensors). The hub model loads this file when
+    it is built even though audioldm_eval's FAD then switches postprocessing off."""
+    from bench.atomic import atomic_path
+
+    g = torch.Generator().manual_seed(seed)
+    params = {"pca_eigen_vectors": torch.randn(EMBEDDING_DIM, EMBEDDING_DIM, generator=g, dtype=torch.float64),
+              "pca_means": torch.randn(EMBEDDING_DIM, generator=g, dtype=torch.float64)}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(params, tmp)
+    path.chmod(0o644)
+    return path
+
+
+class VGGishEmbedder:
+    """Per file: ``{"frames": float32 (n_frames, 128)}``, one row per 0.96 s example, as the
+    embeddings audioldm_eval's FAD pools (no PCA, no final ReLU).
+
+    weights: ``"pretrained"`` loads `checkpoint`, or ``vggish-10086976.pth`` from
+    ``<cache_dir>/weights/`` or ``$TORCH_HOME/hub/checkpoints/`` (absent → WeightsNotFoundError with the
+    release URL); ``"random"`` builds a seeded random network. `pca_params` is optional and, as in
+    the reference's FAD, not applied; when given it must exist and is recorded in describe().
+    """
+
+    def __init__(self, weights: str = "random", checkpoint: str | None = None, pca_params: str | None = None,
+                 seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
+                 batch_size: int = 1):
+        from bench.cache import file_digest
+
+        self.weights = check_weights_kind(weights)
+        self.seed = int(seed)
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)  # VGGish runs one file at a time; accepted for a uniform API
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}")
+        if self.weights == "pretrained":
+            self.checkpoint: Path | None = resolve_weights_file(
+                "VGGish", checkpoint, VGGISH_FILE, VGGISH_URL, cache_dir, extra_dirs=[_torch_hub_checkpoints()])
+            self.weights_sha256: str | None = file_digest(self.checkpoint)
+            model = build_vggish(seed=None)
+            load_strict(model, torch_load(self.checkpoint), self.checkpoint, "VGGish")
+            model.embeddings = nn.Sequential(*list(model.embeddings.children())[:-1])
+        else:
+            self.checkpoint = None
+            self.weights_sha256 = None
+            model = build_vggish(self.seed, final_relu=False)
+        self.pca_params: Path | None = None
+        self.pca_sha256: str | None = None
+        if pca_params is not None and str(pca_params).strip() not in ("", "None", "null"):
+            p = Path(os.path.expanduser(str(pca_params)))
+            if not p.is_file():
+                raise WeightsNotFoundError(
+                    f"{p}: VGGish PCA parameters not found. Download {PCA_FILE} from {PCA_URL}, or leave "
+                    "pca_params unset (audioldm_eval's FAD does not apply the PCA).")
+            self.pca_params, self.pca_sha256 = p, file_digest(p)
+        self.model = model.to(self.device).eval()
+
+    # ---- identity
+    def cache_name(self) -> str:
+        return "vggish"
+
+    def config(self) -> dict:
+        return {"model": "vggish", "impl": IMPL_VERSION, "postprocess": False, "final_relu": False,
+                "weights": f"sha256:{self.weights_sha256}" if self.weights_sha256 else f"random:{self.seed}",
+                "preprocess": "audioldm_eval-0.0.3"}
+
+    def describe(self) -> dict:
+        return {"name": "vggish", "weights": self.weights,
+                "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+                "weights_sha256": self.weights_sha256, "seed": self.seed if self.weights == "random" else None,
+                "official_file": VGGISH_FILE, "pca_params": str(self.pca_params) if self.pca_params else None,
+                "pca_sha256": self.pca_sha256, "pca_applied": False, "final_relu": False}
+
+    # ---- computing
+    def load(self, path) -> np.ndarray:
+        from metrics.preprocess import load_like_reference_vggish
+
+        return load_like_reference_vggish(path)
+
+    @torch.no_grad()
+    def embed_waveform(self, audio: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+        """Rows for a mono waveform (float64 in [-1, 1]); resampled with resampy inside
+        ``waveform_to_examples`` if `sample_rate` is not 16 kHz, as the hub model's forward does."""
+        from torchvggish import vggish_input
+
+        audio = np.asarray(audio)
+        n_16k = audio.shape[0] if sample_rate == 16000 else int(audio.shape[0] * 16000 / sample_rate)
+        if n_16k < MIN_SAMPLES_16K:  # no whole example (the reference's forward then raises)
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        examples = vggish_input.waveform_to_examples(audio, sample_rate)
+        if examples.shape[0] == 0:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        return self.model(examples.detach().to(self.device)).cpu().numpy().astype(np.float32)
+
+    def embed_file(self, path) -> dict[str, np.ndarray]:
+        audio = self.load(path)
+        frames = self.embed_waveform(audio, 16000)
+        if frames.shape[0] == 0:
+            # the reference's forward raises on zero examples and skips the file (it adds no rows)
+            warnings.warn(f"{path}: shorter than one VGGish example ({FRAME_SECONDS} s + 15 ms); it adds no "
+                          "frames to FAD, as in audioldm_eval", stacklevel=2)
+        return {"frames": frames}
+
+    def _embed_many(self, paths: Sequence, batch_size: int) -> list[dict]:
+        return [self.embed_file(p) for p in paths]
+
+    def embed_files(self, paths: Sequence[str | os.PathLike], cache=None) -> list[dict]:
+        return embed_files_cached(self, paths, cache, 1)
+
+
+__all__ = ["VGGishEmbedder", "save_random_weights", "save_random_pca_params", "build_vggish", "VGGISH_FILE",
+           "VGGISH_URL", "PCA_FILE", "PCA_URL"]
