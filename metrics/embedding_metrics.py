@@ -23,6 +23,9 @@ from bench.data.manifest import Clip
 from metrics.base import Metric, Score, register_metric
 
 
+_EMBEDDERS: dict[tuple, object] = {}
+
+
 class _EmbeddingMetric(Metric):
     embedder_name = ""
 
@@ -32,9 +35,13 @@ class _EmbeddingMetric(Metric):
         from metrics.embedders import make_embedder
 
         # pretrained files default to <cache_dir>/weights/<official name>: never the CWD
-        cache_dir = getattr(cache, "root", None)
-        self.embedder = make_embedder(self.embedder_name, weights=weights, checkpoint=checkpoint, seed=seed,
-                                      device=device, cache_dir=cache_dir, **embedder_options)
+        kwargs = dict(weights=weights, checkpoint=checkpoint, seed=seed, device=device,
+                      cache_dir=getattr(cache, "root", None), **embedder_options)
+        # FD, KL and IS share one Cnn14: build each distinct embedder once per process
+        key = (self.embedder_name, tuple(sorted((k, str(v)) for k, v in kwargs.items())))
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = make_embedder(self.embedder_name, **kwargs)
+        self.embedder = _EMBEDDERS[key]
         self.weights = weights
 
     def describe(self) -> dict:

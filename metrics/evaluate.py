@@ -25,7 +25,7 @@ import numpy as np
 from bench.data.manifest import Clip
 from bench.errors import ConfigError
 from metrics.base import Score, get_metric_class
-from metrics.errors import MetricError, PairingError
+from metrics.errors import PairingError
 
 CONTROLS_FIRST = ("reference", "shuffled")
 
@@ -79,8 +79,6 @@ def summarise(score: Score, n: int, n_resamples: int, seed: int):
     """Value with its bootstrap CI; per-clip NaNs (undefined for that clip) are left out."""
     from metrics.bootstrap import bootstrap_ci
 
-    if n < score.min_clips:
-        raise MetricError(f"needs at least {score.min_clips} clips, the run has {n}")
     if score.per_clip is not None:
         v = score.per_clip[np.isfinite(score.per_clip)]
         if v.size == 0:
@@ -114,13 +112,26 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
         config = json.dumps(metric.describe(), default=str)
         per_system: dict[str, dict[str, Score]] = {}
         rows = []
+        seen_warnings: set[tuple[str, str]] = set()
         for s in tqdm(systems, desc=f"metric {mname}", unit="system", disable=None if progress else True):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 per_system[s] = scores = metric.scores(kept, outputs[s], reference)
-            for w in caught:
-                notes.append(f"{mname}/{s}: {w.message}")
+            for w in caught:  # one note per metric and warning kind, not one per system and set
+                kind = (mname, w.category.__name__)
+                if kind not in seen_warnings:
+                    seen_warnings.add(kind)
+                    notes.append(f"{mname}: {w.message}")
             for key, score in scores.items():
+                if len(kept) < score.min_clips:
+                    if s == systems[0]:
+                        notes.append(f"{key}: not computed, it needs at least {score.min_clips} clips and the run has "
+                                     f"{len(kept)}")
+                    rows.append(dict(metric=mname, key=key, system=s, higher_is_better=score.higher_is_better,
+                                     weights=metric.weights, config=config, versions=versions,
+                                     n_resamples=n_resamples, clip=None, value=np.nan, ci_low=np.nan,
+                                     ci_high=np.nan, ci_method=None, n_clips=len(kept)))
+                    continue
                 ci, n_used = summarise(score, len(kept), n_resamples, seed)
                 base = dict(metric=mname, key=key, system=s, higher_is_better=score.higher_is_better,
                             weights=metric.weights, config=config, versions=versions, n_resamples=n_resamples)
@@ -158,6 +169,8 @@ def _comparisons(metric: str, per_system: dict[str, dict[str, Score]], compare: 
     rows = []
     for key, sa in per_system[a].items():
         sb = per_system[b][key]
+        if n < sa.min_clips:
+            continue
         if sa.per_clip is not None:
             mask = np.isfinite(sa.per_clip) & np.isfinite(sb.per_clip)
             if mask.sum() < 2:
