@@ -8,12 +8,15 @@ results. Only first samples (`<clip_id>.wav`) are scored.
 
 Rows of `metrics/<metric>.parquet` (tidy): metric, key, system, clip (None for the set row),
 value, ci_low, ci_high, ci_method, n_clips, n_resamples, higher_is_better, weights, plus JSON
-columns `config` (the metric's description incl. weights file digest) and `versions`.
+columns `config` (the metric's description incl. weights file digest) and `versions`, and the
+`fingerprint` of what the row depends on: re-evaluating recomputes only systems whose files or
+metric config changed (so re-running a finished `bench run` does no metric work).
 Comparisons go to `metrics/comparisons.parquet`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -87,73 +90,117 @@ def summarise(score: Score, n: int, n_resamples: int, seed: int):
     return bootstrap_ci(score.statistic, n_resamples=n_resamples, seed=seed, n=n), n
 
 
+def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Mapping[str, Path],
+                n_resamples: int, seed: int) -> str:
+    """What a system's scores under one metric depend on: the metric's config (and checkpoint
+    file), the bootstrap settings, and the bytes of every paired generated and reference file."""
+    from bench import __version__
+    from bench.cache import file_digest
+
+    h = hashlib.sha256(json.dumps({"metric": dict(metric_config), "n_resamples": n_resamples, "seed": seed,
+                                   "bench": __version__}, sort_keys=True, default=str).encode())
+    for key in ("checkpoint", "pca_params"):
+        path = metric_config.get(key)
+        if path and Path(path).exists():
+            h.update(file_digest(path).encode())
+    for cid in sorted(files):
+        h.update(f"{cid}:{file_digest(files[cid])}:{file_digest(reference[cid])}".encode())
+    return h.hexdigest()
+
+
 def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str], metric_configs: Mapping[str, dict],
              compare: Sequence[str] = (), allow_missing: bool = False, n_resamples: int = 1000, seed: int = 0,
              cache=None, progress: bool = True) -> Evaluation:
+    """Score `systems` of a run; a system whose fingerprint under a metric is unchanged since the
+    last evaluation keeps its stored rows (nothing is recomputed, no model is even built)."""
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from bench.atomic import atomic_path
-    from bench.envinfo import package_versions
-    from bench.generation import accepted_kwargs
 
     run_dir = Path(run_dir)
     if not systems:
         raise ConfigError(f"{run_dir}: no systems to evaluate")
     kept, outputs, notes = collect_outputs(run_dir, systems, clips, allow_missing)
     reference = {c.id: c.audio_path for c in kept}
-    versions = json.dumps(package_versions())
-    set_rows, comp_rows = [], []
+    notes_path = run_dir / "metrics" / "notes.json"
+    old_notes = json.loads(notes_path.read_text()).get("by_metric", {}) if notes_path.exists() else {}
+    set_rows, comp_rows, notes_by_metric = [], [], {}
     for mname, mcfg in metric_configs.items():
-        cls = get_metric_class(mname)
-        kwargs = {k: v for k, v in dict(mcfg).items() if k != "name"}
-        accepted_kwargs(cls, kwargs, f"metric {mname!r}")
-        metric = cls(cache=cache, seed=seed, **kwargs)
-        config = json.dumps(metric.describe(), default=str)
-        per_system: dict[str, dict[str, Score]] = {}
-        rows = []
-        seen_warnings: set[tuple[str, str]] = set()
-        for s in tqdm(systems, desc=f"metric {mname}", unit="system", disable=None if progress else True):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                per_system[s] = scores = metric.scores(kept, outputs[s], reference)
-            for w in caught:  # one note per metric and warning kind, not one per system and set
-                kind = (mname, w.category.__name__)
-                if kind not in seen_warnings:
-                    seen_warnings.add(kind)
-                    notes.append(f"{mname}: {w.message}")
-            for key, score in scores.items():
-                if len(kept) < score.min_clips:
-                    if s == systems[0]:
-                        notes.append(f"{key}: not computed, it needs at least {score.min_clips} clips and the run has "
-                                     f"{len(kept)}")
-                    rows.append(dict(metric=mname, key=key, system=s, higher_is_better=score.higher_is_better,
-                                     weights=metric.weights, config=config, versions=versions,
-                                     n_resamples=n_resamples, clip=None, value=np.nan, ci_low=np.nan,
-                                     ci_high=np.nan, ci_method=None, n_clips=len(kept)))
-                    continue
-                ci, n_used = summarise(score, len(kept), n_resamples, seed)
-                base = dict(metric=mname, key=key, system=s, higher_is_better=score.higher_is_better,
-                            weights=metric.weights, config=config, versions=versions, n_resamples=n_resamples)
-                rows.append({**base, "clip": None, "value": ci.estimate if ci else np.nan,
-                             "ci_low": ci.ci_low if ci else np.nan, "ci_high": ci.ci_high if ci else np.nan,
-                             "ci_method": ci.method if ci else None, "n_clips": n_used})
-                if score.per_clip is not None:
-                    rows += [{**base, "clip": c.id, "value": float(v), "ci_low": np.nan, "ci_high": np.nan,
-                              "ci_method": None, "n_clips": 1} for c, v in zip(kept, score.per_clip)]
+        fps = {s: fingerprint(mcfg, outputs[s], reference, n_resamples, seed) for s in systems}
+        path = run_dir / "metrics" / f"{mname}.parquet"
+        old = pd.read_parquet(path) if path.exists() else None
+        reuse = {s for s in systems if old is not None and "fingerprint" in old.columns
+                 and (old.loc[old["system"] == s, "fingerprint"] == fps[s]).any()}
+        need = [s for s in systems if s not in reuse or s in compare]
+        rows, per_system, metric_notes = [], {}, []
+        if need:
+            rows_new, per_system, metric_notes = _score_systems(mname, mcfg, need, kept, outputs, reference, fps,
+                                                                n_resamples, seed, cache, progress)
+            rows += [r for r in rows_new if r["system"] not in reuse]
+        for s in reuse:
+            rows += old[old["system"] == s].to_dict("records")
+        if reuse:
+            metric_notes = list(dict.fromkeys(old_notes.get(mname, []) + metric_notes))
+        rows.sort(key=lambda r: (systems.index(r["system"]), r["clip"] is not None))
         comp_rows += _comparisons(mname, per_system, compare, len(kept), n_resamples, seed)
-        df = pd.DataFrame(rows)
-        with atomic_path(run_dir / "metrics" / f"{mname}.parquet") as tmp:
-            df.to_parquet(tmp, index=False)
+        with atomic_path(path) as tmp:
+            pd.DataFrame(rows).to_parquet(tmp, index=False)
         set_rows += [r for r in rows if r["clip"] is None]
+        notes_by_metric[mname] = metric_notes
+        notes += metric_notes
     table = pd.DataFrame(set_rows)
     comparisons = pd.DataFrame(comp_rows) if comp_rows else None
     if comparisons is not None:
         with atomic_path(run_dir / "metrics" / "comparisons.parquet") as tmp:
             comparisons.to_parquet(tmp, index=False)
-    with atomic_path(run_dir / "metrics" / "notes.json") as tmp:
-        tmp.write_text(json.dumps({"notes": notes, "clips": [c.id for c in kept]}, indent=2))
+    with atomic_path(notes_path) as tmp:
+        tmp.write_text(json.dumps({"notes": notes, "by_metric": {**old_notes, **notes_by_metric},
+                                   "clips": [c.id for c in kept]}, indent=2))
     return Evaluation(run_dir, table, comparisons, notes)
+
+
+def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamples, seed, cache, progress):
+    """Build the metric once and score each system: rows (set + per-clip), Scores, notes."""
+    from tqdm.auto import tqdm
+
+    from bench.envinfo import package_versions
+    from bench.generation import accepted_kwargs
+
+    cls = get_metric_class(mname)
+    kwargs = {k: v for k, v in dict(mcfg).items() if k != "name"}
+    accepted_kwargs(cls, kwargs, f"metric {mname!r}")
+    metric = cls(cache=cache, seed=seed, **kwargs)
+    config = json.dumps(metric.describe(), default=str)
+    versions = json.dumps(package_versions())
+    rows, per_system, notes = [], {}, []
+    seen_warnings: set[str] = set()
+    for s in tqdm(systems, desc=f"metric {mname}", unit="system", disable=None if progress else True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            per_system[s] = scores = metric.scores(kept, outputs[s], reference)
+        for w in caught:  # one note per warning kind, not one per system and set
+            if w.category.__name__ not in seen_warnings:
+                seen_warnings.add(w.category.__name__)
+                notes.append(f"{mname}: {w.message}")
+        for key, score in scores.items():
+            base = dict(metric=mname, key=key, system=s, higher_is_better=score.higher_is_better,
+                        weights=metric.weights, config=config, versions=versions, n_resamples=n_resamples,
+                        fingerprint=fps[s])
+            if len(kept) < score.min_clips:
+                note = f"{key}: not computed, it needs at least {score.min_clips} clips and the run has {len(kept)}"
+                if note not in notes:
+                    notes.append(note)
+                rows.append({**base, "clip": None, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                             "ci_method": None, "n_clips": len(kept)})
+                continue
+            ci, n_used = summarise(score, len(kept), n_resamples, seed)
+            rows.append({**base, "clip": None, "value": ci.estimate if ci else np.nan,
+                         "ci_low": ci.ci_low if ci else np.nan, "ci_high": ci.ci_high if ci else np.nan,
+                         "ci_method": ci.method if ci else None, "n_clips": n_used})
+            if score.per_clip is not None:
+                rows += [{**base, "clip": c.id, "value": float(v), "ci_low": np.nan, "ci_high": np.nan,
+                          "ci_method": None, "n_clips": 1} for c, v in zip(kept, score.per_clip)]
+    return rows, per_system, notes
 
 
 def _comparisons(metric: str, per_system: dict[str, dict[str, Score]], compare: Sequence[str], n: int,

@@ -79,3 +79,27 @@ def test_pairing_is_by_clip_id_and_missing_clips_are_named(toy_run):
         assert "evaluated on the" in out
     finally:
         victim.write_bytes(data)
+
+
+@pytest.mark.slow
+def test_unchanged_systems_are_not_rescored_and_changed_ones_are(toy_run):
+    run_dir, _, env = toy_run
+    bench("evaluate", "--run", str(run_dir), "--metrics", "beat", env=env)  # other tests changed settings
+    before = pd.read_parquet(run_dir / "metrics" / "beat.parquet")
+    bench("evaluate", "--run", str(run_dir), "--metrics", "beat", env=env)
+    same = pd.read_parquet(run_dir / "metrics" / "beat.parquet")
+    assert same["fingerprint"].tolist() == before["fingerprint"].tolist()
+    pd.testing.assert_frame_equal(same.drop(columns=["versions"]), before.drop(columns=["versions"]))
+    # change one system's file: only its rows get a new fingerprint
+    victim = sorted((run_dir / "shuffled").glob("*.wav"))[0]
+    data = victim.read_bytes()
+    ref = sorted((run_dir / "reference").glob("*.wav"))[1].read_bytes()
+    victim.write_bytes(ref)
+    try:
+        bench("evaluate", "--run", str(run_dir), "--metrics", "beat", env=env)
+        after = pd.read_parquet(run_dir / "metrics" / "beat.parquet")
+        fp = lambda df, s: set(df.loc[df["system"] == s, "fingerprint"])
+        assert fp(after, "reference") == fp(before, "reference")
+        assert fp(after, "shuffled") != fp(before, "shuffled")
+    finally:
+        victim.write_bytes(data)
