@@ -123,16 +123,59 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
                         cache=Cache(cfg.paths.cache_dir))
 
 
+def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):
+    """The SystemContext of one system in the run `conf` describes (a resolved config dict)."""
+    from systems.base import SystemContext
+
+    return SystemContext(
+        dataset_clips=tuple(clips),
+        sample_rate=int(conf["dataset"]["sample_rate"]),
+        seed=int(conf["run"]["seed"]),
+        work_dir=Path(conf["paths"]["runs_root"]) / conf["run"]["name"] / system / "_work",
+        cache_dir=Path(conf["paths"]["cache_dir"]),
+        device=device,
+    )
+
+
+def build_systems(conf: dict, clips: Sequence[Clip]) -> dict:
+    """name → (System, SystemContext) for every system in `conf`; the device is resolved
+    (importing torch) only when a system runs models on one."""
+    from bench.envinfo import resolve_device
+    from bench.generation import build_system
+
+    out = {}
+    for name, scfg in conf["system"].items():
+        ctx = system_context(conf, clips, name)
+        system = build_system(name, scfg, ctx)
+        if system.uses_accelerator:
+            ctx = system_context(conf, clips, name, resolve_device(conf["run"]["device"]))
+            system = build_system(name, scfg, ctx)
+        out[name] = (system, ctx)
+    return out
+
+
+def train(cfg) -> dict[str, bool]:
+    """Train every system of `cfg` that needs it on the train split; name → whether it trained."""
+    from bench.config import to_dict
+
+    conf = to_dict(cfg)
+    clips = dataset_clips(cfg)
+    done = {}
+    for name, (system, _) in build_systems(conf, clips).items():
+        done[name] = system.needs_training
+        if system.needs_training:
+            system.train([c for c in clips if c.split == "train"])
+    return done
+
+
 def generate(cfg, console=None) -> RunResult:
     """Generation stage of `run` for an already composed config."""
     from tqdm.auto import tqdm
 
     from bench.config import to_dict
-    from bench.envinfo import resolve_device
     from bench.executors import make_executor
-    from bench.generation import GenerationJob, build_system
+    from bench.generation import GenerationJob
     from bench.runs import Run
-    from systems.base import SystemContext
 
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
@@ -146,24 +189,9 @@ def generate(cfg, console=None) -> RunResult:
     executor = make_executor(conf["executor"])
     result = RunResult(run.dir, len(selected))
 
-    systems = {}
-    device = None
-    for sys_name, sys_cfg in conf["system"].items():
-        ctx = SystemContext(
-            dataset_clips=tuple(clips),
-            sample_rate=int(conf["dataset"]["sample_rate"]),
-            seed=int(conf["run"]["seed"]),
-            work_dir=run.dir / sys_name / "_work",
-            cache_dir=Path(conf["paths"]["cache_dir"]),
-            device="cpu",
-        )
-        probe = build_system(sys_name, sys_cfg, ctx)
-        if probe.uses_accelerator:
-            device = device or resolve_device(conf["run"]["device"])
-            ctx = SystemContext(**{**ctx.__dict__, "device": device})
-            probe = build_system(sys_name, sys_cfg, ctx)
-        systems[sys_name] = (probe, ctx)
-    run.update_env({n: s.describe() for n, (s, _) in systems.items()}, device or "cpu")
+    systems = build_systems(conf, clips)
+    device = next((ctx.device for _, ctx in systems.values() if ctx.device != "cpu"), "cpu")
+    run.update_env({n: s.describe() for n, (s, _) in systems.items()}, device)
 
     for sys_name, (system, ctx) in systems.items():
         summary = SystemSummary(sys_name, system.weights, len(selected) * conf["run"]["samples_per_clip"], 0)

@@ -109,23 +109,8 @@ def print_evaluation(evaluation) -> None:
 
 
 def _train(cfg) -> int:
-    from bench.config import to_dict
-    from bench.generation import build_system
-    from systems.base import SystemContext
-    from pathlib import Path
-
-    conf = to_dict(cfg)
-    clips = api.dataset_clips(cfg)
-    for name, scfg in conf["system"].items():
-        ctx = SystemContext(tuple(clips), int(conf["dataset"]["sample_rate"]), int(conf["run"]["seed"]),
-                            Path(conf["paths"]["runs_root"]) / conf["run"]["name"] / name / "_work",
-                            Path(conf["paths"]["cache_dir"]))
-        system = build_system(name, scfg, ctx)
-        if not system.needs_training:
-            console.print(f"{name}: needs no training")
-            continue
-        system.train([c for c in clips if c.split == "train"])
-        console.print(f"{name}: trained ({system.weights} weights at start)")
+    for name, trained in api.train(cfg).items():
+        console.print(f"{name}: {'trained' if trained else 'needs no training'}")
     return 0
 
 
@@ -213,26 +198,19 @@ def cmd_systems(args, parser) -> int:
         return 0
     if args.systems_verb == "check":
         names = args.names or known_systems()
-        cfg = api.load_config(None, names)
-        clips = api.dataset_clips(cfg)
         from bench.config import to_dict
         from bench.generation import build_system
-        from pathlib import Path
-        import tempfile
 
-        from systems.base import SystemContext
-
+        cfg = api.load_config(None, names, metrics=[])
+        conf, clips = to_dict(cfg), api.dataset_clips(cfg)
         bad = 0
-        conf = to_dict(cfg)
-        with tempfile.TemporaryDirectory() as tmp:
-            ctx = SystemContext(tuple(clips), int(conf["dataset"]["sample_rate"]), 0, Path(tmp), Path(conf["paths"]["cache_dir"]))
-            for name in names:
-                try:
-                    system = build_system(name, conf["system"][name], ctx)
-                    console.print(f"[green]ok[/green]   {name}: {system.describe()}")
-                except Exception as exc:
-                    bad += 1
-                    console.print(f"[red]fail[/red] {name}: {exc}")
+        for name in names:
+            try:
+                system = build_system(name, conf["system"][name], api.system_context(conf, clips, name))
+                console.print(f"[green]ok[/green]   {name}: {system.describe()}")
+            except Exception as exc:
+                bad += 1
+                console.print(f"[red]fail[/red] {name}: {exc}")
         return 1 if bad else 0
     if args.systems_verb == "setup":
         cls = get_system_class(args.name)
