@@ -23,12 +23,13 @@ def test_failed_write_leaves_nothing(tmp_path):
 def test_full_disk_is_a_named_error_and_nothing_is_kept(tmp_path, monkeypatch):
     import soundfile as sf
 
-    def full(path, *a, **k):
-        with open(path, "wb") as fh:
-            fh.write(b"RIFF partial")
+    real = sf.SoundFile.write
+
+    def full(self, data):
+        real(self, data[: len(data) // 2])  # some bytes reach the disk, then it is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(sf, "write", full)
+    monkeypatch.setattr(sf.SoundFile, "write", full)
     with pytest.raises(DiskFullError, match=r"x\.wav.*no space left"):
         atomic_write_audio(tmp_path / "x.wav", np.zeros(10), 8000)
     assert list(tmp_path.iterdir()) == []
@@ -40,11 +41,12 @@ def test_a_killed_writer_leaves_only_a_temp_file(tmp_path):
         import os, signal
         import numpy as np, soundfile as sf
         from bench.media import atomic_write_audio
-        real = sf.write
-        def write_then_die(path, data, sr, **kw):
-            real(path, data[: len(data) // 2], sr, **kw)
+        real = sf.SoundFile.write
+        def write_then_die(self, data):
+            real(self, data[: len(data) // 2])
+            self.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-        sf.write = write_then_die
+        sf.SoundFile.write = write_then_die
         atomic_write_audio({str(tmp_path / 'x.wav')!r}, np.zeros(32000, np.float32), 32000)
     """)
     proc = subprocess.run([sys.executable, "-c", script])

@@ -72,3 +72,13 @@ def test_atomic_write_roundtrip_and_no_temp_left(tmp_path):
     y, sr = sf.read(p, dtype="float32")
     assert sr == 8000 and np.array_equal(x, y)
     assert [f.name for f in p.parent.iterdir()] == ["x.wav"]
+
+
+def test_identical_audio_gives_identical_bytes(tmp_path):
+    import time
+
+    x = np.random.default_rng(0).uniform(-1, 1, 4000).astype(np.float32)
+    a = atomic_write_audio(tmp_path / "a.wav", x, 16000).read_bytes()
+    time.sleep(1.1)  # the PEAK chunk libsndfile would add carries a timestamp in seconds
+    b = atomic_write_audio(tmp_path / "b.wav", x, 16000).read_bytes()
+    assert a == b
