@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     perf = sub.add_parser("perf", help="benchmarks that print measured ratios").add_subparsers(dest="perf_area", metavar="<area>")
     p = perf.add_parser("run", help="the main job twice (first run, then resume) on the demo toy; prints resume_ratio")
     p.add_argument("--keep", default=None, help="folder to keep the benchmark's data/runs in (default: a temp dir)")
+    p = perf.add_parser("metrics", help="our FD/KL/IS(/FAD) vs audioldm_eval on the same files: cold and warm speedups")
+    p.add_argument("--clips", type=int, default=64, help="clips per set (default 64)")
+    p.add_argument("--torch-home", default=None, help="TORCH_HOME with torchvggish's hub code + weights (adds FAD)")
+    p.add_argument("--keep", default=None, help="folder to keep the files in (default: a temp dir)")
 
     for verb, (what, where) in LATER.items():
         p = sub.add_parser(verb, help=f"{what} (arrives with {where})", description=f"{what}. Not available yet: arrives with {where}.")

@@ -29,6 +29,10 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             from bench.perf import perf_run
 
             return perf_run(keep=args.keep)
+        if args.perf_area == "metrics":
+            from bench.perf_metrics import perf_metrics
+
+            return perf_metrics(clips=args.clips, torch_home=args.torch_home, keep=args.keep)
         parser.parse_args(["perf", "--help"])
     from bench.cli import LATER
 
