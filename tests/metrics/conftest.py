@@ -14,20 +14,14 @@ import json
 import shutil
 import subprocess
 import sys
-from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN_FAD = Path(__file__).parent / "golden" / "fad_golden.json"
 CNN14_SEED = 11
 CNN14_FILES = {16000: "Cnn14_16k_mAP=0.438.pth", 32000: "Cnn14_mAP=0.431.pth"}
-# Cnn14 front ends as audioldm_eval's EvaluationHelper configures them (eval.py lines 33–56)
-CNN14_FRONT_END = {16000: dict(window_size=512, hop_size=160, mel_bins=64, fmin=50, fmax=8000),
-                   32000: dict(window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000)}
-CNN14_BLOCKS = [(1, 64), (64, 128), (128, 256), (256, 512), (512, 1024), (1024, 2048)]
 
 
 def load_script(name: str):
@@ -44,70 +38,13 @@ fad_golden_script = load_script("make_fad_golden")
 
 
 # --------------------------------------------------------------------------- Cnn14 weights
-def cnn14_front_end(sample_rate: int) -> "OrderedDict[str, np.ndarray]":
-    """The non-trained tensors of an official PANNs Cnn14 file: torchlibrosa 0.1.0's STFT kernels
-    (hann-windowed DFT, computed as its ``DFTBase.dft_matrix``) and the librosa mel filterbank.
-    They are the real values, not random, so any front-end implementation sees the same model."""
-    import librosa
-    import scipy.signal
-
-    fe = CNN14_FRONT_END[sample_rate]
-    n_fft = fe["window_size"]
-    window = scipy.signal.get_window("hann", n_fft, fftbins=True)  # librosa.filters.get_window
-    x, y = np.meshgrid(np.arange(n_fft), np.arange(n_fft))
-    dft = np.power(np.exp(-2 * np.pi * 1j / n_fft), x * y)
-    bins = n_fft // 2 + 1
-    mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=fe["mel_bins"], fmin=fe["fmin"], fmax=fe["fmax"])
-    return OrderedDict([
-        ("spectrogram_extractor.stft.conv_real.weight",
-         np.real(dft[:, :bins] * window[:, None]).T[:, None, :].astype(np.float32)),
-        ("spectrogram_extractor.stft.conv_imag.weight",
-         np.imag(dft[:, :bins] * window[:, None]).T[:, None, :].astype(np.float32)),
-        ("logmel_extractor.melW", mel.T.astype(np.float32)),
-    ])
-
-
-def cnn14_state(sample_rate: int, seed: int = CNN14_SEED) -> "OrderedDict[str, np.ndarray]":
-    """A seeded random Cnn14 (audioldm_eval / PANNs layout) state dict as NumPy arrays.
-
-    He-uniform conv/linear weights; batch-norm scales near 1 and running statistics chosen so
-    each layer's input is roughly standardised (bn0 sees log-mel dB values around −20 ± 20).
-    The trained tensors depend only on the seed, so the 16 and 32 kHz files share them.
-    """
-    rng = np.random.RandomState(seed)
-
-    def uniform(shape, lo, hi):
-        return (lo + (hi - lo) * rng.random_sample(shape)).astype(np.float32)
-
-    def bn(prefix, n, mean=(-0.05, 0.05), var=(0.5, 1.5)):
-        return [(f"{prefix}.weight", uniform(n, 0.8, 1.2)), (f"{prefix}.bias", uniform(n, -0.1, 0.1)),
-                (f"{prefix}.running_mean", uniform(n, *mean)), (f"{prefix}.running_var", uniform(n, *var)),
-                (f"{prefix}.num_batches_tracked", np.array(0, dtype=np.int64))]
-
-    he = fad_golden_script.he_uniform
-    state = OrderedDict(cnn14_front_end(sample_rate))
-    state.update(bn("bn0", 64, mean=(-30.0, -10.0), var=(200.0, 600.0)))
-    for i, (c_in, c_out) in enumerate(CNN14_BLOCKS, start=1):
-        p = f"conv_block{i}"
-        state[f"{p}.conv1.weight"] = he(rng, (c_out, c_in, 3, 3), c_in * 9)
-        state[f"{p}.conv2.weight"] = he(rng, (c_out, c_out, 3, 3), c_out * 9)
-        state.update(bn(f"{p}.bn1", c_out))
-        state.update(bn(f"{p}.bn2", c_out))
-    state["fc1.weight"] = he(rng, (2048, 2048), 2048)
-    state["fc1.bias"] = uniform(2048, -0.05, 0.05)
-    state["fc_audioset.weight"] = he(rng, (527, 2048), 2048)
-    state["fc_audioset.bias"] = uniform(527, -0.5, 0.5)
-    return state
-
-
 def write_cnn14_checkpoint(path: Path, sample_rate: int, seed: int = CNN14_SEED) -> Path:
-    """``{"model": state_dict}`` (float32 tensors), the layout of the official PANNs files."""
-    import torch
+    """``{"model": state_dict}``, the layout of the official PANNs files, with the package's
+    informative seeded random weights (metrics.embedders.cnn14.informative_random_state)."""
+    from metrics.embedders.cnn14 import save_random_weights
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = cnn14_state(sample_rate, seed)
-    torch.save({"model": OrderedDict((k, torch.from_numpy(v)) for k, v in state.items())}, path)
-    return path
+    return save_random_weights(path, sample_rate, seed)
 
 
 # --------------------------------------------------------------------------- fixtures
