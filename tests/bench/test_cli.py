@@ -91,3 +91,15 @@ def test_kill_part_way_then_resume(mini_dataset):
     assert "results:" in res.stdout
     # the identical command once more: nothing to do
     assert "outputs=10 already_done=10 generated=0 failed=0" in bench(*args).stdout
+
+
+def test_generate_mux_writes_the_clip_video_with_the_generated_music(mini_dataset):
+    from bench.media import probe_video
+
+    root, ov = mini_dataset
+    bench("generate", "--systems", "slow_sine", "--dataset", "toy", *ov, "--name", "mux", "--mux")
+    out = Path(os.environ["BENCH_RUNS_ROOT"]) / "mux" / "slow_sine"
+    videos = sorted(out.glob("*.mp4"))
+    assert videos and len(videos) == len(list(out.glob("*.wav")))
+    info = probe_video(videos[0])
+    assert info.has_audio and abs(info.duration - 2.0) < 0.15
