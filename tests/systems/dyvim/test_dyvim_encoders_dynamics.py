@@ -21,15 +21,6 @@ from systems.dyvim.encoders import (
 SIZE = 128  # RAFT's smallest input (4-level correlation pyramid)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # two shared cores: a second torch thread only contends with other processes
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def fwdf():
     return FwDFEncoder(FwDFConfig.tiny())

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from bench.cache import Cache
 from bench.data.manifest import Clip
@@ -16,14 +15,6 @@ from systems.dyvim.encoders import (
 
 FPS = 4
 KEY_COLOURS = [(220, 30, 30), (30, 200, 40), (40, 60, 230)]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
