@@ -11,6 +11,7 @@ demo: setup
 	$(VENV)/bin/bench run --systems $(SYSTEMS) --dataset toy
 
 test: setup
+	bash scripts/test_deps.sh || [ -z "$$CI" ]
 	$(VENV)/bin/pytest -q
 
 perf: setup

@@ -17,12 +17,37 @@ EPILOG = """examples:
   bench systems list
 """
 
-# Verbs whose capability arrives with a later issue; they answer with where it stands.
-LATER = {
-    "report": ("render a run's results as HTML", "the experiments/reports issue (#6)"),
-    "experiment": ("run a paper figure/table as a named sweep", "the experiments/reports issue (#6)"),
-    "human-eval": ("serve the pairwise rating form and aggregate votes", "the human-evaluation issue (#7)"),
+# Verb groups that live beside the package they drive. Each module imports only argparse at its
+# top level (so `bench --help` stays instant) and defines `add_arguments(parser)` and `run(args) -> int`.
+VERB_MODULES = {
+    "report": ("render a run's or experiment's stored results as an offline HTML report", "reports.cli"),
+    "experiment": ("the paper's tables and figures as named, resumable sweeps", "bench.experiment_cli"),
+    "human-eval": ("pairwise rating form, invitations and vote aggregation", "human_eval.cli"),
 }
+# `bench perf <area>` benchmarks that live beside their package (same two functions).
+PERF_MODULES = {
+    "dyvim": ("DyViM generation overhead vs. plain MusicGen, training step time per tuning mode", "bench.perf_dyvim"),
+    "human-eval": ("simulated raters against the served app on SQLite and PostgreSQL", "human_eval.perf"),
+}
+
+
+def _load(module: str):
+    import importlib
+
+    return importlib.import_module(module)
+
+
+def _add_module_verbs(sub, table: dict, key: str) -> None:
+    for name, (what, module) in table.items():
+        try:
+            mod = _load(module)
+        except ModuleNotFoundError as exc:  # a package not installed in this checkout: leave the verb out
+            if exc.name != module:
+                raise
+            continue
+        p = sub.add_parser(name, help=what, description=what)
+        p.set_defaults(**{key: module})
+        mod.add_arguments(p)
 
 
 def _csv(text: str) -> list[str]:
@@ -102,9 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--torch-home", default=None, help="TORCH_HOME with torchvggish's hub code + weights (adds FAD)")
     p.add_argument("--keep", default=None, help="folder to keep the files in (default: a temp dir)")
 
-    for verb, (what, where) in LATER.items():
-        p = sub.add_parser(verb, help=f"{what} (arrives with {where})", description=f"{what}. Not available yet: arrives with {where}.")
-        p.add_argument("args", nargs=argparse.REMAINDER)
+    _add_module_verbs(perf, PERF_MODULES, "perf_module")
+    _add_module_verbs(sub, VERB_MODULES, "verb_module")
     return parser
 
 

@@ -89,6 +89,13 @@ class System(abc.ABC):
 
 _BUILTIN: dict[str, Callable[[], type[System]]] = {}
 
+# Built-in systems whose modules are heavy (torch, transformers) or many: name → "module:Class",
+# imported only when that system is asked for, so listing names stays instant.
+LAZY_BUILTIN: dict[str, str] = {
+    "dyvim": "systems.dyvim.system:DyViMSystem",
+    "musicgen": "systems.musicgen:MusicGenSystem",
+}
+
 
 def register_system(name: str):
     """Class decorator for built-in systems."""
@@ -106,6 +113,15 @@ def _builtin_modules() -> None:
     import systems.controls  # noqa: F401
 
 
+def _load_lazy(name: str) -> type[System]:
+    import importlib
+
+    module, _, attr = LAZY_BUILTIN[name].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    cls.name = name
+    return cls
+
+
 def _entry_points() -> dict[str, object]:
     from importlib.metadata import entry_points
 
@@ -116,13 +132,15 @@ def known_systems() -> list[str]:
     from bench.config import config_names
 
     _builtin_modules()
-    return sorted(set(_BUILTIN) | set(_entry_points()) | set(config_names("system")))
+    return sorted(set(_BUILTIN) | set(LAZY_BUILTIN) | set(_entry_points()) | set(config_names("system")))
 
 
 def get_system_class(name: str) -> type[System]:
     _builtin_modules()
     if name in _BUILTIN:
         return _BUILTIN[name]()
+    if name in LAZY_BUILTIN:
+        return _load_lazy(name)
     eps = _entry_points()
     if name in eps:
         cls = eps[name].load()
