@@ -1,5 +1,6 @@
 """Music side of the `toy` dataset: Bach scores from the music21 corpus, read into plain note
-lists, timed at a chosen tempo (looped when too short) and rendered with FluidSynth.
+lists, timed at a chosen tempo (looped when too short) and rendered with FluidSynth
+(the synthesizer itself lives in `systems.render`, shared with the symbolic baselines).
 
 We build the MIDI ourselves from music21's notes (offsets in quarter lengths × 60/tempo) rather
 than using music21's MIDI export: the chorales carry a hidden playback tempo mark, and pickup
@@ -8,7 +9,6 @@ bars shift downbeats (the beat grid here honours `Measure.paddingLeft`).
 
 from __future__ import annotations
 
-import importlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import DatasetError
+from systems.render import INSTALL_HINT, SOUNDFONT, render_instrument  # noqa: F401  (re-exported)
+from systems.render import check_synth as _check_synth
 
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-INSTALL_HINT = "apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm"
 
 # Instrument family → General MIDI program (0-based). The family is the clip's `genre`.
 FAMILIES: dict[str, int] = {
@@ -37,14 +37,7 @@ PEAK = 0.9               # reference audio is peak-normalised to this
 
 def check_synth(soundfont: Path = SOUNDFONT) -> None:
     """Raise DatasetError (with the install command) if FluidSynth or the soundfont is missing."""
-    if not Path(soundfont).is_file():
-        raise DatasetError(f"{soundfont}: General MIDI soundfont not found; the toy dataset renders its "
-                           f"music with it. Install it: `{INSTALL_HINT}`")
-    try:
-        importlib.import_module("fluidsynth")  # pyfluidsynth: ctypes over libfluidsynth
-    except (ImportError, OSError) as exc:
-        raise DatasetError(f"FluidSynth library not usable ({exc}); the toy dataset renders its music "
-                           f"with it. Install it: `{INSTALL_HINT}` (and `pip install pyfluidsynth`)") from exc
+    _check_synth(soundfont, DatasetError, "the toy dataset renders its music with it")
 
 
 def list_pieces() -> list[tuple[str, str]]:
@@ -215,10 +208,9 @@ def render_clip(rend: Rendition, program: int, start: float, duration: float, sa
     """Render [start, start + duration) of the rendition: mono float32, exactly
     round(duration · sample_rate) samples, peak-normalised to PEAK.
 
-    pretty_midi's `Instrument.fluidsynth` drives the synthesizer; the synthesizer hands it float
-    samples (`fluid_synth_write_float`) instead of pyfluidsynth's dithered 16-bit ones, whose
-    dither table depends on the process's `rand()` state — so the bytes do not depend on which
-    process renders.
+    pretty_midi's `Instrument.fluidsynth` drives the synthesizer (`systems.render`); it hands back
+    float samples instead of pyfluidsynth's dithered 16-bit ones, so the bytes do not depend on
+    which process renders.
 
     Only the clip plus a short pre-roll is synthesised (notes held into the clip are struck at
     the pre-roll's start, outside the clip). A fresh synthesizer per clip keeps the output
@@ -238,50 +230,13 @@ def render_clip(rend: Rendition, program: int, start: float, duration: float, sa
     first = int(round(pre * sample_rate))
     if not inst.notes:
         return np.zeros(n, dtype=np.float32)
-    synth = _float_synth_class()(samplerate=float(sample_rate), **{"synth.dynamic-sample-loading": 1})
-    try:
-        sfid = synth.sfload(str(soundfont))
-        if sfid < 0:
-            raise DatasetError(f"{soundfont}: FluidSynth cannot load this soundfont; reinstall it: `{INSTALL_HINT}`")
-        wave = inst.fluidsynth(fs=sample_rate, synthesizer=synth, sfid=sfid)
-    finally:
-        synth.delete()
-    wave = np.asarray(wave, dtype=np.float64)[first:first + n]
+    wave = render_instrument(inst, sample_rate, soundfont)[first:first + n]
     if wave.size < n:
         wave = np.pad(wave, (0, n - wave.size))
     peak = float(np.abs(wave).max())
     if peak > 0:
         wave = wave * (PEAK / peak)
     return wave.astype(np.float32)
-
-
-_FLOAT_SYNTH = None
-
-
-def _float_synth_class():
-    """A pyfluidsynth Synth whose `get_samples` returns undithered interleaved float32 stereo."""
-    global _FLOAT_SYNTH
-    if _FLOAT_SYNTH is None:
-        import ctypes
-
-        import fluidsynth
-
-        write_float = fluidsynth._fl.fluid_synth_write_float
-        write_float.restype = ctypes.c_int
-        write_float.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-
-        class FloatSynth(fluidsynth.Synth):
-            def get_samples(self, len=1024):  # noqa: A002  (pyfluidsynth's signature)
-                buf = np.zeros(2 * int(len), dtype=np.float32)
-                if len > 0:
-                    ptr = buf.ctypes.data_as(ctypes.c_void_p)
-                    if write_float(self.synth, int(len), ptr, 0, 2, ptr, 1, 2) != 0:
-                        raise DatasetError("FluidSynth failed to render audio (fluid_synth_write_float)")
-                return buf
-
-        _FLOAT_SYNTH = FloatSynth
-    return _FLOAT_SYNTH
 
 
 def _velocity(pitch: float) -> int:
