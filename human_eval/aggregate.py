@@ -1,0 +1,241 @@
+"""Votes → numbers with honest uncertainty (`bench human-eval results`).
+
+- pairwise: per question and ordered system pair, wins/ties/losses; value = win share
+  wins / n (ties count in n) with a Wilson 95 % interval;
+- bradley_terry (more than two systems): per question, log-strengths (mean 0) fitted by choix's
+  ILSR on a comparison matrix where a tie is half a win each way; percentile CIs from a
+  bootstrap over raters (a rater's votes move together);
+- rating: OVL / REL means × 10 with a Student-t 95 % interval;
+- rater quality: attention-check failures, straight-lining and too-fast answers, with the
+  exclusion rule applied before any of the above and reported;
+- agreement: Krippendorff's α across raters (nominal for pairwise, interval for ratings).
+Attention-check items never enter the results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from human_eval.assign import PAIRWISE_QUESTIONS, RATING_QUESTIONS
+
+RESULT_COLUMNS = ["study", "kind", "question", "system", "opponent", "wins", "ties", "losses", "n", "value",
+                  "ci_low", "ci_high"]
+Z95 = 1.959963984540054
+
+
+@dataclass
+class ExclusionRule:
+    """A rater is excluded when any enabled criterion fires (None disables one)."""
+
+    max_check_failures: int | None = 0  # more failed attention checks than this
+    straightline_share: float | None = 0.9  # one answer in at least this share of their pairwise answers
+    straightline_min_items: int = 5  # ... over at least this many answers
+    min_median_s: float | None = 3.0  # median time per item below this
+
+
+@dataclass
+class Aggregate:
+    table: pd.DataFrame
+    raters: pd.DataFrame
+    agreement: dict = field(default_factory=dict)
+    rule: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+
+def wilson(k: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    from scipy import stats
+
+    values = np.asarray(values, float)
+    m = float(values.mean()) if values.size else math.nan
+    if values.size < 2:
+        return m, math.nan, math.nan
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return m, m - half, m + half
+
+
+def rater_quality(votes: pd.DataFrame, rule: ExclusionRule) -> pd.DataFrame:
+    rows = []
+    for rater, v in votes.groupby("rater"):
+        checks = v[(v["check"].notna()) & (v["question"] == "overall")]
+        # both sides of a check are the same system, so the answer is read in A/B (media) terms
+        outcome = [_check_outcome(r) for _, r in checks.iterrows()]
+        failures = int(sum(o != e for o, e in zip(outcome, checks["expected"])))
+        pair = v[(v["kind"] == "pairwise") & v["check"].isna()]["answer"]
+        share = float(pair.value_counts(normalize=True).iloc[0]) if len(pair) else 0.0
+        per_item = v.groupby("item")["time_spent_ms"].first().dropna() / 1000
+        median_s = float(per_item.median()) if len(per_item) else math.nan
+        reasons = []
+        if rule.max_check_failures is not None and failures > rule.max_check_failures:
+            reasons.append(f"failed {failures} attention check(s)")
+        if rule.straightline_share is not None and len(pair) >= rule.straightline_min_items and share >= rule.straightline_share:
+            reasons.append(f"straight-lining ({share:.0%} '{pair.value_counts().index[0]}')")
+        if rule.min_median_s is not None and not math.isnan(median_s) and median_s < rule.min_median_s:
+            reasons.append(f"too fast (median {median_s:.1f} s per item)")
+        rows.append(dict(rater=rater, items=int(v["item"].nunique()), checks=int(len(checks)), check_failures=failures,
+                         top_answer_share=round(share, 3), median_s=median_s, excluded=bool(reasons),
+                         reasons="; ".join(reasons)))
+    return pd.DataFrame(rows, columns=["rater", "items", "checks", "check_failures", "top_answer_share", "median_s",
+                                       "excluded", "reasons"])
+
+
+def _check_outcome(row) -> str:
+    """A check's 'overall' answer in A/B terms (the page showed A on the left when a_on_left)."""
+    if row["answer"] == "tie":
+        return "tie"
+    return "a" if (row["answer"] == "left") == bool(row["a_on_left"]) else "b"
+
+
+def pairwise_rows(votes: pd.DataFrame, study: str, systems: list[str]) -> list[dict]:
+    rows = []
+    pv = votes[(votes["kind"] == "pairwise") & votes["check"].isna()]
+    for q in PAIRWISE_QUESTIONS:
+        vq = pv[pv["question"] == q]
+        for s in systems:
+            for o in systems:
+                if s == o:
+                    continue
+                m = vq[((vq["system_a"] == s) & (vq["system_b"] == o)) | ((vq["system_a"] == o) & (vq["system_b"] == s))]
+                if m.empty:
+                    continue
+                w, t = int((m["winner"] == s).sum()), int((m["winner"] == "tie").sum())
+                n = len(m)
+                lo, hi = wilson(w, n)
+                rows.append(dict(study=study, kind="pairwise", question=q, system=s, opponent=o, wins=w, ties=t,
+                                 losses=n - w - t, n=n, value=w / n, ci_low=lo, ci_high=hi, method="wilson"))
+    return rows
+
+
+def comparison_matrix(votes: pd.DataFrame, systems: list[str]) -> np.ndarray:
+    """M[i, j] = times system i beat system j; a tie adds ½ to both."""
+    idx = {s: i for i, s in enumerate(systems)}
+    mat = np.zeros((len(systems), len(systems)))
+    for a, b, w in zip(votes["system_a"], votes["system_b"], votes["winner"]):
+        i, j = idx[a], idx[b]
+        if w == "tie":
+            mat[i, j] += 0.5
+            mat[j, i] += 0.5
+        elif w == a:
+            mat[i, j] += 1
+        else:
+            mat[j, i] += 1
+    return mat
+
+
+def bradley_terry(mat: np.ndarray, alpha: float = 0.01) -> np.ndarray:
+    """Log-strengths θ (mean 0) maximising Σ M_ij log σ(θ_i − θ_j) (+ α-regularised)."""
+    import choix
+
+    params = choix.ilsr_pairwise_dense(mat, alpha=alpha, max_iter=1000)
+    return params - params.mean()
+
+
+def bt_rows(votes: pd.DataFrame, study: str, systems: list[str], n_boot: int, seed: int, alpha: float) -> list[dict]:
+    rows = []
+    pv = votes[(votes["kind"] == "pairwise") & votes["check"].isna()]
+    rng = np.random.default_rng(seed)
+    raters = np.array(sorted(pv["rater"].unique()))
+    by_rater = {q: {r: comparison_matrix(g, systems) for r, g in pv[pv["question"] == q].groupby("rater")}
+                for q in PAIRWISE_QUESTIONS}
+    for q in PAIRWISE_QUESTIONS:
+        mats = by_rater[q]
+        if not mats:
+            continue
+        est = bradley_terry(sum(mats.values()), alpha)
+        boots = []
+        zero = np.zeros((len(systems), len(systems)))
+        for _ in range(n_boot):
+            pick = rng.choice(raters, size=len(raters), replace=True)
+            boots.append(bradley_terry(sum((mats.get(r, zero) for r in pick), zero), alpha))
+        boots = np.array(boots) if boots else np.full((1, len(systems)), np.nan)
+        total = sum(mats.values())
+        for i, s in enumerate(systems):
+            wins = float(total[i].sum())
+            n = float(total[i].sum() + total[:, i].sum())
+            rows.append(dict(study=study, kind="bradley_terry", question=q, system=s, opponent=None,
+                             wins=wins, ties=None, losses=n - wins, n=n, value=float(est[i]),
+                             ci_low=float(np.nanpercentile(boots[:, i], 2.5)),
+                             ci_high=float(np.nanpercentile(boots[:, i], 97.5)), method=f"choix-ilsr/bootstrap-raters-{n_boot}"))
+    return rows
+
+
+def rating_rows(votes: pd.DataFrame, study: str, systems: list[str]) -> list[dict]:
+    rows = []
+    sv = votes[votes["kind"] == "single"]
+    for q in RATING_QUESTIONS:
+        for s in systems:
+            vals = sv[(sv["question"] == q) & (sv["system_a"] == s)]["answer"].astype(float).to_numpy()
+            if vals.size == 0:
+                continue
+            m, lo, hi = mean_ci(vals)
+            rows.append(dict(study=study, kind="rating", question=q, system=s, opponent=None, wins=None, ties=None,
+                             losses=None, n=int(vals.size), value=10 * m, ci_low=10 * lo, ci_high=10 * hi, method="t"))
+    return rows
+
+
+def krippendorff_alpha(units: list[list], metric: str = "nominal") -> float:
+    """Krippendorff's α over units (lists of the values raters gave one item; ≥ 2 to count)."""
+    units = [u for u in units if len(u) >= 2]
+    values = sorted({v for u in units for v in u})
+    if len(values) < 2 or not units:
+        return math.nan
+    idx = {v: i for i, v in enumerate(values)}
+    o = np.zeros((len(values), len(values)))
+    for u in units:
+        m = len(u)
+        counts = np.zeros(len(values))
+        for v in u:
+            counts[idx[v]] += 1
+        o += (np.outer(counts, counts) - np.diag(counts)) / (m - 1)
+    n_c = o.sum(axis=1)
+    n = n_c.sum()
+    vals = np.array(values, float) if metric == "interval" else None
+    delta = (np.subtract.outer(vals, vals) ** 2) if metric == "interval" else 1.0 - np.eye(len(values))
+    d_o = (o * delta).sum() / n
+    d_e = (np.outer(n_c, n_c) * delta).sum() / (n * (n - 1))
+    return float(1 - d_o / d_e) if d_e > 0 else math.nan
+
+
+def agreement(votes: pd.DataFrame) -> dict:
+    out = {}
+    reg = votes[votes["check"].isna()]
+    for q in (*PAIRWISE_QUESTIONS, *RATING_QUESTIONS):
+        vq = reg[reg["question"] == q]
+        # pairwise answers in system terms, so A-on-the-left and A-on-the-right showings agree
+        units = [list(g["winner"] if q in PAIRWISE_QUESTIONS else g["answer"].astype(float)) for _, g in vq.groupby("item")]
+        alpha = krippendorff_alpha(units, "nominal" if q in PAIRWISE_QUESTIONS else "interval")
+        out[q] = {"krippendorff_alpha": None if math.isnan(alpha) else round(alpha, 4),
+                  "items_with_2plus": sum(len(u) >= 2 for u in units)}
+    return out
+
+
+def aggregate(votes: pd.DataFrame, study: str, rule: ExclusionRule | None = None, systems: list[str] | None = None,
+              n_boot: int = 1000, seed: int = 0, bt_alpha: float = 0.01) -> Aggregate:
+    rule = rule or ExclusionRule()
+    if systems is None:
+        systems = sorted(set(votes["system_a"].dropna()) | set(votes["system_b"].dropna()))
+    quality = rater_quality(votes, rule)
+    excluded = set(quality.loc[quality["excluded"], "rater"])
+    kept = votes[~votes["rater"].isin(excluded)]
+    notes = [f"excluded rater {r}: {why}" for r, why in zip(quality["rater"], quality["reasons"]) if why]
+    rows = pairwise_rows(kept, study, systems) + rating_rows(kept, study, systems)
+    if len(systems) > 2:
+        rows += bt_rows(kept, study, systems, n_boot, seed, bt_alpha)
+    table = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "method"])
+    for col in ("wins", "ties", "losses", "n", "value", "ci_low", "ci_high"):
+        table[col] = table[col].astype(float)
+    return Aggregate(table, quality, agreement(kept), asdict(rule), notes)

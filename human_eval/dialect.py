@@ -1,0 +1,22 @@
+"""Backend-specific SQL kept in one place: INSERT … ON CONFLICT DO NOTHING (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+
+def insert_ignore(session, model, rows: list[dict], conflict_columns: list[str]) -> int:
+    """Insert rows, skipping any that collide on `conflict_columns`; returns how many went in.
+
+    Two concurrent identical submissions on PostgreSQL both pass the "already answered?" read;
+    the unique key, not the read, decides which one is stored.
+    """
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from human_eval.storage import StorageError
+
+        raise StorageError(f"database backend {name!r} is not supported for studies: use SQLite or PostgreSQL")
+    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=conflict_columns)
+    return session.execute(stmt).rowcount or 0

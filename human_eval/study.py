@@ -1,0 +1,271 @@
+"""Study operations on the database: create a study from a plan, invite raters, and the
+rater-side steps the web app drives (authenticate, next item, play events, votes).
+
+Everything a rater may do is checked here, not only in the page: the token (hash) must belong
+to the study in the URL and the study must be open; an assignment must be the rater's own; a
+vote is accepted only after both samples were played far enough, as measured by the server
+from play events clamped to the wall time since playback started.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bench.errors import BenchError
+from human_eval.assign import PAIRWISE_QUESTIONS, RATING_QUESTIONS, Plan
+from human_eval.models import (Assignment, Item, PlayEvent, PlayProgress, Rater, Study, Vote, as_utc, utcnow)
+from human_eval.storage import Database, safe_url
+from human_eval.tokens import new_token, token_hash
+
+PLAY_SLACK_S = 0.5  # a reported position may run ahead of the wall clock by this much (buffering, rounding)
+END_TOLERANCE_S = 0.3  # `ended` may fire a frame or two before the reported duration
+PAIR_ANSWERS = ("left", "tie", "right")
+RATING_ANSWERS = tuple(str(i) for i in range(1, 11))
+
+
+class StudyError(BenchError):
+    """A study id, rater slot or setting is wrong (CLI-facing)."""
+
+
+class Refused(Exception):
+    """A rater request the server refuses; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass
+class Media:
+    name: str  # file name in the study's media folder
+    duration: float
+
+
+def create_study(db: Database, study_id: str, plan: Plan, run_dir: str, dataset: str, systems: list[str],
+                 settings: dict, media: dict[tuple, Media], captions: dict[str, str | None],
+                 expires_days: float = 30.0) -> str:
+    """Store the study, its items and every rater slot's assignments; returns the admin token.
+
+    `media` maps (system, clip_id, variant) — variant "" or "degraded" — to the file shown.
+    """
+    admin = new_token()
+    now = utcnow()
+    with db.write() as s:
+        if s.get(Study, study_id) is not None:
+            raise StudyError(f"study {study_id!r} already exists in {safe_url(db.url)}; pick another --name")
+        s.add(Study(id=study_id, run_dir=str(run_dir), dataset=dataset, systems=json.dumps(systems),
+                    settings=json.dumps(settings), secret=secrets.token_hex(32), admin_token_hash=token_hash(admin),
+                    created_at=now, expires_at=now + timedelta(days=expires_days)))
+        s.flush()  # no ORM relationships: the study row must exist before its items reference it
+        rows = []
+        for it in plan.items:
+            a = media[(it.system_a, it.clip_id, "")]
+            b = None
+            if it.kind == "pairwise":
+                b = media[(it.system_b, it.clip_id, "degraded" if it.check == "degraded" else "")]
+            rows.append(Item(study_id=study_id, kind=it.kind, clip_id=it.clip_id, caption=captions.get(it.clip_id),
+                             system_a=it.system_a, system_b=it.system_b, check=it.check, expected=it.expected,
+                             media_a=a.name, media_b=b.name if b else None, duration=a.duration))
+        s.add_all(rows)
+        s.flush()
+        for slot, seq in enumerate(plan.raters):
+            rater = Rater(study_id=study_id, slot=slot)
+            s.add(rater)
+            s.flush()
+            s.add_all([Assignment(rater_id=rater.id, item_id=rows[idx].id, position=pos, a_on_left=left)
+                       for pos, (idx, left) in enumerate(seq)])
+    return admin
+
+
+def get_study(db: Database, study_id: str) -> Study:
+    with db.read() as s:
+        study = s.get(Study, study_id)
+    if study is None:
+        with db.read() as s:
+            known = s.scalars(select(Study.id)).all()
+        raise StudyError(f"no study {study_id!r} in the database; known: {', '.join(known) or '(none)'}")
+    return study
+
+
+def invite(db: Database, study_id: str, count: int) -> list[tuple[int, str]]:
+    """Issue tokens for the next `count` uninvited rater slots: [(slot, token)]."""
+    get_study(db, study_id)
+    out = []
+    with db.write() as s:
+        free = s.scalars(select(Rater).where(Rater.study_id == study_id, Rater.token_hash.is_(None))
+                         .order_by(Rater.slot).limit(count)).all()
+        if len(free) < count:
+            total = s.scalar(select(func.count()).select_from(Rater).where(Rater.study_id == study_id))
+            raise StudyError(f"study {study_id!r} has {len(free)} uninvited rater slots of {total}; asked for {count} "
+                             "(create a study with more --raters)")
+        for rater in free:
+            token = new_token()
+            rater.token_hash, rater.invited_at = token_hash(token), utcnow()
+            out.append((rater.slot, token))
+    return out
+
+
+def new_admin_token(db: Database, study_id: str) -> str:
+    """Replace the study's admin token (the old one stops working)."""
+    token = new_token()
+    with db.write() as s:
+        study = s.get(Study, study_id)
+        if study is None:
+            raise StudyError(f"no study {study_id!r}")
+        study.admin_token_hash = token_hash(token)
+    return token
+
+
+def check_admin(db: Database, study_id: str, token: str | None) -> Study:
+    import hmac
+
+    with db.read() as s:
+        study = s.get(Study, study_id)
+    if study is None or not token or not hmac.compare_digest(study.admin_token_hash, token_hash(token)):
+        raise Refused(403, "results need this study's admin token")
+    return study
+
+
+def authenticate(db: Database, study_id: str, token: str) -> tuple[Study, Rater]:
+    """The study and rater of an invitation; refuses forged, other-study and expired tokens."""
+    with db.read() as s:
+        rater = s.scalar(select(Rater).where(Rater.token_hash == token_hash(token)))
+        study = s.get(Study, study_id)
+    if rater is None or study is None or rater.study_id != study.id:
+        raise Refused(403, "this invitation link is not valid for this study")
+    if as_utc(study.expires_at) < utcnow():
+        raise Refused(403, f"this study closed on {as_utc(study.expires_at):%Y-%m-%d}")
+    return study, rater
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    current: Assignment | None
+    item: Item | None
+    played: dict  # side -> seconds played (server-measured)
+
+
+def progress(db: Database, rater: Rater, mark_shown: bool = True) -> Progress:
+    """Where the rater stands: the first assignment (by position) without votes is current."""
+    with db.read() as s:
+        total = s.scalar(select(func.count()).select_from(Assignment).where(Assignment.rater_id == rater.id))
+        answered = select(Vote.assignment_id).where(Vote.rater_id == rater.id).distinct()
+        done = s.scalar(select(func.count()).select_from(answered.subquery()))
+        current = s.scalar(select(Assignment).where(Assignment.rater_id == rater.id, Assignment.id.not_in(answered))
+                           .order_by(Assignment.position).limit(1))
+    if current is None:
+        return Progress(done, total, None, None, {})
+    if mark_shown and (current.shown_at is None or rater.started_at is None):
+        with db.write() as s:
+            a = s.get(Assignment, current.id)
+            if a.shown_at is None:
+                a.shown_at = utcnow()
+            r = s.get(Rater, rater.id)
+            if r.started_at is None:
+                r.started_at = utcnow()
+            current = a
+    with db.read() as s:
+        item = s.get(Item, current.item_id)
+        played = {p.side: p.played_s for p in s.scalars(select(PlayProgress).where(PlayProgress.assignment_id == current.id))}
+    return Progress(done, total, current, item, played)
+
+
+def _own_assignment(s, rater: Rater, assignment_id: int) -> tuple[Assignment, Item]:
+    a = s.get(Assignment, assignment_id)
+    if a is None or a.rater_id != rater.id:
+        raise Refused(404, "no such item in your study")
+    return a, s.get(Item, a.item_id)
+
+
+def sides(item: Item) -> tuple[str, ...]:
+    return ("left", "right") if item.kind == "pairwise" else ("left",)
+
+
+def record_play(db: Database, rater: Rater, assignment_id: int, side: str, event: str, position: float) -> float:
+    """Store a play event; returns the seconds of that side the server now counts as played."""
+    if event not in ("play", "progress", "pause", "ended"):
+        raise Refused(400, f"unknown play event {event!r}")
+    try:
+        position = float(position)
+    except (TypeError, ValueError):
+        raise Refused(400, "position must be a number of seconds") from None
+    if not 0 <= position < 1e6:
+        raise Refused(400, "position out of range")
+    now = utcnow()
+    with db.write() as s:
+        a, item = _own_assignment(s, rater, assignment_id)
+        if side not in sides(item):
+            raise Refused(400, f"this item has no {side!r} sample")
+        s.add(PlayEvent(assignment_id=a.id, side=side, event=event, position=position, received_at=now))
+        prog = s.get(PlayProgress, (a.id, side))
+        if prog is None:
+            # The clock starts at the first event: a position can never run ahead of real time.
+            prog = PlayProgress(assignment_id=a.id, side=side, first_play_at=now, played_s=0.0)
+            s.add(prog)
+        elapsed = (now - as_utc(prog.first_play_at)).total_seconds()
+        credited = min(position, elapsed + PLAY_SLACK_S, item.duration)
+        prog.played_s = max(prog.played_s or 0.0, credited)
+        return prog.played_s
+
+
+def required_play_s(study: Study, item: Item) -> float:
+    fraction = float(json.loads(study.settings).get("play_fraction", 1.0))
+    need = fraction * item.duration
+    return need - min(END_TOLERANCE_S, 0.05 * need)
+
+
+def questions(item: Item) -> tuple[str, ...]:
+    return PAIRWISE_QUESTIONS if item.kind == "pairwise" else RATING_QUESTIONS
+
+
+def submit_vote(db: Database, study: Study, rater: Rater, assignment_id: int, answers: dict[str, str],
+                submission_id: str) -> str:
+    """Store one item's answers; 'stored', or 'duplicate' for a repeat of the same answers.
+
+    Idempotent: the unique (assignment, question) key keeps a retried or double-clicked
+    submission once; different answers to an answered item are refused (409).
+    """
+    from human_eval.dialect import insert_ignore
+
+    now = utcnow()
+    with db.write() as s:
+        a, item = _own_assignment(s, rater, assignment_id)
+        wanted = questions(item)
+        allowed = PAIR_ANSWERS if item.kind == "pairwise" else RATING_ANSWERS
+        if set(answers) != set(wanted):
+            raise Refused(400, f"answer all of {', '.join(wanted)} (got {', '.join(sorted(answers)) or 'none'})")
+        bad = {q: v for q, v in answers.items() if v not in allowed}
+        if bad:
+            raise Refused(400, f"invalid answers {bad}; allowed: {', '.join(allowed)}")
+        existing = {v.question: v.answer for v in s.scalars(select(Vote).where(Vote.assignment_id == a.id))}
+        if existing:
+            if existing == answers:
+                return "duplicate"
+            raise Refused(409, "this item was already answered; answers cannot be changed")
+        need = required_play_s(study, item)
+        if need > 0:
+            played = {p.side: p.played_s for p in s.scalars(select(PlayProgress).where(PlayProgress.assignment_id == a.id))}
+            short = [side for side in sides(item) if played.get(side, 0.0) < need]
+            if short:
+                names = {"left": "A", "right": "B"}
+                raise Refused(409, "play " + " and ".join(names[x] for x in short)
+                              + f" first (at least {need:.1f} s of each)")
+        shown = as_utc(a.shown_at)
+        spent = int((now - shown).total_seconds() * 1000) if shown else None
+        rows = [dict(assignment_id=a.id, rater_id=rater.id, question=q, answer=answers[q], submission_id=submission_id[:64],
+                     shown_at=shown, answered_at=now, time_spent_ms=spent) for q in wanted]
+        inserted = insert_ignore(s, Vote, rows, ["assignment_id", "question"])
+        remaining = s.scalar(select(func.count()).select_from(Assignment).where(
+            Assignment.rater_id == rater.id,
+            Assignment.id.not_in(select(Vote.assignment_id).where(Vote.rater_id == rater.id))))
+        if remaining == 0:
+            r = s.get(Rater, rater.id)
+            r.finished_at = r.finished_at or now
+    return "stored" if inserted else "duplicate"
