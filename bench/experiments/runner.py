@@ -1,0 +1,156 @@
+"""Running an experiment's planned runs (resumable), recording their outcomes, and status.
+
+Each planned run goes through `bench.api.run` exactly as `bench run` would, under the run name
+`<experiment>/<dataset>/<folder>`: finished clips, trained weights and metric rows are kept, so
+running the experiment again resumes where it stopped. A variant that fails (missing weights, a
+crash) is recorded in `state.json` and the others go on; the report shows it as failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+from bench.atomic import write_text_atomic
+from bench.errors import BenchError, ConfigError
+from bench.experiments.spec import Experiment, PlannedRun, available_systems, plan
+
+EXPERIMENT_FILE = "experiment.yaml"
+STATE_FILE = "state.json"
+
+
+@dataclass
+class ExperimentResult:
+    dir: Path
+    runs: list[PlannedRun]
+    failed: dict[str, str] = field(default_factory=dict)  # run name → error
+    failed_outputs: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def experiment_dir(runs_root: str | Path, name: str) -> Path:
+    return Path(runs_root) / name
+
+
+def write_experiment_file(folder: Path, exp: Experiment, datasets: Sequence[str], overrides: Sequence[str],
+                          runs: Sequence[PlannedRun], skipped_systems: Sequence[str]) -> Path:
+    """`experiment.yaml`: the sweep as run (definition, datasets, extra overrides, run folders)."""
+    import yaml
+
+    doc = {"experiment": exp.to_dict(), "datasets": list(datasets), "overrides": list(overrides),
+           "skipped_systems": list(skipped_systems),
+           "runs": [{"dataset": r.dataset, "folder": r.folder, "variants": list(r.variants),
+                     "systems": list(r.systems), "overrides": list(r.overrides)} for r in runs]}
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_text_atomic(folder / EXPERIMENT_FILE, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+
+
+def read_experiment_file(folder: str | Path) -> dict:
+    import yaml
+
+    path = Path(folder) / EXPERIMENT_FILE
+    if not path.exists():
+        raise ConfigError(f"{folder}: not an experiment folder (no {EXPERIMENT_FILE}); "
+                          "run `bench experiment run <name>` first")
+    doc = yaml.safe_load(path.read_text()) or {}
+    if not {"experiment", "runs"} <= set(doc):
+        raise ConfigError(f"{path}: written by an older version (no `experiment`/`runs` sections); "
+                          "re-run `bench experiment run` to rewrite it (finished runs are kept)")
+    return doc
+
+
+def _read_state(folder: Path) -> dict:
+    path = folder / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _record(folder: Path, run_name: str, entry: dict) -> None:
+    state = _read_state(folder)
+    state[run_name] = {**entry, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_text_atomic(folder / STATE_FILE, json.dumps(state, indent=2))
+
+
+def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[str] | None = None,
+                   overrides: Sequence[str] = (), metrics: Sequence[str] | None = None, name: str | None = None,
+                   log: Callable[[str], None] = print) -> ExperimentResult:
+    """Run (or resume) every planned run of `exp`; `name` renames the experiment folder."""
+    from bench import api
+
+    datasets = list(datasets or exp.datasets)
+    systems, skipped = available_systems(exp)
+    runs = plan(exp, datasets, overrides, systems)
+    exp_name = name or exp.name
+    folder = experiment_dir(runs_root, exp_name)
+    write_experiment_file(folder, exp, datasets, overrides, runs, skipped)
+    result = ExperimentResult(folder, runs)
+    if skipped:
+        result.notes.append(f"not installed here, left out: {', '.join(skipped)}")
+    metrics = list(metrics) if metrics is not None else list(exp.metrics)
+    for i, r in enumerate(runs, 1):
+        run_name = r.run_name(exp_name)
+        log(f"[{i}/{len(runs)}] {run_name}: {', '.join(r.systems)} ({' '.join(r.overrides) or 'defaults'})")
+        t0 = time.perf_counter()
+        try:
+            out = api.run(list(r.systems), dataset=r.dataset, overrides=list(r.overrides), name=run_name,
+                          metrics=metrics)
+            if exp.attention:
+                from bench.experiments.attention import store_attention
+
+                store_attention(out.run_dir, r.systems, **exp.attention)
+        except BenchError as exc:  # this variant cannot run here; the others still can
+            result.failed[run_name] = str(exc)
+            _record(folder, run_name, {"status": "failed", "error": str(exc)})
+            log(f"  failed: {exc}")
+            continue
+        result.failed_outputs += out.failed
+        status = "done" if not out.failed else "incomplete"
+        _record(folder, run_name, {"status": status, "seconds": round(time.perf_counter() - t0, 2),
+                                   "failed_outputs": out.failed,
+                                   "systems": {s.system: {"generated": s.generated, "failed": s.failed,
+                                                          "weights": s.weights} for s in out.systems}})
+    return result
+
+
+@dataclass
+class RunStatus:
+    run_name: str
+    dataset: str
+    folder: str
+    variants: tuple[str, ...]
+    state: str  # not started | generating | generated | evaluated | failed | incomplete
+    outputs: dict[str, int]
+    error: str | None = None
+
+
+def experiment_status(folder: str | Path) -> list[RunStatus]:
+    """Where each run of an experiment folder stands, read from its files (nothing is run)."""
+    folder = Path(folder)
+    doc = read_experiment_file(folder)
+    exp_name = folder.name
+    state = _read_state(folder)
+    metrics = doc["experiment"].get("metrics", [])
+    out = []
+    for r in doc["runs"]:
+        run_name = f"{exp_name}/{r['dataset']}/{r['folder']}"
+        run_dir = folder / r["dataset"] / r["folder"]
+        counts = {s: len([p for p in (run_dir / s).glob("*.wav")]) for s in r["systems"]}
+        recorded = state.get(run_name, {})
+        if recorded.get("status") == "failed":
+            st = "failed"
+        elif not (run_dir / "config.yaml").exists():
+            st = "not started"
+        elif recorded.get("status") == "incomplete":
+            st = "incomplete"
+        elif metrics and all((run_dir / "metrics" / f"{m}.parquet").exists() for m in metrics):
+            st = "evaluated"
+        elif recorded.get("status") == "done":
+            st = "generated"
+        else:
+            st = "generating"
+        out.append(RunStatus(run_name, r["dataset"], r["folder"], tuple(r["variants"]), st, counts,
+                             recorded.get("error")))
+    return out

@@ -1,0 +1,163 @@
+"""The report of an experiment folder: its paper artefact (table or figure) across variants,
+the results frame in `tables/`, failed variants, and a gallery of every variant's music."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reports.html import Page, add_figure, failed_entries, random_components, summarise_run, train_summary, training_logs
+
+ABLATION_TABLES = {"table2", "table3", "table4"}
+
+
+def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, gallery_clips: int = 6) -> Page:
+    import yaml
+
+    from reports import figures, tables
+    from reports.results import experiment_results, write_results
+
+    frame, infos, doc = experiment_results(exp_dir)
+    exp = doc["experiment"]
+    page = Page(exp.get("title") or exp["name"], exp_dir, config_text=yaml.safe_dump(doc, sort_keys=False,
+                                                                                       allow_unicode=True))
+    page.summary = [("experiment", exp["name"]), ("artefact", exp["artefact"]),
+                    ("datasets", ", ".join(doc.get("datasets", []))),
+                    ("variants", ", ".join(v["label"] for v in exp["variants"])),
+                    ("runs", f"{len(infos)} of {len(doc['runs'])} started"),
+                    ("extra overrides", " ".join(doc.get("overrides") or []) or "none")]
+    if doc.get("skipped_systems"):
+        page.notes.append(f"not installed here, left out: {', '.join(doc['skipped_systems'])}")
+    if infos:
+        first = next(iter(infos.values()))
+        page.summary += [kv for kv in summarise_run(first) if kv[0] in ("device", "git commit", "python", "packages")]
+    page.random_weights = random_components(frame, list(infos.values()))
+    state_path = exp_dir / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    for name, st in state.items():
+        if st.get("status") == "failed":
+            page.failed.append({"name": name, "count": 1, "what": "variant run failed", "detail": st.get("error", "")})
+    for key, info in infos.items():
+        page.failed += failed_entries(info, label=f"{key}: ")
+        page.notes += [f"{key}: {n}" for n in info.notes]
+    tables_dir = exp_dir / "tables"
+    write_results(frame, tables_dir)
+    page.downloads += [(p, f"{_rel(tables_dir, report_dir)}/{p}") for p in ("results.csv", "results.parquet")]
+    paper_numbers = tables.load_paper() if paper else None
+    variants = [v for v in exp["variants"] if any(v["name"] in r["variants"] for r in doc["runs"])]
+    failures = {s: n for info in infos.values() for s, n in info.failures.items()}
+    built = []
+    if len(frame):
+        if exp["artefact"] == "table1":
+            built.append(tables.table1(frame, paper=paper_numbers, failures=failures))
+        key = _main_key(frame, exp)
+        if exp["artefact"] != "table1":
+            systems = [s for s in exp["systems"] if s in set(frame["system"])]
+            for s in systems:
+                built.append(tables.ablation_table(
+                    frame, variants, key=key, system=s, paper=paper_numbers if s == "dyvim" else None,
+                    paper_table=exp.get("paper_table"), name=exp["artefact"] if s == systems[0] else f"{exp['artefact']}_{s}",
+                    caption=f"{exp.get('title', exp['name'])} — {s} (best bold, second underlined)"))
+        built.append(tables.variant_table(frame, variants))
+    for t in built:
+        t.write(tables_dir)
+        page.tables.append(t.to_html())
+        page.downloads += [(f"{t.name}.tex", f"{_rel(tables_dir, report_dir)}/{t.name}.tex")]
+    _figures(page, frame, exp, doc, exp_dir, report_dir, figures)
+    _gallery(page, doc, exp_dir, report_dir, gallery_clips)
+    return page
+
+
+def _rel(path: Path, start: Path) -> str:
+    from reports.media import relative
+
+    return relative(path, start)
+
+
+def _main_key(frame, exp) -> str:
+    """The metric the artefact is drawn on: FAD (Tables 2–4, Figs 3–4), else the first one."""
+    keys = list(dict.fromkeys(frame["key"]))
+    return "fad" if "fad" in keys else keys[0]
+
+
+def _figures(page: Page, frame, exp: dict, doc: dict, exp_dir: Path, report_dir: Path, figures) -> None:
+    art = exp["artefact"]
+    key = _main_key(frame, exp) if len(frame) else "fad"
+    runs = doc["runs"]
+    if art == "figure3":
+        times = {}
+        for r in runs:
+            for s in r["systems"]:
+                t = train_summary(exp_dir / r["dataset"] / r["folder"] / s).get("train_time_s")
+                if t is not None:
+                    times.update({(r["dataset"], v): float(t) for v in r["variants"]})
+        if not times:
+            page.notes.append("no train/summary.json found: the training-time line is empty")
+        add_figure(page, report_dir, figures.figure3_tuning(frame, exp["variants"], times, key), "figure3_tuning",
+                   "Fig. 3: score per tuning strategy (bars) and training time (line)")
+    if art == "figure4":
+        alphas = {}
+        for v in exp["variants"]:
+            for o in v["overrides"]:
+                k, _, val = o.partition("=")
+                if k.endswith(".alpha"):
+                    alphas[v["name"]] = float(val)
+        add_figure(page, report_dir, figures.figure4_alpha(frame, alphas, key), "figure4_alpha",
+                   "Fig. 4: score against α with 95% bootstrap CI")
+    if art == "figure5":
+        panels = _attention_panels(runs, exp_dir)
+        if panels:
+            add_figure(page, report_dir, figures.figure5_attention(panels), "figure5_attention",
+                       "Fig. 5: dynamics self-attention each position receives (10 frames)")
+        else:
+            page.notes.append("no stored attention maps (<run>/attention/*.npz) yet")
+    logs = {}
+    for r in runs:
+        for s in r["systems"]:
+            found = training_logs({f"{r['dataset']}/{r['folder']}": exp_dir / r["dataset"] / r["folder"] / s})
+            logs.update(found)
+    if logs:
+        add_figure(page, report_dir, figures.training_curves(logs), "training", "Training curves per variant")
+
+
+def _attention_panels(runs: list[dict], exp_dir: Path) -> list:
+    import numpy as np
+
+    from reports.tables import DATASET_NAMES
+
+    panels = []
+    for r in runs:
+        for path in sorted((exp_dir / r["dataset"] / r["folder"] / "attention").glob("*.npz"))[:1]:
+            with np.load(path) as z:
+                panels.append((f"{DATASET_NAMES.get(r['dataset'], r['dataset'])} — {r['folder']}: {path.stem}",
+                               z["frames"], z["received"]))
+    return panels
+
+
+def _gallery(page: Page, doc: dict, exp_dir: Path, report_dir: Path, limit: int) -> None:
+    """Per dataset, the clips of its first run with every variant's music side by side."""
+    import yaml
+
+    from reports.media import failure_messages, gallery, run_clips
+
+    by_dataset: dict[str, list[dict]] = {}
+    for r in doc["runs"]:
+        if (exp_dir / r["dataset"] / r["folder"] / "config.yaml").exists():
+            by_dataset.setdefault(r["dataset"], []).append(r)
+    for dataset, runs in by_dataset.items():
+        config = yaml.safe_load((exp_dir / dataset / runs[0]["folder"] / "config.yaml").read_text())
+        clips, note = run_clips(config)
+        if note:
+            page.notes.append(f"{dataset}: {note}")
+            continue
+        sources, fails = [], {}
+        for r in runs:
+            for s in r["systems"]:
+                label = r["folder"] if len(r["systems"]) == 1 else f"{r['folder']}/{s}"
+                sources.append((label, exp_dir / dataset / r["folder"] / s))
+                fails[label] = failure_messages(exp_dir / dataset / r["folder"] / s)
+        items, notes = gallery(clips, sources, report_dir, limit, fails)
+        for it in items:
+            it.title = f"{dataset}: {it.clip.id}"
+        page.gallery += items
+        page.notes += notes

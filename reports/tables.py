@@ -1,0 +1,252 @@
+"""Paper-style tables from the tidy results frame (reports/results.py): Table 1 (systems ×
+dataset/metric) and the ablation layout of Tables 2–4 (datasets × variants), best **bold** and
+second-best _underlined_ as in the paper, with CSV, LaTeX (booktabs) and HTML output.
+
+Ranking: among our non-control rows, per column for Table 1 and per dataset row for the
+ablations (the direction comes from each metric's `higher_is_better`). The controls
+(`reference`, `shuffled`) and the paper's own numbers are shown but never ranked.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from reports.results import CONTROLS
+
+PAPER_FILE = Path(__file__).parent / "paper_numbers.yaml"
+DATASET_NAMES = {"aist": "AIST++", "symmv": "SymMV", "bgm909": "BGM909", "toy": "toy"}
+KEY_NAMES = {"fd": "FD", "fad": "FAD", "kl_softmax": "KL", "kl_sigmoid": "KL(sig)", "is": "IS", "ovl": "OVL",
+             "rel": "REL", "ba_mean": "BeatAlign", "bcs": "BCS", "bhs": "BHS"}
+TABLE1_KEYS = ("fd", "fad", "kl_softmax", "ovl", "rel")
+
+
+@dataclass
+class Cell:
+    value: float = math.nan
+    ci: tuple[float, float] | None = None
+    mark: str = ""  # "best" | "second" | ""
+
+    @property
+    def empty(self) -> bool:
+        return not math.isfinite(self.value)
+
+
+@dataclass
+class Table:
+    """A laid-out table: row labels, two header levels (group, column) and cells."""
+
+    name: str
+    caption: str
+    groups: list[tuple[str, int]]  # top header: (label, span)
+    columns: list[str]  # second header, one per data column
+    rows: list[tuple[str, str, list[Cell]]]  # (label, kind: ours|control|paper, cells)
+    notes: list[str] = field(default_factory=list)
+    row_header: str = ""
+
+    def to_csv(self) -> str:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        heads = [g for g, span in self.groups for _ in range(span)]
+        w.writerow([self.row_header, *heads])
+        w.writerow(["", *self.columns])
+        for label, kind, cells in self.rows:
+            w.writerow([label if kind != "paper" else f"{label}", *["" if c.empty else f"{c.value:.6g}" for c in cells]])
+        return buf.getvalue()
+
+    def to_latex(self) -> str:
+        """A booktabs tabular; best \\textbf, second \\underline, blanks as --."""
+        n = len(self.columns)
+        lines = [f"% {self.caption}", "\\begin{tabular}{l" + "r" * n + "}", "\\toprule"]
+        if any(g for g, _ in self.groups):
+            lines.append(" & ".join([_tex(self.row_header)] + [f"\\multicolumn{{{span}}}{{c}}{{{_tex(g)}}}"
+                                                               for g, span in self.groups]) + " \\\\")
+            start = 2
+            rules = []
+            for _, span in self.groups:
+                rules.append(f"\\cmidrule(lr){{{start}-{start + span - 1}}}")
+                start += span
+            lines.append(" ".join(rules))
+        lines.append(" & ".join([""] + [_tex(c) for c in self.columns]) + " \\\\")
+        lines.append("\\midrule")
+        for label, kind, cells in self.rows:
+            texts = []
+            for c in cells:
+                t = "--" if c.empty else _fmt(c.value)
+                t = f"\\textbf{{{t}}}" if c.mark == "best" else f"\\underline{{{t}}}" if c.mark == "second" else t
+                texts.append(t)
+            name = _tex(label) if kind != "paper" else f"\\textit{{{_tex(label)}}}"
+            lines.append(" & ".join([name, *texts]) + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        return "\n".join(lines) + "\n"
+
+    def to_html(self) -> str:
+        """A sortable <table> (click a header): values in data-value, CIs in the cell title."""
+        e = html.escape
+        out = [f'<table class="results sortable" id="table-{e(self.name)}">', f"<caption>{e(self.caption)}</caption>",
+               "<thead>"]
+        if any(g for g, _ in self.groups):
+            out.append("<tr><th></th>" + "".join(f'<th colspan="{span}" class="group">{e(g)}</th>'
+                                                 for g, span in self.groups) + "</tr>")
+        out.append(f'<tr><th class="sort">{e(self.row_header)}</th>'
+                   + "".join(f'<th class="sort">{e(c)}</th>' for c in self.columns) + "</tr></thead><tbody>")
+        for label, kind, cells in self.rows:
+            tds = []
+            for c in cells:
+                if c.empty:
+                    tds.append('<td class="blank" data-value="" title="no result (see notes)">–</td>')
+                    continue
+                text = _fmt(c.value)
+                text = f"<b>{text}</b>" if c.mark == "best" else f"<u>{text}</u>" if c.mark == "second" else text
+                title = f' title="95% CI [{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]"' if c.ci and all(map(math.isfinite, c.ci)) else ""
+                ci = (f'<span class="ci">[{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]</span>'
+                      if c.ci and all(map(math.isfinite, c.ci)) else "")
+                tds.append(f'<td class="{c.mark}" data-value="{c.value!r}"{title}>{text}{ci}</td>')
+            out.append(f'<tr class="{kind}"><th>{e(label)}</th>{"".join(tds)}</tr>')
+        out.append("</tbody></table>")
+        if self.notes:
+            out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in self.notes) + "</ul>")
+        return "\n".join(out)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        from bench.atomic import write_text_atomic
+
+        folder = Path(folder)
+        return [write_text_atomic(folder / f"{self.name}.{ext}", text)
+                for ext, text in (("csv", self.to_csv()), ("tex", self.to_latex()))]
+
+
+def _fmt(v: float) -> str:
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:.2f}" if abs(v) >= 0.1 or v == 0 else f"{v:.3g}"
+
+
+_TEX_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
+                "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\^{}",
+                "↓": "$\\downarrow$", "↑": "$\\uparrow$", "²": "$^2$", "α": "$\\alpha$", "–": "--"}
+
+
+def _tex(text: str) -> str:
+    """Escape LaTeX specials in one pass (so inserted braces are never escaped again)."""
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def mark_best(cells: list[Cell], higher_is_better: bool) -> None:
+    """Mark the best and second-best finite cells (ties share the mark)."""
+    values = sorted({c.value for c in cells if not c.empty}, reverse=higher_is_better)
+    for c in cells:
+        if not c.empty and values:
+            c.mark = "best" if c.value == values[0] else "second" if len(values) > 1 and c.value == values[1] else ""
+
+
+def load_paper() -> dict:
+    import yaml
+
+    return yaml.safe_load(PAPER_FILE.read_text())
+
+
+def _directions(frame) -> dict[str, bool]:
+    d = {"ovl": True, "rel": True, "is": True}
+    for key, g in frame.groupby("key"):
+        d[key] = bool(g["higher_is_better"].iloc[0])
+    return d
+
+
+def _cell(frame, **where) -> Cell:
+    sel = frame
+    for k, v in where.items():
+        sel = sel[sel[k] == v]
+    sel = sel[sel["value"].notna()]
+    if not len(sel):
+        return Cell()
+    r = sel.iloc[0]
+    return Cell(float(r["value"]), (float(r["ci_low"]), float(r["ci_high"])))
+
+
+def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[str, int] | None = None,
+           name: str = "table1", controls: Sequence[str] = CONTROLS) -> Table:
+    """Systems (controls first) × (dataset, metric). `paper` (load_paper()) adds the paper's rows."""
+    keys = [k for k in keys if k in set(frame["key"]) or (paper and k in paper["table1"]["columns"].values())]
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    systems = [s for s in CONTROLS if s in set(frame["system"])] + \
+              [s for s in dict.fromkeys(frame["system"]) if s not in CONTROLS]
+    controls = set(controls)
+    direction = _directions(frame)
+    failures = failures or {}
+    rows = []
+    for s in systems:
+        label = s + (f" ({failures[s]} failed)" if failures.get(s) else "")
+        rows.append((label, "control" if s in controls else "ours",
+                     [_cell(frame, system=s, dataset=d, key=k) for d in datasets for k in keys]))
+    for j in range(len(datasets) * len(keys)):
+        mark_best([r[2][j] for r in rows if r[1] == "ours"], direction.get(keys[j % len(keys)], False))
+    notes = []
+    if paper:
+        p1 = paper["table1"]
+        back = {v: k for k, v in p1["columns"].items()}
+        for s, pname in paper["systems"].items():
+            cells = [Cell(p1["values"].get(d, {}).get(s, {}).get(back.get(k, ""), math.nan)) for d in datasets for k in keys]
+            if any(not c.empty for c in cells):
+                rows.append((f"{pname} (paper)", "paper", cells))
+        notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
+    groups = [(DATASET_NAMES.get(d, d), len(keys)) for d in datasets]
+    columns = [KEY_NAMES.get(k, k) + ("↑" if direction.get(k, False) else "↓") for k in keys] * len(datasets)
+    return Table(name, "Table 1: overall comparison (best bold, second underlined among our systems)",
+                 groups, columns, rows, notes, row_header="system")
+
+
+def ablation_table(frame, variants: list[dict], key: str = "fad", system: str = "dyvim", paper: dict | None = None,
+                   paper_table: str | None = None, name: str = "ablation", caption: str = "") -> Table:
+    """Datasets × variants of one system's `key` (Tables 2–4): `variants` are experiment.yaml
+    entries ({name, label, default}); the paper's choice is starred in its label."""
+    sel = frame[(frame["system"] == system) & (frame["key"] == key)]
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    direction = _directions(frame).get(key, False)
+    rows = []
+    for d in datasets:
+        cells = [_cell(sel, dataset=d, variant=v["name"]) for v in variants]
+        mark_best(cells, direction)
+        rows.append((DATASET_NAMES.get(d, d), "ours", cells))
+    notes = []
+    if paper and paper_table and paper_table in paper:
+        pvals = paper[paper_table]["values"]
+        for d in datasets:
+            if d in pvals:
+                rows.append((f"{DATASET_NAMES.get(d, d)} (paper)", "paper",
+                             [Cell(pvals[d].get(v["name"], math.nan)) for v in variants]))
+        notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
+    columns = [v["label"] for v in variants]
+    label = KEY_NAMES.get(key, key) + ("↑" if direction else "↓")
+    return Table(name, caption or f"{label} per variant (best bold, second underlined)",
+                 [(label, len(columns))], columns, rows, notes, row_header="dataset")
+
+
+def variant_table(frame, variants: list[dict], name: str = "variants") -> Table:
+    """Every metric key of every variant (rows: variant · system) per dataset: the overview
+    beside an experiment's paper artefact. Controls are shown, not ranked."""
+    f = frame.copy()
+    many = f["system"].nunique() > 1
+    order = {v["name"]: i for i, v in enumerate(variants)}
+    f = f.assign(_o=f["variant"].map(order)).sort_values(["_o"], kind="stable")
+    controls = f["system"].isin(CONTROLS)
+    f["system"] = f["label"] + (" · " + f["system"] if many else "")
+    t = table1(f.drop(columns="_o"), keys=list(dict.fromkeys(frame["key"])), name=name,
+               controls=set(f.loc[controls, "system"]))
+    t.caption = "All metrics per variant (best bold, second underlined among non-control rows)"
+    t.row_header = "variant"
+    return t
+
+
+def run_table(frame, failures: dict[str, int] | None = None, name: str = "metrics") -> Table:
+    """A single run's systems × every metric key (the plain `bench run` report)."""
+    keys = list(dict.fromkeys(frame["key"]))
+    t = table1(frame, keys=keys, failures=failures, name=name)
+    t.caption = "Metrics per system, 95% bootstrap CIs (best bold, second underlined; controls not ranked)"
+    return t
