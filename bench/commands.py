@@ -71,6 +71,10 @@ def cmd_run(args, stage: str) -> int:
         n = mux_run(result.run_dir, api.dataset_clips(cfg), [s.system for s in result.systems])
         console.print(f"muxed {n} videos (<system>/<clip>.mp4)")
     console.print(f"results: [bold]{result.run_dir}[/bold]")
+    if stage == "run":  # the offline HTML report of what the run folder now holds (reports/)
+        from reports.html import write_report
+
+        console.print(f"report: [bold]{write_report(result.run_dir)}[/bold]")
     return 3 if result.failed else 0
 
 
