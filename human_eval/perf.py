@@ -1,0 +1,41 @@
+"""`bench perf human-eval`: simulated raters against the served app, on loopback only.
+
+For each backend (SQLite; PostgreSQL given --postgres or BENCH_TEST_POSTGRES_URL) a synthetic
+study is stored, the app is served by uvicorn in its own process on 127.0.0.1, and:
+1. paced: R concurrent raters × V votes, each opening the item page, pausing U(pause-min,
+   pause-max) s as a person would, then submitting (a share `repeat` of submissions sent twice,
+   as double clicks); latency is measured on vote submissions;
+2. unpaced: an open-loop ladder of vote rates (votes/s, a few seconds each) on fresh raters, to
+   find the highest rate whose p95 stays under 200 ms.
+Then the database is counted: votes sent vs stored, duplicates, lost. Play enforcement is off in
+these synthetic studies (play_fraction 0); everything else is the production path. Bounded: at
+most R × V votes per phase and --max-s seconds in all.
+Last line: votes_sent=… votes_stored=… duplicates=… lost=… p95_ms=… max_rate=…
+(totals over backends; p95_ms the worst paced p95, max_rate the lowest).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+P95_TARGET_MS = 200.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--raters", type=int, default=200, help="concurrent simulated raters (default 200)")
+    parser.add_argument("--votes", type=int, default=30, help="votes per rater (default 30)")
+    parser.add_argument("--pause-min", type=float, default=1.0, help="seconds between a rater's votes, from (default 1)")
+    parser.add_argument("--pause-max", type=float, default=3.0, help="... to (default 3)")
+    parser.add_argument("--repeat", type=float, default=0.05, help="share of submissions sent twice (default 0.05)")
+    parser.add_argument("--rates", default="25,50,100,200,400", help="unpaced vote rates to try, votes/s")
+    parser.add_argument("--step-s", type=float, default=4.0, help="seconds per unpaced rate (default 4)")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated (default both)")
+    parser.add_argument("--postgres", default=None, help="PostgreSQL URL (default: $BENCH_TEST_POSTGRES_URL)")
+    parser.add_argument("--max-s", type=float, default=600.0, help="overall time bound (default 600)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from human_eval.loadtest import main
+
+    return main(args)
