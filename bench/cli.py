@@ -114,10 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sysp = sub.add_parser("systems", help="list, check and set up systems").add_subparsers(dest="systems_verb", metavar="<action>")
     sysp.add_parser("list", help="registered systems (built-in, configs and entry points)")
-    p = sysp.add_parser("check", help="check that systems can be built (weights, environments)")
-    p.add_argument("names", nargs="*", help="systems to check (default: all)")
-    p = sysp.add_parser("setup", help="create a baseline's own environment")
+    p = sysp.add_parser("check", help="say what each system still needs here (repository, environment, weights)")
+    p.add_argument("names", nargs="*", help="systems to check (default: all); key=value items are Hydra overrides")
+    p = sysp.add_parser("setup", help="clone a baseline at its pinned commit and build its own environment")
     p.add_argument("name")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. system.cmt.base_python=/usr/bin/python3.8")
 
     perf = sub.add_parser("perf", help="benchmarks that print measured ratios").add_subparsers(dest="perf_area", metavar="<area>")
     p = perf.add_parser("run", help="the main job twice (first run, then resume) on the demo toy; prints resume_ratio")

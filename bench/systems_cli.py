@@ -1,4 +1,12 @@
-"""`bench systems list|check|setup`: what each system is, whether it is ready here, and its setup."""
+"""`bench systems list|check|setup`: what each system is, whether it is ready here, and its setup.
+
+- `list`: every system (built-in, configs, entry points) with its kind (in-process / external /
+  control / precomputed), its output type (audio, or MIDI that the harness renders) and whether
+  it is ready on this machine (repository, environment, weights; checked without loading them).
+- `check [names]`: for each system, exactly what is missing and how to get it; with a prepared
+  dataset the ready ones are also built (constructor checks).
+- `setup <name>`: clone a baseline's repository at its pinned commit and build its environment.
+"""
 
 from __future__ import annotations
 
@@ -9,47 +17,128 @@ from bench.commands import console
 from bench.errors import ConfigError
 
 
-def cmd_systems(args, parser) -> int:
+def _configs(names: list[str], overrides=()) -> dict:
+    """Each system's composed config (Hydra: its YAML + overrides), keyed by name."""
+    from bench.config import to_dict
+
+    cfg = api.load_config(None, names, list(overrides), metrics=[])
+    return to_dict(cfg)["system"], cfg
+
+
+def _status(cls, config: dict) -> list[str]:
+    try:
+        return cls.readiness({k: v for k, v in config.items() if k != "name"})
+    except Exception as exc:  # a broken readiness check must not hide the other systems
+        return [f"readiness check failed: {type(exc).__name__}: {exc}"]
+
+
+def _loadable(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Names whose class imports, and name → error for the others (e.g. a module not there yet)."""
+    from systems.base import get_system_class
+
+    ok, broken = [], {}
+    for name in names:
+        try:
+            get_system_class(name)
+            ok.append(name)
+        except Exception as exc:
+            broken[name] = f"{type(exc).__name__}: {exc}"
+    return ok, broken
+
+
+def cmd_list() -> int:
+    from bench.config import config_names
     from systems.base import get_system_class, known_systems
 
+    names, broken = _loadable([n for n in known_systems() if n not in config_names("system")])
+    names = sorted(set(names) | set(config_names("system")))
+    configs, _ = _configs(names)
+    table = Table(title="systems")
+    for col in ("name", "kind", "output", "ready here", "about"):
+        table.add_column(col)
+    for name in names:
+        try:
+            cls = get_system_class(configs.get(name, {}).get("name", name))
+        except Exception as exc:  # a broken third-party entry point must not hide the others
+            table.add_row(name, "[red]unloadable[/red]", "", "", str(exc))
+            continue
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        problems = _status(cls, configs.get(name, {}))
+        ready = "[green]yes[/green]" if not problems else f"[yellow]no[/yellow] ({len(problems)} missing)"
+        output = "MIDI → audio" if cls.output_type == "midi" else cls.output_type
+        table.add_row(name, cls.kind, output, ready, doc)
+    for name, err in sorted(broken.items()):
+        table.add_row(name, "[red]unloadable[/red]", "", "", err)
+    console.print(table)
+    console.print("`bench systems check <name>` says what is missing and how to get it.")
+    return 0
+
+
+def cmd_check(names: list[str], overrides) -> int:
+    from bench.config import to_dict
+    from bench.errors import BenchError
+    from bench.generation import build_system
+    from systems.base import get_system_class, known_systems
+
+    names = names or known_systems()
+    configs, cfg = _configs(names, overrides)
+    try:
+        clips = api.dataset_clips(cfg, auto_prepare=False)
+    except BenchError:
+        clips = None  # no prepared dataset: readiness only
+    conf = to_dict(cfg)
+    bad = 0
+    for name in names:
+        cls = get_system_class(configs[name].get("name", name))
+        problems = _status(cls, configs[name])
+        if problems:
+            bad += 1
+            console.print(f"[red]not ready[/red] {name} ({cls.kind}):")
+            for p in problems:
+                console.print(f"    - {p}")
+            continue
+        if clips is None:
+            console.print(f"[green]ready[/green]   {name} ({cls.kind}; not built: dataset {cfg.dataset.name!r} "
+                          "is not prepared)")
+            continue
+        try:
+            system = build_system(name, configs[name], api.system_context(conf, clips, name))
+            console.print(f"[green]ok[/green]      {name} ({cls.kind}): {system.describe()}")
+        except Exception as exc:
+            bad += 1
+            console.print(f"[red]fail[/red]    {name}: {exc}")
+    return 1 if bad else 0
+
+
+def cmd_setup(name: str, overrides) -> int:
+    from systems.base import get_system_class
+
+    configs, _ = _configs([name], overrides)
+    cls = get_system_class(configs[name].get("name", name))
+    if cls.kind != "external":
+        console.print(f"{name}: runs in this environment ({cls.kind}); nothing to set up")
+        return 0
+    from systems.baselines.environments import setup_system
+
+    missing = setup_system(cls, {k: v for k, v in configs[name].items() if k != "name"}, log=console.print)
+    if missing:
+        console.print(f"[yellow]{name}: repository and environment are in place; still missing:[/yellow]")
+        for p in missing:
+            console.print(f"    - {p}")
+        return 1
+    console.print(f"[green]{name} is ready[/green]")
+    return 0
+
+
+def cmd_systems(args, parser) -> int:
     if args.systems_verb is None:
         parser.parse_args(["systems", "--help"])
+    overrides = getattr(args, "overrides", None) or []
     if args.systems_verb == "list":
-        table = Table(title="systems")
-        table.add_column("name")
-        table.add_column("class")
-        table.add_column("about")
-        for name in known_systems():
-            try:
-                cls = get_system_class(name)
-                doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-                table.add_row(name, f"{cls.__module__}.{cls.__name__}", doc)
-            except Exception as exc:  # a broken third-party entry point must not hide the others
-                table.add_row(name, "[red]unloadable[/red]", str(exc))
-        console.print(table)
-        return 0
-    if args.systems_verb == "check":
-        names = args.names or known_systems()
-        from bench.config import to_dict
-        from bench.generation import build_system
-
-        cfg = api.load_config(None, names, metrics=[])
-        conf, clips = to_dict(cfg), api.dataset_clips(cfg)
-        bad = 0
-        for name in names:
-            try:
-                system = build_system(name, conf["system"][name], api.system_context(conf, clips, name))
-                console.print(f"[green]ok[/green]   {name}: {system.describe()}")
-            except Exception as exc:
-                bad += 1
-                console.print(f"[red]fail[/red] {name}: {exc}")
-        return 1 if bad else 0
+        return cmd_list()
+    if args.systems_verb == "check":  # `names` also collects key=value overrides (one nargs="*")
+        names = [n for n in args.names if "=" not in n]
+        return cmd_check(names, [n for n in args.names if "=" in n] + list(overrides))
     if args.systems_verb == "setup":
-        cls = get_system_class(args.name)
-        setup = getattr(cls, "setup_environment", None)
-        if setup is None:
-            console.print(f"{args.name}: runs in this environment; nothing to set up")
-            return 0
-        setup()
-        return 0
+        return cmd_setup(args.name, overrides)
     raise ConfigError(f"unknown systems action {args.systems_verb}")

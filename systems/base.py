@@ -63,6 +63,10 @@ class System(abc.ABC):
     max_workers: int | None = None
     #: whether the system runs models on `context.device` (then the run resolves 'auto')
     uses_accelerator: bool = False
+    #: shown by `bench systems list`: 'in-process' | 'external' | 'control' | 'precomputed'
+    kind: ClassVar[str] = "in-process"
+    #: what the system itself produces: 'audio' or 'midi' (the harness renders MIDI to audio)
+    output_type: ClassVar[str] = "audio"
 
     def __init__(self, context: SystemContext):
         self.context = context
@@ -82,6 +86,12 @@ class System(abc.ABC):
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterable[GenerationResult]:
         """Yield one result per request, in any order; a failed clip yields a result with `error`."""
 
+    @classmethod
+    def readiness(cls, config: dict) -> list[str]:
+        """What is missing on this machine to run with `config` (its Hydra options), each item
+        saying how to get it; [] = ready. Checked without building the system (no weights loaded)."""
+        return []
+
     def describe(self) -> dict:
         """Facts recorded in env.json (weights kind per component, checkpoint paths, ...)."""
         return {"weights": self.weights, "sample_rate": self.sample_rate}
@@ -94,6 +104,14 @@ _BUILTIN: dict[str, Callable[[], type[System]]] = {}
 LAZY_BUILTIN: dict[str, str] = {
     "dyvim": "systems.dyvim.system:DyViMSystem",
     "musicgen": "systems.musicgen:MusicGenSystem",
+    "cmt": "systems.baselines.cmt:CMTSystem",
+    "video2music": "systems.baselines.video2music:Video2MusicSystem",
+    "diffbgm": "systems.baselines.diffbgm:DiffBGMSystem",
+    "m2ugen": "systems.baselines.m2ugen:M2UGenSystem",
+    "vidmuse": "systems.baselines.vidmuse:VidMuseSystem",
+    "d2mgan": "systems.baselines.d2mgan:D2MGANSystem",
+    "cdcd": "systems.baselines.cdcd:CDCDSystem",
+    "precomputed": "systems.baselines.precomputed:PrecomputedSystem",
 }
 
 

@@ -25,6 +25,8 @@ def _reference_music(clip: Clip, sample_rate: int):
 class ReferenceControl(System):
     """Each clip's own reference music (the ceiling every system is compared against)."""
 
+    kind = "control"
+
     def __init__(self, context: SystemContext):
         super().__init__(context)
 
@@ -43,6 +45,8 @@ class ReferenceControl(System):
 @register_system("shuffled")
 class ShuffledControl(System):
     """Music of a different-source clip from the same pool (by default the test split)."""
+
+    kind = "control"
 
     def __init__(self, context: SystemContext, pool: str = "test"):
         super().__init__(context)

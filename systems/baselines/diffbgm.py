@@ -1,0 +1,146 @@
+"""Diff-BGM (Li et al. 2024, "Diff-BGM: A Diffusion Model for Video Background Music Generation").
+
+Contract read from sizhelee/Diff-BGM at c5a0e8a2d589142ce5951d99c1627fd7d523411c:
+`README.md` ("Inference": `python diffbgm/inference_sdf.py --model_dir=[model_dir]
+--uncond_scale=5.`; features from CLIP2Video, BLIP captions encoded by BERT-base-uncased,
+TransNetV2 shots), `diffbgm/inference_sdf.py` (no video argument: it loops over
+`split[1]` of `data/train_split_pnt/pop909_new.pickle`, indices 0–49 but 29, with a bare
+`except: continue` that skips a failing song silently; `--seed`; writes
+`exp/visual+caption_mask2/<song>.mid`, a folder it does not create), `diffbgm/data/dataset.py`
+(`DataSampleNpz` reads `data/POP909_4_bin_pnt_8bar/<song>.npz`,
+`./data/bgm909/new_raw_video_feats/<song>.pth`, `./data/bgm909/caption_feats/<song>.npy`,
+`./data/bgm909/detection/<song>_scenes.txt`, all relative to the working directory),
+`diffbgm/dirs.py`.
+
+Diff-BGM generates a whole song from its POP909 structure and the song video's features, so it
+runs only on BGM909 clips (source = POP909 id). Per song (cached; concurrent workers share it):
+a fresh working directory that mirrors the relative layout above with a one-song split file,
+the song's features — taken from `features_dir` (the authors' BGM909 features), or produced by
+the configured extractor commands run on the song's video in their environment
+(`commands.transnet`: TransNetV2's `transnetv2.py VIDEO` → `VIDEO.scenes.txt`;
+`commands.clip2video`, `commands.caption` must write `{out}`: see docs/baselines.md) — and
+`inference_sdf.py`. Each clip then takes its part of the song's MIDI: `segment: beginning` (the
+paper's choice: the first clip-duration seconds) or `aligned` (from the clip's start).
+
+What the adapter changes: a song its loop skipped (no MIDI) is a failure naming the song, not a
+silent gap; rendering by the harness (FluidR3_GM) instead of the README's fluidsynth line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+from bench.errors import ConfigError, MediaError
+from systems.baselines.external import BaselineError, ExternalSystem, Weight
+from systems.baselines.normalise import RawOutput
+
+FEATURES = {  # Diff-BGM's relative path → what produces it
+    "visual": ("new_raw_video_feats/{song}.pth", "clip2video"),
+    "caption": ("caption_feats/{song}.npy", "caption"),
+    "scenes": ("detection/{song}_scenes.txt", "transnet"),
+}
+
+
+class DiffBGMSystem(ExternalSystem):
+    """Diff-BGM: latent diffusion over piano rolls, conditioned on video features and captions (MIDI)."""
+
+    output_type = "midi"
+    repo_url = "https://github.com/sizhelee/Diff-BGM"
+    commit = "c5a0e8a2d589142ce5951d99c1627fd7d523411c"
+    python_version = "3.8"
+    entry_point = "diffbgm/inference_sdf.py"
+    post_install = (("{python}", "-m", "pip", "install", "-e", "{repo}/diffbgm"),)
+    weight_files = (
+        Weight("model_dir", "the 'Diff-BGM (original)' weights linked in the README "
+                            "(a folder with params.json and chkpts/weights_best.pt)"),
+        Weight("pop909_dir", "the POP909 features linked in the README (POP909_4_bin_pnt_8bar/)"),
+        Weight("pretrained_dir", "the pre-trained models linked in the README (pretrained/)"),
+    )
+    changes = ("runs one song per call through a one-song split file (its loop has no song argument)",
+               "a silently skipped song is a failure", "MIDI rendered by the harness with FluidR3_GM",
+               "segment: beginning keeps the first clip-duration seconds of the song (as the paper)")
+    max_output_seconds = None
+
+    def __init__(self, context, segment: str = "beginning", **kw):
+        if segment not in ("beginning", "aligned"):
+            raise ConfigError(f"system diffbgm: segment must be 'beginning' or 'aligned', got {segment!r}")
+        super().__init__(context, **kw)
+        self.segment = segment
+
+    def song_of(self, clip) -> str:
+        song = str(clip.source)
+        if not re.fullmatch(r"\d{3}", song) or not (Path(str(self.options["pop909_dir"])) / f"{song}.npz").is_file():
+            raise ConfigError(f"Diff-BGM runs only on BGM909 clips (source = a POP909 id with "
+                              f"{self.options['pop909_dir']}/<id>.npz); clip {clip.id} has source {song!r}")
+        return song
+
+    def feature(self, kind: str, song: str, video: Path, work: Path, tag: str, attempt: int) -> Path:
+        rel, step = FEATURES[kind]
+        given = self.options.get("features_dir")
+        if given and (Path(str(given)) / rel.format(song=song)).is_file():
+            return Path(str(given)) / rel.format(song=song)
+        cached = self.context.work_dir / "features" / rel.format(song=song)
+        if cached.is_file():
+            return cached
+        if not self.commands.get(step):
+            raise ConfigError(f"Diff-BGM needs {rel.format(song=song)}: it is not in features_dir "
+                              f"({given}) and system.diffbgm.commands.{step} is not set (see docs/baselines.md)")
+        out = work / "extract" / Path(rel.format(song=song)).name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.step(step, f"{tag}.{kind}", attempt, work, video=video, out=out)
+        produced = Path(f"{video}.scenes.txt") if step == "transnet" and not out.exists() else out
+        if not produced.is_file():
+            raise BaselineError(f"Diff-BGM feature step {step} wrote no {produced}")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced, cached)
+        return cached
+
+    def song_midi(self, req, work: Path, attempt: int) -> Path:
+        from filelock import FileLock
+
+        song = self.song_of(req.clip)
+        seed = int.from_bytes(hashlib.sha256(f"{self.context.seed}/{song}/{req.sample_index}".encode()).digest()[:4],
+                              "little") & 0x7FFFFFFF  # one seed per song and sample: its clips share one piece
+        cache = self.context.work_dir / "songs" / f"{song}.s{req.sample_index}.mid"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(cache) + ".lock"):
+            if cache.is_file():
+                return cache
+            tag = f"song{song}" + ("" if req.sample_index == 0 else f".s{req.sample_index}")
+            video = req.clip.video_path  # the whole song video: Diff-BGM's features are song-level
+            data = work / "data"
+            for kind in FEATURES:
+                src = self.feature(kind, song, video, work, tag, attempt)
+                dst = data / "bgm909" / FEATURES[kind][0].format(song=song)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(src.absolute(), dst)
+            (data / "train_split_pnt").mkdir(parents=True)
+            with open(data / "train_split_pnt" / "pop909_new.pickle", "wb") as fh:
+                pickle.dump([[], [f"{song}.npz"]], fh, protocol=4)  # Python 3.8 reads protocol 4
+            os.symlink(Path(str(self.options["pop909_dir"])).absolute(), data / "POP909_4_bin_pnt_8bar")
+            os.symlink(Path(str(self.options["pretrained_dir"])).absolute(), work / "pretrained")
+            (work / "exp" / "visual+caption_mask2").mkdir(parents=True)
+            self.step("generate", tag, attempt, work, seed=seed, pythonpath=self.repo_dir / "diffbgm")
+            midi = work / "exp" / "visual+caption_mask2" / f"{song}.mid"
+            if not midi.is_file():
+                raise BaselineError(f"Diff-BGM wrote no MIDI for song {song}: inference_sdf.py skips a song "
+                                    f"silently on any error (bare except); see {self.log_dir}/{tag}.generate.try{attempt}.out")
+            shutil.copyfile(midi, cache)
+        return cache
+
+    def run_one(self, req, work, attempt):
+        midi = self.song_midi(req, work, attempt)
+        offset = float(req.clip.start) if self.segment == "aligned" else 0.0
+        raw = RawOutput(midi, "midi", offset=offset)
+        if offset:
+            from systems.render import load_midi
+
+            if load_midi(midi).get_end_time() <= offset:
+                raise MediaError(midi, f"the song's MIDI ends before the clip's start ({offset:g} s)")
+            raw.changes.append(f"segment from {offset:g} s of the song (aligned)")
+        return raw

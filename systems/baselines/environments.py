@@ -1,0 +1,168 @@
+"""`bench systems setup <name>`: the official repository at its pinned commit, and the
+baseline's own environment built from the spec the project ships (`envs/<name>.txt`).
+
+The spec's first lines say which Python it is for (`# python: 3.8`) and any extra index
+(`# index: https://download.pytorch.org/whl/cu111`). Requirements that exist only as source
+distributions or git URLs are written as `#source <requirement>` lines: pip (and so the
+`--only-binary` check) skips them as comments, and setup installs them in a second step. The
+environment is a plain venv made with
+an interpreter of that version: `base_python` in the system's config, else `python3.8` (etc.)
+on PATH, else a `uv`-managed one (`uv python find 3.8`). Nothing is installed into the
+harness's own environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+from bench.errors import ConfigError
+
+ENVS = Path(__file__).with_name("envs")
+
+
+class SetupError(ConfigError):
+    """Cloning the repository or building the environment failed (the message says how to fix it)."""
+
+
+def spec_path(name: str) -> Path:
+    return ENVS / f"{name}.txt"
+
+
+def spec_header(path: Path) -> dict:
+    """`# key: value` lines at the top of a spec (python, index, ...)."""
+    out = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"#\s*(\w[\w-]*):\s*(.+)$", line.strip())
+        if m:
+            out.setdefault(m[1], m[2].strip())
+        elif line.strip() and not line.startswith("#"):
+            break
+    return out
+
+
+def source_requirements(path: Path) -> list[str]:
+    """The `#source <requirement>` lines of a spec (no wheel: built by setup, not checkable)."""
+    return [ln.split(None, 1)[1].strip() for ln in path.read_text().splitlines()
+            if ln.startswith("#source ") and ln.split(None, 1)[1].strip()]
+
+
+def _run(argv: list[str], what: str, cwd: Path | None = None) -> str:
+    try:
+        proc = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True)
+    except OSError as exc:
+        raise SetupError(f"{what}: cannot run {argv[0]} ({exc})") from exc
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+        raise SetupError(f"{what} failed (status {proc.returncode}): {' '.join(map(str, argv))}\n{tail}")
+    return proc.stdout
+
+
+def clone(url: str, commit: str, dest: Path, log: Callable[[str], None] = print) -> None:
+    """A working copy of `url` at exactly `commit` in `dest` (an existing one is checked, not redone)."""
+    if shutil.which("git") is None:
+        raise SetupError("git is not installed; install it (apt-get install git) to set up baselines")
+    dest = Path(dest)
+    if (dest / ".git").exists():
+        head = _run(["git", "-C", dest, "rev-parse", "HEAD"], f"reading {dest}").strip()
+        if head == commit:
+            log(f"repository: {dest} already at {commit[:12]}")
+            return
+        raise SetupError(f"{dest} is a checkout at {head[:12]}, not the pinned {commit[:12]}; move it away or run "
+                         f"`git -C {dest} fetch && git -C {dest} checkout {commit}`")
+    if dest.exists() and any(dest.iterdir()):
+        raise SetupError(f"{dest} exists and is not a git checkout; move it away or set repo_dir elsewhere")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    log(f"cloning {url} into {dest}")
+    _run(["git", "clone", "--no-checkout", url, dest], f"cloning {url} (is the network or the URL reachable?)")
+    _run(["git", "-C", dest, "checkout", "--detach", commit],
+         f"checking out the pinned commit {commit} (not in {url}?)")
+    head = _run(["git", "-C", dest, "rev-parse", "HEAD"], f"reading {dest}").strip()
+    if head != commit:
+        raise SetupError(f"{dest}: HEAD is {head}, expected the pinned {commit}")
+    log(f"repository: {dest} at {commit[:12]}")
+
+
+def find_python(version: str, given: str | None) -> str:
+    """An interpreter of `version` (e.g. '3.8'): `given`, python<version> on PATH, or uv's."""
+    candidates = [given] if given else [f"python{version}"]
+    for c in candidates:
+        exe = shutil.which(c) or (c if c and Path(c).is_file() else None)
+        if exe:
+            got = _run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], f"asking {exe} its version").strip()
+            if given or got == version:
+                return exe
+    if not given and shutil.which("uv"):
+        try:
+            return _run(["uv", "python", "find", version], f"uv python find {version}").strip()
+        except SetupError:
+            pass
+    raise SetupError(f"no Python {version} interpreter found (the baseline's stack needs it); install one "
+                     f"(`uv python install {version}`, conda, or your distribution) and pass it with "
+                     f"system.<name>.base_python=/path/to/python{version}")
+
+
+def build_env(spec: Path, env_dir: Path, python: str, post_install: list[list[str]],
+              log: Callable[[str], None] = print) -> Path:
+    """A venv at `env_dir` with the spec installed, then the post-install commands."""
+    header = spec_header(spec)
+    env_dir = Path(env_dir)
+    exe = env_dir / "bin" / "python"
+    requirements = [ln for ln in spec.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not exe.exists():
+        log(f"creating the environment {env_dir} with {python}")
+        needs_pip = requirements or post_install or source_requirements(spec)
+        _run([python, "-m", "venv", *([] if needs_pip else ["--without-pip"]), env_dir],
+             f"creating a venv with {python}")
+    if requirements:
+        extra = ["--extra-index-url", header["index"]] if "index" in header else []
+        log(f"installing {spec.name} ({len(requirements)} requirements)")
+        _run([exe, "-m", "pip", "install", *extra, "-r", spec], f"installing {spec} into {env_dir}")
+    sources = source_requirements(spec)
+    if sources:
+        log(f"building {len(sources)} source requirement(s): {', '.join(sources)}")
+        _run([exe, "-m", "pip", "install", *sources], f"building source requirements of {spec} (a compiler, "
+             "CUDA headers or git may be needed)")
+    for argv in post_install:
+        log("running " + " ".join(argv))
+        _run(argv, "post-install step")
+    return exe
+
+
+def setup_system(cls, config: dict, log: Callable[[str], None] = print) -> list[str]:
+    """Clone and build for an ExternalSystem subclass with its (composed) config; return what is still missing."""
+    name = cls.name
+    if not config.get("repo_dir") or not config.get("env_dir"):
+        raise SetupError(f"system {name}: repo_dir and env_dir must be set to set it up")
+    repo = Path(os.path.expanduser(str(config["repo_dir"])))
+    url = str(config.get("repo_url") or cls.repo_url)
+    commit = str(config.get("commit") or cls.commit)
+    clone(url, commit, repo, log)
+    spec = Path(str(config.get("env_spec") or spec_path(name)))
+    if not spec.is_file():
+        raise SetupError(f"{spec}: no environment spec for {name}")
+    version = spec_header(spec).get("python", cls.python_version)
+    python = find_python(version, config.get("base_python"))
+    env_dir = Path(os.path.expanduser(str(config["env_dir"])))
+    fields = {"python": str(env_dir / "bin" / "python"), "repo": str(repo)}
+    build_env(spec, env_dir, python, [[a.format(**fields) for a in argv] for argv in cls.post_install], log)
+    return cls.readiness(config)
+
+
+def check_spec(spec: Path, pip: list[str] | None = None, timeout: float = 600) -> tuple[bool, str]:
+    """`pip install --dry-run --python-version V --only-binary=:all:` on a spec (queries the registry)."""
+    header = spec_header(spec)
+    pip = pip or [sys.executable, "-m", "pip"]
+    extra = ["--extra-index-url", header["index"]] if "index" in header else []
+    argv = [*pip, "install", "--dry-run", "--ignore-installed", "--quiet", "--python-version", header["python"],
+            "--only-binary=:all:", *extra, "-r", str(spec)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {timeout:g} s"
+    return proc.returncode == 0, (proc.stdout + proc.stderr).strip()

@@ -1,0 +1,127 @@
+"""Launcher that runs a baseline's script inside the baseline's own environment.
+
+    python launch.py [--seed N] [--pin-env NAME]... [--no-sleep-from MODULE]... [--path DIR]... \
+        -- SCRIPT.py [script arguments...]
+
+It runs in the baseline's interpreter (Python 3.7–3.9, old torch), so it uses only the standard
+library and syntax those versions accept. It does what the baselines' scripts do not:
+
+- `--seed`: seeds `random`, numpy and torch (CPU and CUDA) before the script starts; none of
+  CMT, VidMuse, M²UGen, Video2Music or D2M-GAN take a seed, so without this their outputs
+  cannot be reproduced.
+- `--pin-env NAME`: the current value of the environment variable NAME can no longer be
+  changed by the script (D2M-GAN sets `CUDA_VISIBLE_DEVICES="1"` at start-up, which breaks on
+  any machine without a second GPU; the harness's value stays).
+- `--no-sleep-from MODULE`: `time.sleep` calls made from MODULE return at once (VidMuse's
+  `_do_predictions` sleeps 8 s per video for its web demo).
+- `--path DIR`: prepended to `sys.path` (a repository root whose packages must shadow
+  installed ones, e.g. VidMuse's modified `audiocraft/`).
+
+The script then runs as `__main__` with its own folder first on `sys.path`, exactly as
+`python SCRIPT.py args` would run it, in the current working directory.
+"""
+
+import os
+import random
+import runpy
+import sys
+import time
+
+
+def _seed(seed):
+    random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    try:
+        import numpy
+
+        numpy.random.seed(seed % (2 ** 32))
+    except ImportError:
+        pass
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def _pin_env(names):
+    if not names:
+        return
+    base = type(os.environ)
+    pinned = frozenset(names)
+
+    class PinnedEnviron(base):
+        def __setitem__(self, key, value):
+            if key in pinned:
+                sys.stderr.write("[launch] kept %s=%r (the script tried to set %r)\n"
+                                 % (key, os.environ.get(key), value))
+                return
+            base.__setitem__(self, key, value)
+
+        def __delitem__(self, key):
+            if key in pinned:
+                return
+            base.__delitem__(self, key)
+
+    os.environ.__class__ = PinnedEnviron
+
+
+def _no_sleep_from(modules):
+    if not modules:
+        return
+    real_sleep = time.sleep
+    skipped = tuple(modules)
+
+    def sleep(seconds):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller in skipped or caller.endswith(tuple("." + m for m in skipped)):
+            return None
+        return real_sleep(seconds)
+
+    time.sleep = sleep
+
+
+def parse(argv):
+    opts = {"seed": None, "pin": [], "nosleep": [], "path": []}
+    i = 0
+    while i < len(argv) and argv[i] != "--":
+        flag = argv[i]
+        if i + 1 >= len(argv):
+            raise SystemExit("launch.py: %s needs a value" % flag)
+        value = argv[i + 1]
+        if flag == "--seed":
+            opts["seed"] = int(value)
+        elif flag == "--pin-env":
+            opts["pin"].append(value)
+        elif flag == "--no-sleep-from":
+            opts["nosleep"].append(value)
+        elif flag == "--path":
+            opts["path"].append(value)
+        else:
+            raise SystemExit("launch.py: unknown option %s" % flag)
+        i += 2
+    rest = argv[i + 1:]
+    if not rest:
+        raise SystemExit("launch.py: no script given (usage: launch.py [options] -- SCRIPT.py args...)")
+    return opts, rest[0], rest[1:]
+
+
+def main(argv=None):
+    opts, script, args = parse(sys.argv[1:] if argv is None else argv)
+    script = os.path.abspath(script)
+    if not os.path.isfile(script):
+        raise SystemExit("launch.py: %s: no such script" % script)
+    _pin_env(opts["pin"])
+    _no_sleep_from(opts["nosleep"])
+    # sys.path[0] is this launcher's folder: replace it, so none of the harness's modules shadow the baseline's
+    sys.path[0:1] = [os.path.dirname(script)] + [os.path.abspath(p) for p in opts["path"]]
+    if opts["seed"] is not None:
+        _seed(opts["seed"])
+    sys.argv = [script] + list(args)
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
