@@ -18,5 +18,6 @@ def insert_ignore(session, model, rows: list[dict], conflict_columns: list[str])
         from human_eval.storage import StorageError
 
         raise StorageError(f"database backend {name!r} is not supported for studies: use SQLite or PostgreSQL")
-    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=conflict_columns)
-    return session.execute(stmt).rowcount or 0
+    # RETURNING, not rowcount: psycopg reports -1 for a multi-row VALUES insert
+    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=conflict_columns).returning(model.id)
+    return len(session.execute(stmt).all())

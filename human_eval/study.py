@@ -22,7 +22,7 @@ from human_eval.models import (Assignment, Item, PlayEvent, PlayProgress, Rater,
 from human_eval.storage import Database, safe_url
 from human_eval.tokens import new_token, token_hash
 
-PLAY_SLACK_S = 0.5  # a reported position may run ahead of the wall clock by this much (buffering, rounding)
+PLAY_SLACK_S = 0.5  # a reported position may run ahead of the wall clock by this much (at most 10 % of a clip)
 END_TOLERANCE_S = 0.3  # `ended` may fire a frame or two before the reported duration
 PAIR_ANSWERS = ("left", "tie", "right")
 RATING_ANSWERS = tuple(str(i) for i in range(1, 11))
@@ -210,7 +210,7 @@ def record_play(db: Database, rater: Rater, assignment_id: int, side: str, event
             prog = PlayProgress(assignment_id=a.id, side=side, first_play_at=now, played_s=0.0)
             s.add(prog)
         elapsed = (now - as_utc(prog.first_play_at)).total_seconds()
-        credited = min(position, elapsed + PLAY_SLACK_S, item.duration)
+        credited = min(position, elapsed + min(PLAY_SLACK_S, 0.1 * item.duration), item.duration)
         prog.played_s = max(prog.played_s or 0.0, credited)
         return prog.played_s
 

@@ -88,3 +88,29 @@ class Served:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def make_study(db_url: str, run_dir, raters: int = 3, per_rater: int = 4, play_fraction: float = 0.5,
+               duration: float = 1.0, study_id: str = "st", captions=None, clips=None, checks: int = 1):
+    """A study stored straight from a plan (no run needed); media files are small dummy bytes."""
+    from human_eval.assign import build_plan
+    from human_eval.create import study_dir
+    from human_eval.storage import open_database
+    from human_eval.study import Media, create_study
+
+    clips = clips or [f"c{i}" for i in range(4)]
+    systems = ["x", "y"]
+    plan = build_plan(clips, systems, raters, per_rater, seed=1, single_share=0.25, checks=checks)
+    media_dir = study_dir(run_dir, study_id) / "media"
+    media_dir.mkdir(parents=True, exist_ok=True)
+    media = {}
+    for s in systems:
+        for c in clips:
+            for v in ("", "degraded"):
+                name = f"{abs(hash((s, c, v))):x}.mp4"
+                (media_dir / name).write_bytes(bytes(range(256)) * 40)
+                media[(s, c, v)] = Media(name, duration)
+    db = open_database(db_url)
+    admin = create_study(db, study_id, plan, str(run_dir), "synthetic", systems, {"play_fraction": play_fraction},
+                         media, captions or {})
+    return db, admin
