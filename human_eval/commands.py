@@ -123,7 +123,7 @@ def _print(result) -> None:
         t.add_column(col)
     for r in result.table.itertuples():
         wtl = f"{r.wins:g}/{r.ties:g}/{r.losses:g}" if r.kind == "pairwise" else f"n={r.n:g}"
-        t.add_row(r.kind, r.question, r.system, r.opponent or "", wtl, f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]")
+        t.add_row(r.kind, r.question, r.system, r.opponent if isinstance(r.opponent, str) else "", wtl, f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]")
     console.print(t)
     kept = int((~result.raters["excluded"]).sum())
     console.print(f"raters: {kept} kept, {int(result.raters['excluded'].sum())} excluded")

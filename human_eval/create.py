@@ -102,7 +102,6 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
     rng = random.Random(seed)
     chosen = rng.sample(usable, min(clips, len(usable))) if clips else usable
     chosen = sorted(chosen, key=lambda c: c.id)
-    plan = build_plan([c.id for c in chosen], systems, raters, per_rater, seed, single_share, checks)
     study_id = name or f"study-{seed}-{secrets.token_hex(3)}"
     if not study_id.replace("-", "").replace("_", "").isalnum() or len(study_id) > 64:
         raise ConfigError(f"study name {study_id!r}: use letters, digits, '-' and '_' (at most 64)")
@@ -114,6 +113,7 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
     with db.read() as s:
         if s.get(Study, study_id) is not None:
             raise StudyError(f"study {study_id!r} already exists; pick another --name")
+    plan = build_plan([c.id for c in chosen], systems, raters, per_rater, seed, single_share, checks)
     salt = _salt(folder)
     by_id = {c.id: c for c in chosen}
     needed = {(it.system_a, it.clip_id, "") for it in plan.items}

@@ -20,7 +20,7 @@ def test_wilson_matches_hand_computation():
     assert all(math.isnan(x) for x in wilson(0, 0))
 
 
-def _zermelo(m: np.ndarray, iters: int = 20000) -> np.ndarray:
+def _zermelo(m: np.ndarray, iters: int = 3000) -> np.ndarray:
     """Bradley–Terry MLE by the classic fixed point p_i = W_i / Σ_j n_ij / (p_i + p_j)."""
     p = np.ones(len(m))
     n = m + m.T  # zero diagonal: no self-comparisons
