@@ -98,7 +98,7 @@ def load_midi(path: str | Path, tempo_scale: float = 1.0):
         raise MediaError(path, f"unreadable MIDI ({type(exc).__name__}: {exc})") from exc
     if not tempo_scale > 0 or not np.isfinite(tempo_scale):
         raise MediaError(path, f"tempo scale must be a positive number, got {tempo_scale}")
-    if tempo_scale != 1.0:
+    if tempo_scale != 1.0 and note_count(pm):  # pretty_midi cannot stretch an empty file
         end = max(pm.get_end_time(), 1e-3)
         pm.adjust_times([0.0, end], [0.0, end * tempo_scale])
     return pm

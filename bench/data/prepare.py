@@ -25,6 +25,7 @@ PREPARERS = {
     "aist": "bench.data.aist:prepare_aist",
     "symmv": "bench.data.symmv:prepare_symmv",
     "bgm909": "bench.data.bgm909:prepare_bgm909",
+    "aist_segments": "bench.data.aist_segments:prepare_aist_segments",  # aist_d2mgan, aist_cdcd
 }
 
 # Preparer arguments that change how fast, not what, is built.

@@ -37,13 +37,41 @@ def _seed(seed):
         numpy.random.seed(seed % (2 ** 32))
     except ImportError:
         pass
-    try:
-        import torch
-    except ImportError:
-        return
+    if "torch" in sys.modules:
+        _seed_torch(sys.modules["torch"], seed)
+    else:  # seed torch when the script imports it: importing it here would cost seconds per call
+        sys.meta_path.insert(0, _SeedOnImport(seed))
+
+
+def _seed_torch(torch, seed):
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+class _SeedOnImport(object):
+    """A meta-path finder that seeds torch right after its first import."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "torch":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module, seed = spec.loader.exec_module, self.seed
+
+        def exec_and_seed(module):
+            exec_module(module)
+            _seed_torch(module, seed)
+
+        spec.loader.exec_module = exec_and_seed
+        return spec
 
 
 def _pin_env(names):
