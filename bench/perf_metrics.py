@@ -6,11 +6,18 @@ seeded tone mixtures; seeded random Cnn14 (and VGGish) weights in the official f
 The reference runs in its side environment (scripts/reference_env.sh) through
 scripts/reference_eval.py, which reports per-step seconds: only its Cnn14 passes and its
 FD/KL/IS (and FAD) work are timed, not model loading and not the extra metrics it would add.
-Ours: the registered metrics over `Cache`d embeddings, timed in-process after model loading.
 
-Reference FAD needs torchvggish's hub code (`--torch-home`, see README "Parity"); without it,
-FAD is left out of both sides and the output says so. Last line:
-`cold_speedup=<x> warm_speedup=<y> max_rel_diff=<d>`.
+Ours is the real pipeline, `metrics.evaluate.evaluate` on a run folder (runs/<name>/A, B), with
+its default settings (batched embedders, `fd_method: exact`, 1000-resample bootstrap CIs, parquet
+results), timed after the models are built: cold = evaluate [A] with an empty cache (reference set
+and A embedded); warm = evaluate [A, B] afterwards — A's stored rows are reused (fingerprints)
+and only B's files are embedded; the benchmark checks both from the cache's counters.
+
+FAD needs torchvggish's hub code on the reference side: `--torch-home` is either a TORCH_HOME
+holding ``hub/harritaylor_torchvggish_master/`` (+ its weights in ``hub/checkpoints/``) or the
+harritaylor/torchvggish repository itself (a git dir or checkout, e.g. from `fetch`), in which
+case a TORCH_HOME with seeded VGGish weights is made here. Without it FAD is left out of both
+sides and the output says so. Last line: `cold_speedup=<x> warm_speedup=<y> max_rel_diff=<d>`.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+#: our result key → reference_eval.py's JSON key
 KEYS = {"fd": "fd", "kl_softmax": "kl_softmax", "kl_sigmoid": "kl_sigmoid", "is": "is_mean", "fad": "fad"}
+HUB_DIR = Path("hub") / "harritaylor_torchvggish_master"
 
 
 def _write_set(folder: Path, n: int, seed: int, sr: int = 32000, seconds: float = 10.0) -> dict[str, Path]:
@@ -41,11 +50,33 @@ def _write_set(folder: Path, n: int, seed: int, sr: int = 32000, seconds: float 
     return out
 
 
-def _reference(python: str, gen: Path, ref: Path, ckpt: Path, metrics: list[str], torch_home: str | None) -> dict:
+def _torch_home(given: str | None, base: Path) -> Path | None:
+    """A TORCH_HOME with the torchvggish hub code and weights, or None (no FAD)."""
+    if not given:
+        return None
+    given_path = Path(given).expanduser().resolve()
+    if (given_path / HUB_DIR / "hubconf.py").is_file():
+        return given_path
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("_bench_make_fad_golden", ROOT / "scripts" / "make_fad_golden.py")
+    golden = module_from_spec(spec)
+    spec.loader.exec_module(golden)
+    home = base / "torch_home"
+    if not ((given_path / "hubconf.py").is_file() or (given_path / "objects").is_dir()
+            or (given_path / "HEAD").is_file()):
+        raise SystemExit(f"perf: --torch-home {given_path}: neither a TORCH_HOME with {HUB_DIR}/hubconf.py nor "
+                         f"the harritaylor/torchvggish repository (git dir or checkout)")
+    golden.install_torchvggish(given_path, home)
+    golden.write_vggish_weights(home / "hub" / "checkpoints", golden.VGGISH_SEED)
+    return home
+
+
+def _reference(python: str, gen: Path, ref: Path, ckpt: Path, metrics: list[str], torch_home: Path | None) -> dict:
     cmd = [python, str(ROOT / "scripts" / "reference_eval.py"), "--generated", str(gen), "--reference", str(ref),
            "--ckpt-dir", str(ckpt), "--sample-rate", "16000", "--metrics", ",".join(metrics)]
     if torch_home:
-        cmd += ["--torch-home", torch_home]
+        cmd += ["--torch-home", str(torch_home)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"perf: reference_eval.py failed:\n{r.stderr[-3000:]}")
@@ -55,14 +86,9 @@ def _reference(python: str, gen: Path, ref: Path, ckpt: Path, metrics: list[str]
     return out
 
 
-def _ours(metrics: dict, clips, gen: dict, ref: dict) -> tuple[dict, float]:
-    t0 = time.perf_counter()
-    values = {}
-    for m in metrics.values():
-        for key, score in m.scores(clips, gen, ref).items():
-            values[key] = float(score.per_clip.mean()) if score.per_clip is not None else \
-                float(score.statistic(np.arange(len(clips))[None])[0])
-    return values, time.perf_counter() - t0
+def _values(table, system: str) -> dict[str, float]:
+    rows = table[table["system"] == system]
+    return {k: float(v) for k, v in zip(rows["key"], rows["value"])}
 
 
 def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | None = None) -> int:
@@ -70,50 +96,85 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
     from bench.data.manifest import Clip
     from metrics.base import get_metric_class
     from metrics.embedders.cnn14 import save_random_weights
+    from metrics.evaluate import evaluate
 
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-perf-metrics-"))
-    sets = {name: _write_set(base / name, clips, seed) for name, seed in (("reference", 1), ("A", 2), ("B", 3))}
+    run_dir = base / "runs" / "perf"
+    reference = _write_set(base / "reference", clips, 1)
+    for name, seed in (("A", 2), ("B", 3)):
+        _write_set(run_dir / name, clips, seed)
     ckpt = base / "ckpt"
     save_random_weights(ckpt / "Cnn14_16k_mAP=0.438.pth", 16000, seed=11)
-    names = ["fd", "kl", "is"] + (["fad"] if torch_home else [])
-    if not torch_home:
-        print("note: no --torch-home with torchvggish's hub code: FAD is left out of both sides")
-    vggish = {}
-    if torch_home:
-        hub = Path(torch_home) / "hub" / "checkpoints"
-        vggish = {"checkpoint": str(hub / "vggish-10086976.pth"), "pca_params": str(hub / "vggish_pca_params-970ea276.pth")}
+    home = _torch_home(torch_home, base)
+    names = ["fd", "kl", "is"] + (["fad"] if home else [])
+    if not home:
+        print("note: no --torch-home (torchvggish hub code): FAD is left out of both sides")
 
     python = subprocess.run(["bash", str(ROOT / "scripts" / "reference_env.sh")], capture_output=True,
                             text=True, check=True).stdout.strip().splitlines()[-1] + "/bin/python"
-    ref_a = _reference(python, base / "A", base / "reference", ckpt, names, torch_home)
-    ref_b = _reference(python, base / "B", base / "reference", ckpt, names, torch_home)
+    ref_a = _reference(python, run_dir / "A", base / "reference", ckpt, names, home)
+    ref_b = _reference(python, run_dir / "B", base / "reference", ckpt, names, home)
 
     cache = Cache(base / "cache")
-    cfg = {"weights": "pretrained", "checkpoint": str(ckpt / "Cnn14_16k_mAP=0.438.pth")}
-    metrics = {n: get_metric_class(n)(cache=cache, **(dict(vggish, weights="pretrained") if n == "fad" else cfg))
-               for n in names}  # model loading is not timed, as on the reference side
-    clip_list = [Clip(cid, "", str(p), 0.0, 10.0, cid) for cid, p in sets["reference"].items()]
-    ours_a, cold_s = _ours(metrics, clip_list, sets["A"], sets["reference"])
-    ours_b, warm_s = _ours(metrics, clip_list, sets["B"], sets["reference"])  # reference set cached
+    cnn14 = {"weights": "pretrained", "checkpoint": str(ckpt / "Cnn14_16k_mAP=0.438.pth")}
+    configs = {n: dict(cnn14, name=n) for n in names if n != "fad"}
+    if home:
+        hub = home / "hub" / "checkpoints"
+        configs["fad"] = {"name": "fad", "weights": "pretrained", "checkpoint": str(hub / "vggish-10086976.pth"),
+                          "pca_params": str(hub / "vggish_pca_params-970ea276.pth")}
+    for n, cfg in configs.items():  # build the models first: model loading is not timed on either side
+        get_metric_class(n)(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"})
+    clip_list = [Clip(cid, "", str(p), 0.0, 10.0, cid) for cid, p in reference.items()]
 
-    rel = []
-    for ours, theirs in ((ours_a, ref_a), (ours_b, ref_b)):
+    def timed(systems):
+        before = cache.misses
+        t0 = time.perf_counter()
+        ev = evaluate(run_dir, clip_list, systems, configs, cache=cache, progress=False)
+        return ev, time.perf_counter() - t0, cache.misses - before
+
+    ev_a, cold_s, cold_embedded = timed(["A"])
+    ev_b, warm_s, warm_embedded = timed(["A", "B"])
+    per_file = 1 + ("fad" in configs)  # files embedded per clip: Cnn14 (shared by FD/KL/IS) + VGGish
+    if cold_embedded != 2 * clips * per_file or warm_embedded != clips * per_file:
+        raise SystemExit(f"perf: expected {2 * clips * per_file} embeddings cold and {clips * per_file} warm "
+                         f"(only B's files), got {cold_embedded} and {warm_embedded}")
+    ours_a, ours_b = _values(ev_a.table, "A"), _values(ev_b.table, "B")
+
+    rel = {}
+    for sysname, ours, theirs in (("A", ours_a, ref_a), ("B", ours_b, ref_b)):
         for key, rkey in KEYS.items():
             if key in ours and theirs.get(rkey) is not None:
-                rel.append(abs(ours[key] - theirs[rkey]) / max(abs(theirs[rkey]), 1e-12))
-    from metrics.bootstrap import bootstrap_ci
+                rel[f"{sysname}.{key}"] = abs(ours[key] - theirs[rkey]) / max(abs(theirs[rkey]), 1e-12)
 
-    scores = metrics["fd"].scores(clip_list, sets["A"], sets["reference"])
+    # the bootstrap CI alone, and the default FD route against the reference's sqrtm code path
+    from metrics.bootstrap import bootstrap_ci
+    from metrics.embedding_metrics import frechet_score
+
+    fd_metric = get_metric_class("fd")(cache=cache, seed=0, **cnn14)
+    gen = [g["embedding"] for g in fd_metric._embed({c.id: run_dir / "A" / f"{c.id}.wav" for c in clip_list},
+                                                     clip_list)]
+    ref = [r["embedding"] for r in fd_metric._embed(reference, clip_list)]
+    score = frechet_score(gen, ref, method="exact")
     t0 = time.perf_counter()
-    bootstrap_ci(scores["fd"].statistic, n_resamples=1000, n=clips)
+    bootstrap_ci(score.statistic, n_resamples=1000, n=clips)
     ci_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fd_sqrtm = frechet_score(gen, ref, method="sqrtm").statistic(np.arange(clips)[None])[0]
+    sqrtm_s = time.perf_counter() - t0
+    fd_exact = score.statistic(np.arange(clips)[None])[0]
 
     print(f"files: {clips} clips × 10 s at 32 kHz per set; metrics {','.join(names)}; under {base}")
     print(f"reference (audioldm_eval 0.0.3, its FD/KL/IS/FAD work only): cold {ref_a['work_s']:.1f} s, "
-          f"new system {ref_b['work_s']:.1f} s")
-    print(f"ours: cold {cold_s:.1f} s, one system added to an evaluated run {warm_s:.1f} s")
+          f"new system {ref_b['work_s']:.1f} s; steps (cold) "
+          + json.dumps({k: round(v, 1) for k, v in ref_a["seconds"].items()}))
+    print(f"ours (bench evaluate, incl. 1000-resample CIs and parquet): cold {cold_s:.1f} s ({cold_embedded} files "
+          f"embedded), one system added to the evaluated run {warm_s:.1f} s ({warm_embedded} files embedded)")
     print(f"bootstrap CI of FD, 1000 resamples: {ci_s:.2f} s")
-    print(f"values A: ours {json.dumps({k: round(v, 6) for k, v in ours_a.items()})}")
+    print(f"FD point estimate: exact route {fd_exact:.9g}, sqrtm route {fd_sqrtm:.9g} ({sqrtm_s:.1f} s), relative "
+          f"difference {abs(fd_exact - fd_sqrtm) / abs(fd_sqrtm):.2e}")
+    print(f"values A: ours {json.dumps({k: round(v, 6) for k, v in ours_a.items() if k in KEYS})}")
+    print(f"values A: reference {json.dumps({k: ref_a.get(v) for k, v in KEYS.items()})}")
+    print("relative differences: " + json.dumps({k: float(f"{v:.3g}") for k, v in rel.items()}))
     print(f"cold_speedup={ref_a['work_s'] / cold_s:.2f} warm_speedup={ref_b['work_s'] / warm_s:.2f} "
-          f"max_rel_diff={max(rel):.2e}")
+          f"max_rel_diff={max(rel.values()):.2e}")
     return 0

@@ -35,6 +35,7 @@ from bench.errors import ConfigError, WeightsNotFoundError
 from metrics.errors import MetricError
 
 IMPL_VERSION = 1
+DEFAULT_BATCH_SIZE = 8
 CLASSES_NUM = 527
 EMBEDDING_DIM = 2048
 
@@ -113,24 +114,38 @@ def load_strict(model: torch.nn.Module, state_dict, path: Path, what: str) -> No
             f"{'…' if len(result.unexpected_keys) > 5 else ''}")
 
 
-def embed_files_cached(embedder, paths: Sequence[str | os.PathLike], cache, batch_size: int = 1) -> list[dict]:
-    """Per-file outputs of `embedder` (embed_file / _embed_batch), cached by file content + config.
+#: files decoded and embedded per round: bounds the waveforms held in memory (~64 × 10 s at 16 kHz)
+#: while leaving whole batches of equal-length files to the network
+EMBED_WINDOW = 64
 
-    With batch_size > 1 only the files missing from the cache are run, in batches."""
+
+def embed_files_cached(embedder, paths: Sequence[str | os.PathLike], cache, batch_size: int = 1) -> list[dict]:
+    """Per-file outputs of `embedder` (``_embed_many(paths, batch_size)``), cached by file content +
+    ``config()``.
+
+    Only the files missing from the cache are decoded and run, in rounds of EMBED_WINDOW files
+    (each stored as soon as its round is done, so an interrupted evaluation keeps its progress);
+    cached files are read, never decoded. Entries are written atomically; two processes that
+    miss the same file at once both compute it and write the same entry."""
     paths = list(paths)
-    if cache is None:
-        return embedder._embed_many(paths, batch_size)
-    name, config = embedder.cache_name(), embedder.config()
-    computed: dict[int, dict] = {}
-    if batch_size > 1:
-        missing = [i for i, p in enumerate(paths) if cache.load(name, cache.key(name, config, [p])) is None]
-        for i, out in zip(missing, embedder._embed_many([paths[i] for i in missing], batch_size)):
-            computed[i] = out
-    results = []
-    for i, p in enumerate(paths):
-        results.append(cache.get_or_compute(name, config, [p],
-                                            (lambda i=i, p=p: computed.pop(i) if i in computed else embedder.embed_file(p))))
-    return results
+    results: list[dict | None] = [None] * len(paths)
+    if cache is not None:
+        name, config = embedder.cache_name(), embedder.config()
+        keys = [cache.key(name, config, [p]) for p in paths]
+        for i, key in enumerate(keys):
+            results[i] = cache.load(name, key)
+        cache.hits += sum(r is not None for r in results)
+    missing = [i for i, r in enumerate(results) if r is None]
+    window = max(EMBED_WINDOW, batch_size)
+    for s in range(0, len(missing), window):
+        chunk = missing[s:s + window]
+        for i, out in zip(chunk, embedder._embed_many([paths[i] for i in chunk], batch_size)):
+            out = {k: np.asarray(v) for k, v in out.items()}
+            if cache is not None:
+                cache.store(name, keys[i], out)
+                cache.misses += 1
+            results[i] = out
+    return results  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- model code
@@ -230,12 +245,16 @@ class Cnn14Embedder:
 
     weights: ``"pretrained"`` loads `checkpoint`, or ``<cache_dir>/weights/<official name>``
     (absent → WeightsNotFoundError with the Zenodo URL); ``"random"`` builds a seeded random network.
-    batch_size 1 is the reference's; larger batches only group files of equal length (never pads) and
-    differ from batch 1 by float reordering (up to ~1e-3 relative on small activations).
+    batch_size 1 is the reference's; larger batches (default 8: all clips of a protocol set have
+    one length) only group files of equal length, never padding one to another, and differ from
+    batch 1 by the order of float additions inside the convolutions (~1e-6 of the largest
+    embedding value; FD/KL/IS stay within 1e-4 of the reference, tests/metrics/test_parity.py).
+    On a CPU that is ~10–15 % more throughput (the 2048-channel weights are read once per batch,
+    not once per file); on a GPU much more.
     """
 
     def __init__(self, sample_rate: int = 16000, weights: str = "random", checkpoint: str | None = None,
-                 seed: int = 0, device: str = "cpu", batch_size: int = 1,
+                 seed: int = 0, device: str = "cpu", batch_size: int = DEFAULT_BATCH_SIZE,
                  cache_dir: str | os.PathLike | None = None):
         if sample_rate not in FRONT_END:
             raise ConfigError(f"Cnn14 runs at 16000 or 32000 Hz (as audioldm_eval), got sample_rate={sample_rate}")

@@ -5,7 +5,10 @@ file name) with the same seeded random weights written in the official file form
 
 * FD, KL (softmax and sigmoid) and IS: the reference runs live, in its own side environment
   (scripts/reference_env.sh, built once and cached), through scripts/reference_eval.py;
-  ours is metrics.embedders.Cnn14Embedder + metrics.frechet / metrics.kl / metrics.inception.
+  ours is metrics.embedders.Cnn14Embedder + metrics.frechet / metrics.kl / metrics.inception
+  with the metrics' defaults: batched embedders and the default FD route
+  (metrics.frechet.DEFAULT_FD_METHOD, the exact Gram form — not the reference's sqrtm code path,
+  whose value is checked against the reference too).
 * FAD: the reference loads VGGish through torch.hub (GitHub, unreachable in CI), so its value on
   these clips and weights is the committed golden tests/metrics/golden/fad_golden.json (made by
   scripts/make_fad_golden.py); ours is metrics.embedders.VGGishEmbedder + metrics.frechet.
@@ -92,7 +95,7 @@ def _cnn14_embedder(sample_rate: int, checkpoint: Path):
 @pytest.fixture(scope="module", params=[16000, 32000], ids=lambda sr: f"{sr // 1000}k")
 def cnn14_parity(request, tmp_path_factory, parity_clips, cnn14_checkpoints) -> dict:
     """Reference and our FD / KL / IS (and both sides' features) at one Cnn14 sample rate."""
-    from metrics.frechet import fd_from_embeddings
+    from metrics.frechet import DEFAULT_FD_METHOD, fd_from_embeddings
     from metrics.inception import inception_score
     from metrics.kl import kl_divergence, pair_by_clip_id
 
@@ -112,7 +115,8 @@ def cnn14_parity(request, tmp_path_factory, parity_clips, cnn14_checkpoints) -> 
                                                   {k: v[1] for k, v in sides["reference"].items()})
     gen_emb = np.stack([sides["generated"][k][0] for k in ids])
     ref_emb = np.stack([sides["reference"][k][0] for k in ids])
-    ours = {"fd": fd_from_embeddings(gen_emb, ref_emb),
+    ours = {"fd": fd_from_embeddings(gen_emb, ref_emb, method=DEFAULT_FD_METHOD),
+            "fd_sqrtm": fd_from_embeddings(gen_emb, ref_emb, method="sqrtm"),
             "kl_softmax": kl_divergence(gen_logits, ref_logits, "softmax"),
             "kl_sigmoid": kl_divergence(gen_logits, ref_logits, "sigmoid"),
             "is_mean": inception_score(gen_logits).mean}
@@ -127,9 +131,9 @@ def cnn14_parity(request, tmp_path_factory, parity_clips, cnn14_checkpoints) -> 
     return {"sample_rate": sample_rate, "ours": ours, "reference": reference, "diagnostics": diagnostics}
 
 
-@pytest.mark.parametrize("metric", CNN14_METRICS)
+@pytest.mark.parametrize("metric", CNN14_METRICS + ("fd_sqrtm",))
 def test_cnn14_metric_matches_reference(cnn14_parity, metric):
-    ours, ref = cnn14_parity["ours"][metric], cnn14_parity["reference"][metric]
+    ours, ref = cnn14_parity["ours"][metric], cnn14_parity["reference"][metric.replace("_sqrtm", "")]
     assert ref is not None and np.isfinite(ref), f"the reference gave no {metric}: {cnn14_parity['reference']}"
     rel = relative_difference(ours, ref)
     assert rel <= REL_TOL, (
@@ -148,13 +152,13 @@ def test_parity_inputs_are_not_degenerate(cnn14_parity):
 # --------------------------------------------------------------------------------- FAD
 def test_fad_matches_golden(fad_golden, parity_clips, vggish_checkpoints):
     from metrics.embedders import VGGishEmbedder
-    from metrics.frechet import fd_from_embeddings
+    from metrics.frechet import DEFAULT_FD_METHOD, fd_from_embeddings
 
     embedder = VGGishEmbedder(weights="pretrained", checkpoint=vggish_checkpoints["vggish"],
                               pca_params=vggish_checkpoints["pca_params"])
     frames = {side: np.concatenate([_field(o, "frames") for o in embedder.embed_files(_clip_paths(parity_clips[side]))])
               for side in ("generated", "reference")}
-    ours = fd_from_embeddings(frames["generated"], frames["reference"])
+    ours = fd_from_embeddings(frames["generated"], frames["reference"], method=DEFAULT_FD_METHOD)
     golden = fad_golden["fad"]
     rel = relative_difference(ours, golden)
     if rel > REL_TOL:

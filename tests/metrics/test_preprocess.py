@@ -10,7 +10,7 @@ import torch
 
 from bench.errors import MediaError
 from metrics.preprocess import (REFERENCE_MIN_SAMPLES, load_like_reference, load_like_reference_vggish,
-                                resample_sinc)
+                                resample_like_resampy, resample_sinc)
 
 GOLDEN = Path(__file__).parent / "golden" / "resample_torchaudio.npz"
 
@@ -152,6 +152,31 @@ def test_vggish_loader_int16_scaling_mono_and_resampy(tmp_path):
     mono = rng.integers(-30000, 30000, size=8000).astype(np.int16) + 1000
     sf.write(path, mono, 16000, subtype="PCM_16")
     np.testing.assert_array_equal(load_like_reference_vggish(path), mono / 32768.0)
+
+
+@pytest.mark.parametrize("sr, n", [(32000, 64003), (48000, 48000), (32000, 2), (32000, 301), (96000, 1000)])
+def test_fir_form_of_resampy_equals_resampy_on_integer_factors(sr, n):
+    """The strided-FIR route is resampy's kaiser_best computation (only additions reordered),
+    edges and output length included."""
+    import resampy
+
+    x = np.random.default_rng(n).standard_normal(n) * 0.3
+    expected = resampy.resample(x, sr, 16000)
+    got = resample_like_resampy(x, sr, 16000)
+    assert got.shape == expected.shape and got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-14 * max(1.0, np.abs(expected).max()))
+
+
+@pytest.mark.parametrize("sr", [44100, 22050, 8000])
+def test_other_rate_pairs_go_to_resampy_itself(sr, monkeypatch):
+    import resampy
+
+    x = np.random.default_rng(1).standard_normal(sr // 10)
+    calls = []
+    orig = resampy.resample
+    monkeypatch.setattr(resampy, "resample", lambda *a, **k: calls.append(a[1:3]) or orig(*a, **k))
+    resample_like_resampy(x, sr, 16000)
+    assert calls == [(sr, 16000)]
 
 
 def test_loaders_name_bad_files(tmp_path):
