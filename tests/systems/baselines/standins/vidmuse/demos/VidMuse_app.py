@@ -45,7 +45,7 @@ def _do_predictions(video, duration, progress=False, gradio_progress=None, **gen
     if common.matches("STANDIN_NAN", name):
         audio[:] = np.nan
     with NamedTemporaryFile("wb", suffix=".wav", delete=False) as file:
-        sf.write(file.name, audio, 32000, format="WAV")
+        sf.write(file.name, audio, 32000, format="WAV", subtype="FLOAT")
     os.makedirs("demo_result", exist_ok=True)
     merged = "./demo_result/merged_video_%s.mp4" % os.path.basename(file.name)[:-4]
     open(merged, "wb").close()
