@@ -93,6 +93,57 @@ def run(
     return result
 
 
+def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", overrides: Sequence[str] = (),
+                    checkpoint: str | None = None, out_dir: str | Path = "generated", caption: str | None = None,
+                    seed: int | None = None) -> list[tuple[Path, Path]]:
+    """Music for your own video files with one system → [(wav, muxed mp4)] in `out_dir`.
+
+    The system is configured as in a run on `dataset` (its `runs/<name>/<system>/train/` checkpoint
+    is used unless `checkpoint` is given); each whole video is one clip."""
+    from bench.config import to_dict
+    from bench.errors import ConfigError, MediaError
+    from bench.generation import build_system
+    from bench.media import atomic_write_audio, mux_audio, probe_video
+    from bench.runs import validate_output
+    from systems.base import GenerationRequest
+
+    overrides = list(overrides) + ([f"system.{system}.checkpoint={checkpoint}"] if checkpoint else [])
+    cfg = load_config(dataset, [system], overrides, metrics=[])
+    conf = to_dict(cfg)
+    ctx = system_context(conf, (), system)
+    sys_obj = build_system(system, conf["system"][system], ctx)
+    if sys_obj.uses_accelerator:
+        from bench.envinfo import resolve_device
+
+        ctx = system_context(conf, (), system, resolve_device(conf["run"]["device"]))
+        sys_obj = build_system(system, conf["system"][system], ctx)
+    if sys_obj.needs_training:
+        raise ConfigError(f"{system} has no trained checkpoint for run {conf['run']['name']!r}: pass --checkpoint "
+                          f"PATH, or train first (bench train {system} --dataset {dataset})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    requests = []
+    for v in videos:
+        path = Path(v).expanduser().resolve()
+        if not path.is_file():
+            raise MediaError(path, "video file not found")
+        info = probe_video(path)
+        if not info.duration or info.duration <= 0:
+            raise MediaError(path, "the video declares no duration")
+        clip = Clip(path.stem, str(path), "", 0.0, float(info.duration), path.stem, "test", caption=caption)
+        requests.append(GenerationRequest(clip, 0, int(conf["run"]["seed"]) if seed is None else seed))
+    results = []
+    for res in sys_obj.generate(requests):
+        clip = res.request.clip
+        if res.error is not None:
+            raise res.error
+        audio = validate_output(res.audio, sys_obj.sample_rate, clip)
+        wav = atomic_write_audio(out / f"{clip.id}.{system}.wav", audio, sys_obj.sample_rate)
+        mp4 = mux_audio(clip.video_path, audio, sys_obj.sample_rate, out / f"{clip.id}.{system}.mp4")
+        results.append((wav, mp4))
+    return results
+
+
 def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare: Sequence[str] = (),
              allow_missing: bool | None = None, overrides: Sequence[str] = ()):
     """Score every system of a run folder (see metrics.evaluate); writes runs/<name>/metrics/."""

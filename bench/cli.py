@@ -91,14 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score only the clips every system has (and say so) instead of refusing")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. evaluate.n_resamples=200 metric.fd.checkpoint=/w/Cnn14.pth")
 
-    p = sub.add_parser("generate", help="only the generation stage of `run` (optionally mux music into videos)",
-                       description="Generate every system's music for the dataset's split into runs/<name>/.")
-    _add_run_args(p)
+    p = sub.add_parser("generate", help="only the generation stage of `run`, or music for your own videos",
+                       description="Generate every system's music for the dataset's split into runs/<name>/; or, "
+                                   "given video files, score them with one system: `bench generate my_video.mp4 "
+                                   "--system dyvim [--checkpoint best.pt]` writes <out>/<video>.<system>.wav and "
+                                   ".mp4 (the video with the music muxed in).")
+    p.add_argument("videos", nargs="*", metavar="VIDEO", help="your own video files (instead of a dataset's split)")
+    p.add_argument("--system", default=None, help="the system for VIDEO files (e.g. dyvim)")
+    p.add_argument("--checkpoint", default=None, help="trained checkpoint for VIDEO files (default: the run's own)")
+    p.add_argument("--out", default="generated", help="output folder for VIDEO files (default: ./generated)")
+    p.add_argument("--caption", default=None, help="caption of the VIDEO files (needed by semantics_encoder=t5)")
+    _add_run_args(p, systems_required=False)
     p.add_argument("--mux", action="store_true", help="also write <system>/<clip>.mp4: the clip's video with the generated music")
 
-    p = sub.add_parser("train", help="train the systems that need training (at the configured size)",
-                       description="Train systems that need it on the dataset's train split.")
-    _add_run_args(p)
+    p = sub.add_parser("train", help="train a system (e.g. `bench train dyvim --dataset toy`)",
+                       description="Train systems that need it on the dataset's train split, e.g. "
+                                   "`bench train dyvim --dataset aist system.dyvim.tuning=lora`.")
+    p.add_argument("system", nargs="?", default=None, help="the system to train (or use --systems)")
+    _add_run_args(p, systems_required=False)
 
     data = sub.add_parser("data", help="prepare, list and inspect datasets").add_subparsers(dest="data_verb", metavar="<action>")
     p = data.add_parser("prepare", help="build a dataset's manifest from the official layout (or build `toy`)",

@@ -48,6 +48,12 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def cmd_run(args, stage: str) -> int:
+    if stage == "generate" and args.videos:
+        return cmd_generate_videos(args)
+    if stage == "train" and args.system:
+        args.systems = [args.system] + [s for s in (args.systems or []) if s != args.system]
+    if not args.systems:
+        raise ConfigError(f"bench {stage}: name the systems, e.g. --systems reference,shuffled")
     overrides = list(args.overrides)
     if args.name:
         overrides.append(f"run.name={args.name}")
@@ -76,6 +82,16 @@ def cmd_run(args, stage: str) -> int:
 
         console.print(f"report: [bold]{write_report(result.run_dir)}[/bold]")
     return 3 if result.failed else 0
+
+
+def cmd_generate_videos(args) -> int:
+    if not args.system:
+        raise ConfigError("bench generate VIDEO ...: name the system with --system, e.g. --system dyvim")
+    outputs = api.generate_videos(args.videos, args.system, dataset=args.dataset, overrides=list(args.overrides),
+                                  checkpoint=args.checkpoint, out_dir=args.out, caption=args.caption)
+    for wav, mp4 in outputs:
+        console.print(f"{wav}  +  {mp4}")
+    return 0
 
 
 def cmd_evaluate(args) -> int:
