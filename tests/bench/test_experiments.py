@@ -1,0 +1,148 @@
+"""Experiments: every named experiment loads and plans, sweeps expand and reduce, identical
+configs share one run folder, bad definitions are named; end to end, a sweep over the controls
+runs as resumable run folders with tables and a report, and a reduced `alpha` sweep runs DyViM
+on the tiny toy."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from bench.errors import ConfigError, UnknownNameError
+from bench.experiments import experiment_names, load_experiment, plan
+from bench.experiments.spec import experiment_from_dict, reduce_sweep, select_variants
+
+PAPER_EXPERIMENTS = {"overall", "conditions", "strategies", "tuning", "alpha", "encoders", "attention", "schedules"}
+BENCH = [sys.executable, "-m", "bench"]
+
+
+def test_every_paper_experiment_is_defined():
+    assert PAPER_EXPERIMENTS <= set(experiment_names())
+    arts = {n: load_experiment(n).artefact for n in PAPER_EXPERIMENTS}
+    assert arts["overall"] == "table1" and arts["alpha"] == "figure4" and arts["attention"] == "figure5"
+    alpha = load_experiment("alpha")
+    assert [v.overrides[0] for v in alpha.variants][::5] == ["system.dyvim.alpha=0.0", "system.dyvim.alpha=0.5",
+                                                             "system.dyvim.alpha=1.0"]
+    assert len(alpha.variants) == 11
+
+
+def test_swept_keys_are_dyvim_config_keys():
+    """Every system.dyvim.* key an experiment sets exists in bench/conf/system/dyvim.yaml."""
+    conf = Path(__file__).resolve().parents[2] / "bench" / "conf" / "system" / "dyvim.yaml"
+    if not conf.exists():
+        pytest.skip("dyvim's config has not landed")
+    keys = set(yaml.safe_load(conf.read_text()))
+    for name in PAPER_EXPERIMENTS:
+        exp = load_experiment(name)
+        for v in exp.variants:
+            for o in v.overrides:
+                key = o.split("=")[0]
+                assert key.startswith("system.dyvim.") and key.split(".")[2] in keys, (name, o)
+
+
+def test_all_variants_plan_on_toy_and_identical_models_share_a_folder():
+    if "dyvim" not in __import__("systems.base", fromlist=["known_systems"]).known_systems():
+        pytest.skip("dyvim is not registered")
+    if not (Path(__file__).resolve().parents[2] / "bench" / "conf" / "system" / "dyvim.yaml").exists():
+        pytest.skip("dyvim's config has not landed")
+    runs = plan(load_experiment("strategies"), ["toy"], systems=["dyvim"])
+    folders = {r.folder: r.variants for r in runs}
+    assert folders["d_extend"] == ("d_extend", "s_cross")  # D_extend* and S_cross* are one model
+    assert set(folders) == {"d_cross", "d_extend", "s_prepend"}
+    enc = plan(load_experiment("encoders"), ["toy", "symmv"], systems=["dyvim"])
+    assert {(r.dataset, r.folder) for r in enc if r.folder == "de_pose"} == {("toy", "de_pose")}  # dance only
+    assert all(r.run_name("encoders").startswith(f"encoders/{r.dataset}/") for r in enc)
+
+
+def test_reduced_sweeps_and_selection():
+    exp = reduce_sweep(load_experiment("alpha"), "system.dyvim.alpha", ["0.0", "0.5"])
+    assert [v.name for v in exp.variants] == ["alpha_0.0", "alpha_0.5"]
+    with pytest.raises(ConfigError, match="does not sweep 'system.dyvim.tuning'.*system.dyvim.alpha"):
+        reduce_sweep(exp, "system.dyvim.tuning", ["full"])
+    assert [v.name for v in select_variants(load_experiment("tuning"), ["lora"]).variants] == ["lora"]
+    with pytest.raises(ConfigError, match="no variant 'nope'.*full, lora, frozen"):
+        select_variants(load_experiment("tuning"), ["nope"])
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"name": "x", "artefact": "table9", "systems": [], "datasets": [], "metrics": [], "sweep": {"a": [1]}},
+     "artefact 'table9'"),
+    ({"name": "x", "artefact": "table2", "systems": [], "datasets": [], "metrics": []}, "exactly one of `sweep`"),
+    ({"name": "x", "artefact": "table2", "systems": [], "datasets": [], "metrics": [],
+      "variants": [{"name": "a/b"}]}, "plain folder name"),
+    ({"name": "x", "artefact": "table2", "datasets": [], "metrics": [], "sweep": {"a": [1]}}, "lacks the key 'systems'"),
+    ({"name": "x", "artefact": "table2", "systems": [], "datasets": [], "metrics": [], "sweep": {"a": []}},
+     "non-empty list"),
+])
+def test_bad_definitions_are_named(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        experiment_from_dict(raw, "bad.yaml")
+
+
+def test_unknown_experiment_lists_the_known_ones():
+    with pytest.raises(UnknownNameError, match="unknown experiment 'nope'.*alpha"):
+        load_experiment("nope")
+
+
+CONTROLS_SWEEP = {"name": "ctl", "title": "controls sweep", "artefact": "table2", "systems": ["reference", "shuffled"],
+                  "datasets": ["toy"], "metrics": ["beat"], "sweep": {"system.shuffled.pool": ["test", "all"]}}
+
+
+def bench(*args, env, check=True):
+    proc = subprocess.run([*BENCH, *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"bench {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.mark.slow
+def test_controls_sweep_end_to_end_resumes_and_reports(tmp_path, mini_dataset):
+    root, overrides = mini_dataset
+    env = {"BENCH_RUNS_ROOT": str(tmp_path / "runs"), "BENCH_CACHE_DIR": str(tmp_path / "cache")}
+    spec = tmp_path / "ctl.yaml"
+    spec.write_text(yaml.safe_dump(CONTROLS_SWEEP))
+    args = ["experiment", "run", str(spec), *overrides, "evaluate.n_resamples=50", "executor.workers=1"]
+    out = bench(*args, env=env).stdout
+    exp_dir = tmp_path / "runs" / "ctl"
+    assert f"report: {exp_dir / 'report' / 'index.html'}" in out and "2 runs, 0 failed" in out
+    for variant in ("pool_test", "pool_all"):
+        run = exp_dir / "toy" / variant
+        assert yaml.safe_load((run / "config.yaml").read_text())["system"]["shuffled"]["pool"] == variant[5:]
+        assert (run / "metrics" / "beat.parquet").exists()
+    results = pd.read_parquet(exp_dir / "tables" / "results.parquet")
+    assert set(results["variant"]) == {"pool_test", "pool_all"} and set(results["system"]) == {"reference", "shuffled"}
+    assert (exp_dir / "tables" / "table2.tex").read_text().count("\\begin{tabular}") == 1
+    doc = yaml.safe_load((exp_dir / "experiment.yaml").read_text())
+    assert [r["folder"] for r in doc["runs"]] == ["pool_test", "pool_all"]
+    html = (exp_dir / "report" / "index.html").read_text()
+    assert "pool=test" in html and "<audio" in html and "<video" in html
+
+    wavs = {p: p.stat().st_mtime_ns for p in exp_dir.rglob("*.wav")}
+    again = bench(*args, env=env).stdout  # resumes: nothing regenerated
+    assert {p: p.stat().st_mtime_ns for p in exp_dir.rglob("*.wav")} == wavs
+    assert "already_done=" in again or "2 runs, 0 failed" in again
+
+    status = bench("experiment", "status", str(exp_dir), env=env).stdout
+    assert "status: run=ctl/toy/pool_test state=evaluated" in status
+    assert "status: run=ctl/toy/pool_all state=evaluated" in status
+
+
+@pytest.mark.slow
+def test_a_failing_variant_is_recorded_and_the_others_run(tmp_path, mini_dataset):
+    root, overrides = mini_dataset
+    env = {"BENCH_RUNS_ROOT": str(tmp_path / "runs"), "BENCH_CACHE_DIR": str(tmp_path / "cache")}
+    spec = tmp_path / "half.yaml"
+    spec.write_text(yaml.safe_dump({**CONTROLS_SWEEP, "name": "half", "metrics": [],
+                                    "sweep": {"system.shuffled.pool": ["test", "nowhere"]}}))
+    proc = bench("experiment", "run", str(spec), *overrides, "executor.workers=1", env=env, check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    state = json.loads((tmp_path / "runs" / "half" / "state.json").read_text())
+    assert state["half/toy/pool_test"]["status"] == "done"
+    assert state["half/toy/pool_nowhere"]["status"] == "failed" and "nowhere" in state["half/toy/pool_nowhere"]["error"]
+    html = (tmp_path / "runs" / "half" / "report" / "index.html").read_text()
+    assert "half/toy/pool_nowhere" in html and "variant run failed" in html
