@@ -89,7 +89,12 @@ def cmd_check(names: list[str], overrides) -> int:
     conf = to_dict(cfg)
     bad = 0
     for name in names:
-        cls = get_system_class(configs[name].get("name", name))
+        try:
+            cls = get_system_class(configs[name].get("name", name))
+        except Exception as exc:  # e.g. a module that is not in this checkout yet
+            bad += 1
+            console.print(f"[red]unloadable[/red] {name}: {type(exc).__name__}: {exc}")
+            continue
         problems = _status(cls, configs[name])
         if problems:
             bad += 1

@@ -89,22 +89,30 @@ def clone(url: str, commit: str, dest: Path, log: Callable[[str], None] = print)
 
 
 def find_python(version: str, given: str | None) -> str:
-    """An interpreter of `version` (e.g. '3.8'): `given`, python<version> on PATH, or uv's."""
-    candidates = [given] if given else [f"python{version}"]
-    for c in candidates:
-        exe = shutil.which(c) or (c if c and Path(c).is_file() else None)
-        if exe:
-            got = _run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], f"asking {exe} its version").strip()
-            if given or got == version:
-                return exe
-    if not given and shutil.which("uv"):
+    """An interpreter of `version` (e.g. '3.8'): `given`, python<version> on PATH, pyenv's, or uv's."""
+    if given:
+        exe = shutil.which(given) or (given if Path(given).is_file() else None)
+        if not exe:
+            raise SetupError(f"base_python {given}: not found")
+        return exe
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += sorted(str(p) for p in pyenv.glob(f"{version}.*/bin/python"))
+    for exe in filter(None, candidates):
+        try:  # a pyenv shim for a version that is not selected fails here: try the next one
+            got = _run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], f"asking {exe} its version")
+        except SetupError:
+            continue
+        if got.strip() == version:
+            return exe
+    if shutil.which("uv"):
         try:
             return _run(["uv", "python", "find", version], f"uv python find {version}").strip()
         except SetupError:
             pass
     raise SetupError(f"no Python {version} interpreter found (the baseline's stack needs it); install one "
-                     f"(`uv python install {version}`, conda, or your distribution) and pass it with "
-                     f"system.<name>.base_python=/path/to/python{version}")
+                     f"(`uv python install {version}`, `pyenv install {version}`, conda, or your distribution) and "
+                     f"pass it with system.<name>.base_python=/path/to/python{version}")
 
 
 def build_env(spec: Path, env_dir: Path, python: str, post_install: list[list[str]],
@@ -155,11 +163,21 @@ def setup_system(cls, config: dict, log: Callable[[str], None] = print) -> list[
 
 
 def check_spec(spec: Path, pip: list[str] | None = None, timeout: float = 600) -> tuple[bool, str]:
-    """`pip install --dry-run --python-version V --only-binary=:all:` on a spec (queries the registry)."""
+    """`pip install --dry-run --python-version V --only-binary=:all:` on a spec (queries the registry).
+
+    With an interpreter of the spec's version at hand its own pip is used: pip evaluates
+    environment markers (`numpy>=1.22; python_version >= "3.11"`) for the interpreter it runs
+    in, whatever `--python-version` says, so a newer pip would report conflicts that do not exist.
+    """
     header = spec_header(spec)
-    pip = pip or [sys.executable, "-m", "pip"]
+    target = []  # an interpreter of the spec's own version needs no --python-version
+    if pip is None:
+        try:
+            pip = [find_python(header["python"], None), "-m", "pip"]
+        except SetupError:
+            pip, target = [sys.executable, "-m", "pip"], ["--python-version", header["python"]]
     extra = ["--extra-index-url", header["index"]] if "index" in header else []
-    argv = [*pip, "install", "--dry-run", "--ignore-installed", "--quiet", "--python-version", header["python"],
+    argv = [*pip, "install", "--dry-run", "--ignore-installed", "--quiet", *target,
             "--only-binary=:all:", *extra, "-r", str(spec)]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)

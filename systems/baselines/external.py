@@ -125,7 +125,7 @@ class ExternalSystem(System):
                  python: str | None = None, commands: dict | None = None, timeout: float = 1800.0,
                  retries: int = 1, keep_workdirs: bool = False, env: dict | None = None,
                  batch_size: int = 1, repo_url: str | None = None, commit: str | None = None,
-                 base_python: str | None = None, **options):
+                 base_python: str | None = None, workers: int = 1, **options):
         super().__init__(context)
         self.repo_dir = Path(os.path.expanduser(str(repo_dir))) if not _blank(repo_dir) else None
         self.env_dir = Path(os.path.expanduser(str(env_dir))) if not _blank(env_dir) else None
@@ -137,6 +137,8 @@ class ExternalSystem(System):
         self.keep_workdirs = bool(keep_workdirs)
         self.extra_env = {str(k): str(v) for k, v in (env or {}).items()}
         self.batch_size = max(1, int(batch_size))
+        # one baseline process at a time by default: each loads its model onto the one GPU
+        self.max_workers = max(1, int(workers))
         self.options = options
         self.system_dir = context.work_dir.parent
         self.log_dir = self.system_dir / "logs"
