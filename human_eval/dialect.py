@@ -18,6 +18,7 @@ def insert_ignore(session, model, rows: list[dict], conflict_columns: list[str])
         from human_eval.storage import StorageError
 
         raise StorageError(f"database backend {name!r} is not supported for studies: use SQLite or PostgreSQL")
-    # RETURNING, not rowcount: psycopg reports -1 for a multi-row VALUES insert
-    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=conflict_columns).returning(model.id)
-    return len(session.execute(stmt).all())
+    # One cached statement per row (a multi-row VALUES is compiled anew each time), and RETURNING
+    # rather than rowcount, which psycopg reports as -1 for some insert forms.
+    stmt = insert(model).on_conflict_do_nothing(index_elements=conflict_columns).returning(model.id)
+    return sum(session.execute(stmt, row).first() is not None for row in rows)

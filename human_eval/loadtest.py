@@ -19,6 +19,8 @@ import numpy as np
 from bench.errors import ConfigError
 from human_eval.perf import P95_TARGET_MS
 
+RETRIES = 5
+
 
 @dataclass
 class Target:
@@ -33,6 +35,7 @@ class PhaseStats:
     latencies_ms: list = field(default_factory=list)
     sent: set = field(default_factory=set)  # assignment ids submitted
     errors: int = 0
+    retries: int = 0
 
     def p95(self) -> float:
         return float(np.percentile(self.latencies_ms, 95)) if self.latencies_ms else float("nan")
@@ -72,22 +75,30 @@ def _answers(kind: str, rng: random.Random) -> dict:
 async def _vote(client, url, study, token, csrf, assignment, kind, rng, stats, repeat: float, page: bool):
     base = f"{url}/s/{study}/r/{token}"
     if page:
-        await client.get(f"{base}/item")
+        try:
+            await client.get(f"{base}/item")
+        except Exception:
+            stats.errors += 1
     body = {"assignment": assignment, "answers": _answers(kind, rng), "submission": uuid.uuid4().hex}
     headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
     stats.sent.add(assignment)
     for attempt in range(2 if rng.random() < repeat else 1):
         t0 = time.perf_counter()
-        try:
-            r = await client.post(f"{base}/vote", json=body, headers=headers)
-            ok = r.status_code == 200
-        except Exception:
-            ok = False
+        ok = False
+        for retry in range(RETRIES):  # as the page does: a dropped connection is retried, same body
+            try:
+                r = await client.post(f"{base}/vote", json=body, headers=headers)
+                ok = r.status_code == 200
+                break
+            except Exception:
+                stats.retries += 1
+                await asyncio.sleep(0.2 * (retry + 1))
         stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
         stats.errors += not ok
 
 
-async def paced(url, target: Target, pause: tuple[float, float], repeat: float, deadline: float, seed: int) -> PhaseStats:
+async def paced(url, target: Target, pause: tuple[float, float], repeat: float, deadline: float, seed: int,
+                pages: bool = False) -> PhaseStats:
     import httpx
 
     stats = PhaseStats()
@@ -100,7 +111,7 @@ async def paced(url, target: Target, pause: tuple[float, float], repeat: float, 
                 if time.monotonic() > deadline:
                     return
                 await asyncio.sleep(rng.uniform(*pause))
-                await _vote(client, url, target.study, token, csrf, a, kind, rng, stats, repeat, page=True)
+                await _vote(client, url, target.study, token, csrf, a, kind, rng, stats, repeat, page=pages)
         await asyncio.gather(*(rater(i, *r) for i, r in enumerate(target.raters)))
     return stats
 
@@ -128,6 +139,7 @@ async def unpaced(url, target: Target, rates: list[float], step_s: float, deadli
             await asyncio.gather(*tasks)
             stats_all.sent |= stats.sent
             stats_all.errors += stats.errors
+            stats_all.retries += stats.retries
             results.append((rate, stats.p95(), stats.errors))
             print(f"  unpaced rate={rate:g}/s p95_ms={stats.p95():.1f} errors={stats.errors}", flush=True)
             if stats.p95() >= P95_TARGET_MS or stats.errors:
@@ -152,7 +164,7 @@ def count_stored(db, study: str) -> tuple[set, int]:
 def _serve(url: str, port: int) -> subprocess.Popen:
     code = ("import sys, uvicorn; from human_eval.storage import open_database; from human_eval.app import create_app;"
             "uvicorn.run(create_app(open_database(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]),"
-            " log_level='error', access_log=False)")
+            " log_level='error', access_log=False, timeout_keep_alive=60)")
     proc = subprocess.Popen([sys.executable, "-c", code, url, str(port)], stdout=subprocess.DEVNULL)
     import httpx
 
@@ -212,7 +224,7 @@ def bench_backend(name: str, url: str, args, deadline: float) -> dict:
     try:
         t0 = time.monotonic()
         stats = asyncio.run(paced(f"http://127.0.0.1:{port}", paced_target, (args.pause_min, args.pause_max),
-                                  args.repeat, deadline, args.seed))
+                                  args.repeat, deadline, args.seed, args.pages))
         paced_s = time.monotonic() - t0
         rates = [float(x) for x in args.rates.split(",") if x]
         max_rate, ladder = asyncio.run(unpaced(f"http://127.0.0.1:{port}", ladder_target, rates, args.step_s,
@@ -226,7 +238,7 @@ def bench_backend(name: str, url: str, args, deadline: float) -> dict:
     sent = len(stats.sent) + len(ladder.sent)
     out = dict(backend=name, votes_sent=sent, votes_stored=len(stored & stats.sent) + len(stored_l & ladder.sent),
                duplicates=dups + dups_l, lost=len(stats.sent - stored) + len(ladder.sent - stored_l),
-               errors=stats.errors + ladder.errors, paced_s=round(paced_s, 1), p95_ms=round(stats.p95(), 1),
+               errors=stats.errors + ladder.errors, retries=stats.retries + ladder.retries, paced_s=round(paced_s, 1), p95_ms=round(stats.p95(), 1),
                p50_ms=round(float(np.percentile(stats.latencies_ms, 50)), 1) if stats.latencies_ms else None,
                max_rate=max_rate)
     print(" ".join(f"{k}={v}" for k, v in out.items()), flush=True)

@@ -2,9 +2,9 @@
 
 For each backend (SQLite; PostgreSQL given --postgres or BENCH_TEST_POSTGRES_URL) a synthetic
 study is stored, the app is served by uvicorn in its own process on 127.0.0.1, and:
-1. paced: R concurrent raters × V votes, each opening the item page, pausing U(pause-min,
-   pause-max) s as a person would, then submitting (a share `repeat` of submissions sent twice,
-   as double clicks); latency is measured on vote submissions;
+1. paced: R concurrent raters × V votes, each pausing U(pause-min, pause-max) s as a person
+   would, then submitting (a share `repeat` of submissions sent twice, as double clicks; with
+   --pages each vote is preceded by loading the item page); latency is measured on votes;
 2. unpaced: an open-loop ladder of vote rates (votes/s, a few seconds each) on fresh raters, to
    find the highest rate whose p95 stays under 200 ms.
 Then the database is counted: votes sent vs stored, duplicates, lost. Play enforcement is off in
@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated (default both)")
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL (default: $BENCH_TEST_POSTGRES_URL)")
     parser.add_argument("--max-s", type=float, default=600.0, help="overall time bound (default 600)")
+    parser.add_argument("--pages", action="store_true",
+                        help="paced raters also load the item page before each vote (twice the requests)")
     parser.add_argument("--seed", type=int, default=0)
 
 

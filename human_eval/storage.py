@@ -69,6 +69,7 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.dialect = self.engine.dialect.name
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.cache: dict = {}  # per-process lookups that never go stale (see human_eval.study.authenticate)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
 
     @contextlib.contextmanager

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bench.errors import BenchError
 from human_eval.assign import PAIRWISE_QUESTIONS, RATING_QUESTIONS, Plan
@@ -131,11 +131,36 @@ def check_admin(db: Database, study_id: str, token: str | None) -> Study:
     return study
 
 
-def authenticate(db: Database, study_id: str, token: str) -> tuple[Study, Rater]:
-    """The study and rater of an invitation; refuses forged, other-study and expired tokens."""
+STUDY_CACHE_S = 5.0  # how long a served process trusts its copy of a study row (expiry, settings)
+
+
+def _cached_study(db: Database, study_id: str) -> Study | None:
+    import time
+
+    hit = db.cache.get(("study", study_id))
+    if hit is not None and time.monotonic() - hit[1] < STUDY_CACHE_S:
+        return hit[0]
     with db.read() as s:
-        rater = s.scalar(select(Rater).where(Rater.token_hash == token_hash(token)))
         study = s.get(Study, study_id)
+    if study is not None:
+        db.cache[("study", study_id)] = (study, time.monotonic())
+    return study
+
+
+def authenticate(db: Database, study_id: str, token: str) -> tuple[Study, Rater]:
+    """The study and rater of an invitation; refuses forged, other-study and expired tokens.
+
+    A token's rater never changes, so the lookup is cached per process (only hits are cached:
+    a token invited after the server started is found on its first use).
+    """
+    digest = token_hash(token)
+    rater = db.cache.get(("rater", digest))
+    if rater is None:
+        with db.read() as s:
+            rater = s.scalar(select(Rater).where(Rater.token_hash == digest))
+        if rater is not None:
+            db.cache[("rater", digest)] = rater
+    study = _cached_study(db, study_id)
     if rater is None or study is None or rater.study_id != study.id:
         raise Refused(403, "this invitation link is not valid for this study")
     if as_utc(study.expires_at) < utcnow():
@@ -154,34 +179,40 @@ class Progress:
 
 def progress(db: Database, rater: Rater, mark_shown: bool = True) -> Progress:
     """Where the rater stands: the first assignment (by position) without votes is current."""
-    with db.read() as s:
-        total = s.scalar(select(func.count()).select_from(Assignment).where(Assignment.rater_id == rater.id))
-        answered = select(Vote.assignment_id).where(Vote.rater_id == rater.id).distinct()
-        done = s.scalar(select(func.count()).select_from(answered.subquery()))
-        current = s.scalar(select(Assignment).where(Assignment.rater_id == rater.id, Assignment.id.not_in(answered))
-                           .order_by(Assignment.position).limit(1))
-    if current is None:
+    voted = select(Vote.id).where(Vote.assignment_id == Assignment.id).exists()
+    with db.read() as s:  # plain (id, voted) rows: loading every ORM object would dominate the request
+        rows = s.execute(select(Assignment.id, voted).where(Assignment.rater_id == rater.id)
+                         .order_by(Assignment.position)).all()
+    total, done = len(rows), sum(1 for _, v in rows if v)
+    current_id = next((a for a, v in rows if not v), None)
+    if current_id is None:
         return Progress(done, total, None, None, {})
-    if mark_shown and (current.shown_at is None or rater.started_at is None):
-        with db.write() as s:
-            a = s.get(Assignment, current.id)
-            if a.shown_at is None:
-                a.shown_at = utcnow()
-            r = s.get(Rater, rater.id)
-            if r.started_at is None:
-                r.started_at = utcnow()
-            current = a
+    if mark_shown:
+        with db.read() as s:
+            shown = s.scalar(select(Assignment.shown_at).where(Assignment.id == current_id))
+        if shown is None:
+            now = utcnow()
+            with db.write() as s:
+                s.execute(update(Assignment).where(Assignment.id == current_id, Assignment.shown_at.is_(None))
+                          .values(shown_at=now))
+                s.execute(update(Rater).where(Rater.id == rater.id, Rater.started_at.is_(None)).values(started_at=now))
     with db.read() as s:
-        item = s.get(Item, current.item_id)
-        played = {p.side: p.played_s for p in s.scalars(select(PlayProgress).where(PlayProgress.assignment_id == current.id))}
+        current, item = s.execute(select(Assignment, Item).join(Item, Assignment.item_id == Item.id)
+                                  .where(Assignment.id == current_id)).one()
+        played = {side: sec for side, sec in s.execute(select(PlayProgress.side, PlayProgress.played_s)
+                                                        .where(PlayProgress.assignment_id == current_id))}
     return Progress(done, total, current, item, played)
 
 
-def _own_assignment(s, rater: Rater, assignment_id: int) -> tuple[Assignment, Item]:
-    a = s.get(Assignment, assignment_id)
-    if a is None or a.rater_id != rater.id:
+def _own_assignment(s, rater: Rater, assignment_id: int):
+    """(assignment, item) facts of one of the rater's own assignments, as one plain row with
+    id, shown_at, kind, duration (no ORM objects: this is on every vote's path)."""
+    row = s.execute(select(Assignment.id, Assignment.shown_at, Item.kind, Item.duration)
+                    .join(Item, Assignment.item_id == Item.id)
+                    .where(Assignment.id == assignment_id, Assignment.rater_id == rater.id)).first()
+    if row is None:
         raise Refused(404, "no such item in your study")
-    return a, s.get(Item, a.item_id)
+    return row, row
 
 
 def sides(item: Item) -> tuple[str, ...]:
@@ -244,16 +275,12 @@ def submit_vote(db: Database, study: Study, rater: Rater, assignment_id: int, an
         bad = {q: v for q, v in answers.items() if v not in allowed}
         if bad:
             raise Refused(400, f"invalid answers {bad}; allowed: {', '.join(allowed)}")
-        existing = {v.question: v.answer for v in s.scalars(select(Vote).where(Vote.assignment_id == a.id))}
-        if existing:
-            if existing == answers:
-                return "duplicate"
-            raise Refused(409, "this item was already answered; answers cannot be changed")
         need = required_play_s(study, item)
         if need > 0:
-            played = {p.side: p.played_s for p in s.scalars(select(PlayProgress).where(PlayProgress.assignment_id == a.id))}
+            played = dict(s.execute(select(PlayProgress.side, PlayProgress.played_s)
+                                    .where(PlayProgress.assignment_id == a.id)).all())
             short = [side for side in sides(item) if played.get(side, 0.0) < need]
-            if short:
+            if short and not _answered(s, a.id):
                 names = {"left": "A", "right": "B"}
                 raise Refused(409, "play " + " and ".join(names[x] for x in short)
                               + f" first (at least {need:.1f} s of each)")
@@ -261,11 +288,19 @@ def submit_vote(db: Database, study: Study, rater: Rater, assignment_id: int, an
         spent = int((now - shown).total_seconds() * 1000) if shown else None
         rows = [dict(assignment_id=a.id, rater_id=rater.id, question=q, answer=answers[q], submission_id=submission_id[:64],
                      shown_at=shown, answered_at=now, time_spent_ms=spent) for q in wanted]
+        # Insert first (the common case), then look at what was there: the unique key decides.
         inserted = insert_ignore(s, Vote, rows, ["assignment_id", "question"])
-        remaining = s.scalar(select(func.count()).select_from(Assignment).where(
-            Assignment.rater_id == rater.id,
-            Assignment.id.not_in(select(Vote.assignment_id).where(Vote.rater_id == rater.id))))
-        if remaining == 0:
-            r = s.get(Rater, rater.id)
-            r.finished_at = r.finished_at or now
-    return "stored" if inserted else "duplicate"
+        if inserted < len(rows):
+            existing = _answered(s, a.id)
+            if inserted or existing != answers:
+                raise Refused(409, "this item was already answered; answers cannot be changed")
+            return "duplicate"
+        unvoted = ~select(Vote.id).where(Vote.assignment_id == Assignment.id).exists()
+        remaining = s.scalar(select(Assignment.id).where(Assignment.rater_id == rater.id, unvoted).limit(1))
+        if remaining is None:
+            s.execute(update(Rater).where(Rater.id == rater.id, Rater.finished_at.is_(None)).values(finished_at=now))
+    return "stored"
+
+
+def _answered(s, assignment_id: int) -> dict:
+    return dict(s.execute(select(Vote.question, Vote.answer).where(Vote.assignment_id == assignment_id)).all())

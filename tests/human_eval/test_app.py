@@ -117,6 +117,7 @@ def test_tokens_are_checked_on_every_request(served, db_url, tmp_path):
     with db.write() as s:
         st = s.get(Study, "st")
         st.expires_at = st.created_at - timedelta(days=1)
+    db.cache.clear()  # a served process re-reads a study row after STUDY_CACHE_S; the test does not wait
     r = client.get(f"/s/st/r/{tokens[0]}/item")
     assert r.status_code == 403 and "closed" in r.text
 
