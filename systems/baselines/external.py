@@ -187,9 +187,19 @@ class ExternalSystem(System):
                 problems.append(f"renderer: {exc}")
         return problems
 
+    def repo_commit(self) -> str | None:
+        """The working copy's checked-out commit (None when it is not a git checkout)."""
+        try:
+            out = subprocess.run(["git", "-C", str(self.repo_dir), "rev-parse", "HEAD"], capture_output=True,
+                                 text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 and (self.repo_dir / ".git").exists() else None
+
     def describe(self) -> dict:
         return {"weights": self.weights, "sample_rate": self.sample_rate, "kind": self.kind,
                 "output_type": self.output_type, "repo": str(self.repo_dir), "commit_pinned": self.commit,
+                "commit_checked_out": self.repo_commit(),
                 "python": self.python, "changes": list(self.changes),
                 **{w.option: str(self.options.get(w.option)) for w in self.weight_files}}
 
@@ -263,7 +273,7 @@ class ExternalSystem(System):
                             if isinstance(raw, BaseException):
                                 raise raw
                             audio, record = normalise(raw, req.clip, self.sample_rate, self.max_output_seconds)
-                        except NotReadyError as exc:
+                        except ConfigError as exc:  # not ready, wrong dataset for it: a retry cannot help
                             yield GenerationResult(req, error=exc)
                             continue
                         except Exception as exc:

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 BENCH = [sys.executable, "-m", "bench"]
 
 
@@ -37,3 +39,32 @@ def test_check_says_what_is_missing_and_how_to_get_it(tmp_path):
 def test_setup_of_an_in_process_system_has_nothing_to_do():
     proc = bench("systems", "setup", "reference")
     assert proc.returncode == 0 and "nothing to set up" in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_run_with_a_baseline_records_failures_and_exits_3(mini_dataset, tmp_path):
+    """The whole CLI path with the VidMuse stand-in: one clip crashes, the run finishes, exit 3."""
+    import json
+    import os
+    import shutil
+    from pathlib import Path
+
+    from bench.data.manifest import read_manifest
+
+    root, ov = mini_dataset
+    standins = Path(__file__).parents[1] / "systems" / "baselines" / "standins"
+    shutil.copy(standins / "common.py", tmp_path / "common.py")
+    repo = shutil.copytree(standins / "vidmuse", tmp_path / "vidmuse")
+    victim = sorted(c.id for c in read_manifest(root) if c.split == "test")[0]
+    env = {**os.environ, "STANDIN_CRASH": victim}
+    proc = subprocess.run([*BENCH, "run", "--systems", "vidmuse", "--dataset", "toy", *ov, "--metrics", "none",
+                           f"system.vidmuse.repo_dir={repo}", f"system.vidmuse.python={sys.executable}",
+                           f"system.vidmuse.model_path={repo}/model", "system.vidmuse.retries=0"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 3, proc.stderr
+    run_dir = Path(os.environ["BENCH_RUNS_ROOT"]) / "toy"
+    fails = [json.loads(x) for x in (run_dir / "vidmuse" / "failures.jsonl").read_text().splitlines()]
+    assert [f["clip"] for f in fails] == [victim] and "simulated crash" in fails[0]["error"]
+    envinfo = json.loads((run_dir / "env.json").read_text())["systems"]["vidmuse"]
+    assert envinfo["kind"] == "external" and envinfo["commit_pinned"].startswith("1e9296e")
+    assert any("sleep" in c for c in envinfo["changes"])
