@@ -2,7 +2,7 @@
 weight files, cold (empty cache) and warm (one new system added to an evaluated run).
 
 Files: `clips` × 10 s at 32 kHz for a reference set and two systems (A, then B added later),
-seeded tone mixtures; seeded random Cnn14 (and VGGish) weights in the official file formats.
+seeded clips from the FAD golden's recipe (scripts/make_fad_golden.py); seeded random Cnn14 (and VGGish) weights in the official file formats.
 The reference runs in its side environment (scripts/reference_env.sh) through
 scripts/reference_eval.py, which reports per-step seconds: only its Cnn14 passes and its
 FD/KL/IS (and FAD) work are timed, not model loading and not the extra metrics it would add.
@@ -36,18 +36,23 @@ KEYS = {"fd": "fd", "kl_softmax": "kl_softmax", "kl_sigmoid": "kl_sigmoid", "is"
 HUB_DIR = Path("hub") / "harritaylor_torchvggish_master"
 
 
-def _write_set(folder: Path, n: int, seed: int, sr: int = 32000, seconds: float = 10.0) -> dict[str, Path]:
-    from bench.media import atomic_write_audio
+def _golden_script():
+    """scripts/make_fad_golden.py as a module: its seeded clip and VGGish-weight generators."""
+    from importlib.util import module_from_spec, spec_from_file_location
 
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(sr * seconds)) / sr
-    out = {}
-    for i in range(n):
-        freqs = rng.uniform(80, 4000, size=4)
-        x = sum(rng.uniform(0.05, 0.2) * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3)) for f in freqs)
-        x = x * (1 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.5, 4) * t)) + 0.02 * rng.standard_normal(t.size)
-        out[f"clip{i:03d}"] = atomic_write_audio(folder / f"clip{i:03d}.wav", (0.5 * x / np.abs(x).max()), sr)
-    return out
+    spec = spec_from_file_location("_bench_make_fad_golden", ROOT / "scripts" / "make_fad_golden.py")
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_set(folder: Path, n: int, family: str, seed: int) -> dict[str, Path]:
+    """n seeded 10 s clips at 32 kHz (16-bit PCM) of the FAD golden's `family` ("reference" or
+    "generated": the two families differ in pitch, harmonics, tempo and noise, so FD and FAD
+    are well above their rounding noise)."""
+    golden = _golden_script()
+    golden.write_clips(folder, family, seed, n, 32000, 10.0)
+    return {Path(name).stem: folder / name for name in golden.clip_names(n)}
 
 
 def _torch_home(given: str | None, base: Path) -> Path | None:
@@ -57,16 +62,12 @@ def _torch_home(given: str | None, base: Path) -> Path | None:
     given_path = Path(given).expanduser().resolve()
     if (given_path / HUB_DIR / "hubconf.py").is_file():
         return given_path
-    from importlib.util import module_from_spec, spec_from_file_location
-
-    spec = spec_from_file_location("_bench_make_fad_golden", ROOT / "scripts" / "make_fad_golden.py")
-    golden = module_from_spec(spec)
-    spec.loader.exec_module(golden)
-    home = base / "torch_home"
     if not ((given_path / "hubconf.py").is_file() or (given_path / "objects").is_dir()
             or (given_path / "HEAD").is_file()):
         raise SystemExit(f"perf: --torch-home {given_path}: neither a TORCH_HOME with {HUB_DIR}/hubconf.py nor "
                          f"the harritaylor/torchvggish repository (git dir or checkout)")
+    golden = _golden_script()
+    home = base / "torch_home"
     golden.install_torchvggish(given_path, home)
     golden.write_vggish_weights(home / "hub" / "checkpoints", golden.VGGISH_SEED)
     return home
@@ -100,9 +101,9 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
 
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-perf-metrics-"))
     run_dir = base / "runs" / "perf"
-    reference = _write_set(base / "reference", clips, 1)
+    reference = _write_set(base / "reference", clips, "reference", 1)
     for name, seed in (("A", 2), ("B", 3)):
-        _write_set(run_dir / name, clips, seed)
+        _write_set(run_dir / name, clips, "generated", seed)
     ckpt = base / "ckpt"
     save_random_weights(ckpt / "Cnn14_16k_mAP=0.438.pth", 16000, seed=11)
     home = _torch_home(torch_home, base)

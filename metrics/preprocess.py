@@ -170,7 +170,18 @@ def _read(path, dtype: str) -> tuple[np.ndarray, int]:
         raise MediaError(path, f"cannot read audio ({e})", "write WAV/FLAC files readable by libsndfile") from e
     if data.shape[0] == 0:
         raise MediaError(path, "audio file has no samples")
+    _check_finite_samples(path, data)
     return data, int(sr)
+
+
+def _check_finite_samples(path, data: np.ndarray) -> None:
+    """NaN/Inf samples (possible in float files) are an error naming the file: the reference would
+    carry them into NaN embeddings and a silent NaN metric."""
+    if np.issubdtype(data.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        if bad:
+            raise MediaError(path, f"{bad} of {data.size} samples are NaN or Inf",
+                             "regenerate the file; the metrics need finite audio")
 
 
 def load_like_reference(path: str | os.PathLike, target_sr: int) -> np.ndarray:
@@ -210,6 +221,8 @@ def load_like_reference_vggish(path: str | os.PathLike) -> np.ndarray:
         raise MediaError(path, f"cannot read audio ({e})", "write WAV/FLAC files readable by libsndfile") from e
     if wav_data.shape[0] == 0:
         raise MediaError(path, "audio file has no samples")
+    if sf.info(str(path)).subtype in ("FLOAT", "DOUBLE"):  # only float files can hold NaN/Inf
+        _check_finite_samples(path, sf.read(str(path), dtype="float32")[0])
     wav_data = wav_data / 32768.0
     if len(wav_data.shape) > 1:
         wav_data = np.mean(wav_data, axis=1)

@@ -31,7 +31,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from bench.errors import ConfigError, WeightsNotFoundError
+from bench.errors import ConfigError
+from metrics.embedders.weights import (check_weights_kind, load_strict, resolve_weights_file,  # noqa: F401
+                                       torch_load, weights_dir)
 from metrics.errors import MetricError
 
 IMPL_VERSION = 1
@@ -49,70 +51,17 @@ OFFICIAL_FILES = {
     16000: ("Cnn14_16k_mAP=0.438.pth", "https://zenodo.org/record/3987831/files/Cnn14_16k_mAP%3D0.438.pth"),
     32000: ("Cnn14_mAP=0.431.pth", "https://zenodo.org/record/3576403/files/Cnn14_mAP%3D0.431.pth"),
 }
+# checksums a download must match: Zenodo's published md5 for the 16 kHz file; the sha256 of the
+# 32 kHz file (327,428,481 bytes) as independent projects pin it
+OFFICIAL_CHECKSUMS = {
+    16000: ("md5", "362fc5ff18f1d6ad2f6d464b45893f2c"),
+    32000: ("sha256", "0dc499e40e9761ef5ea061ffc77697697f277f6a960894903df3ada000e34b31"),
+}
 
 _PANNS_ALIAS = "_dyvim_panns_inference"
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-def weights_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where `weights: pretrained` looks for official files: ``<cache_dir>/weights/``."""
-    from bench.cache import default_cache_dir
-
-    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / "weights"
-
-
-def check_weights_kind(weights: str) -> str:
-    if weights not in ("random", "pretrained"):
-        raise ConfigError(f"weights must be 'random' or 'pretrained', got {weights!r}")
-    return weights
-
-
-def resolve_weights_file(what: str, checkpoint: str | os.PathLike | None, official_name: str, url: str,
-                         cache_dir: str | os.PathLike | None = None,
-                         extra_dirs: Sequence[Path] = ()) -> Path:
-    """The checkpoint file to load for `weights: pretrained`, or WeightsNotFoundError naming the
-    official file, its URL and where to put it."""
-    default = weights_dir(cache_dir) / official_name
-    if checkpoint is not None and str(checkpoint).strip() not in ("", "None", "null"):
-        path = Path(os.path.expanduser(str(checkpoint)))
-        if path.is_file():
-            return path
-        raise WeightsNotFoundError(
-            f"{path}: {what} weights file not found. Download {official_name} from {url} and pass its path "
-            f"as checkpoint, or put it at {default} and leave checkpoint unset.")
-    for candidate in [default, *(Path(d) / official_name for d in extra_dirs)]:
-        if candidate.is_file():
-            return candidate
-    where = default if not extra_dirs else f"{default} (or {', '.join(str(Path(d)) for d in extra_dirs)})"
-    raise WeightsNotFoundError(
-        f"{what} pretrained weights not found: {official_name}. Download it from {url} and put it at "
-        f"{where}, or pass checkpoint=/path/to/{official_name}; or use weights=random (seeded, for tests only).")
-
-
-def torch_load(path: Path):
-    """torch.load on CPU; tensors-only first, then a full unpickle for official files that carry
-    training state (optimizer/sampler) besides the weights."""
-    import pickle
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise MetricError(f"{path}: cannot read the weights file ({e}); re-download it") from e
-
-
-def load_strict(model: torch.nn.Module, state_dict, path: Path, what: str) -> None:
-    if not isinstance(state_dict, dict):
-        raise MetricError(f"{path}: not a {what} checkpoint (expected a state dict, got {type(state_dict).__name__})")
-    result = model.load_state_dict(state_dict, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise MetricError(
-            f"{path}: not a {what} checkpoint: missing keys {list(result.missing_keys)[:5]}"
-            f"{'…' if len(result.missing_keys) > 5 else ''}, unexpected keys {list(result.unexpected_keys)[:5]}"
-            f"{'…' if len(result.unexpected_keys) > 5 else ''}")
-
 
 #: files decoded and embedded per round: bounds the waveforms held in memory (~64 × 10 s at 16 kHz)
 #: while leaving whole batches of equal-length files to the network
@@ -268,7 +217,8 @@ class Cnn14Embedder:
         self.official_name, self.official_url = OFFICIAL_FILES[self.sample_rate]
         if self.weights == "pretrained":
             self.checkpoint: Path | None = resolve_weights_file(
-                f"Cnn14 ({self.sample_rate // 1000} kHz)", checkpoint, self.official_name, self.official_url, cache_dir)
+                f"Cnn14 ({self.sample_rate // 1000} kHz)", checkpoint, self.official_name, self.official_url, cache_dir,
+                checksum=OFFICIAL_CHECKSUMS[self.sample_rate])
             from bench.cache import file_digest
 
             self.weights_sha256: str | None = file_digest(self.checkpoint)

@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from bench.errors import ConfigError, WeightsNotFoundError
-from metrics.embedders.cnn14 import (check_weights_kind, embed_files_cached, load_strict, resolve_weights_file,
-                                     torch_load)
+from metrics.embedders.cnn14 import embed_files_cached
+from metrics.embedders.weights import check_weights_kind, load_strict, resolve_weights_file, torch_load
 from metrics.errors import MetricError
 
 IMPL_VERSION = 2  # 2: FIR form of resampy's 2:1 filter, files batched
@@ -42,6 +42,8 @@ FRAME_SECONDS = 0.96
 MIN_SAMPLES_16K = 400 + 95 * 160
 VGGISH_FILE = "vggish-10086976.pth"
 VGGISH_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"
+# torch.hub's naming: the part after the last "-" is the first digits of the file's sha256
+VGGISH_CHECKSUM = ("sha256", "10086976")
 PCA_FILE = "vggish_pca_params-970ea276.pth"
 PCA_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth"
 
@@ -121,7 +123,8 @@ class VGGishEmbedder:
             raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}")
         if self.weights == "pretrained":
             self.checkpoint: Path | None = resolve_weights_file(
-                "VGGish", checkpoint, VGGISH_FILE, VGGISH_URL, cache_dir, extra_dirs=[_torch_hub_checkpoints()])
+                "VGGish", checkpoint, VGGISH_FILE, VGGISH_URL, cache_dir, extra_dirs=[_torch_hub_checkpoints()],
+                checksum=VGGISH_CHECKSUM)
             self.weights_sha256: str | None = file_digest(self.checkpoint)
             model = build_vggish(seed=None)
             load_strict(model, torch_load(self.checkpoint), self.checkpoint, "VGGish")

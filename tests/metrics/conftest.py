@@ -48,6 +48,13 @@ def write_cnn14_checkpoint(path: Path, sample_rate: int, seed: int = CNN14_SEED)
 
 
 # --------------------------------------------------------------------------- fixtures
+@pytest.fixture(autouse=True)
+def _no_weight_downloads(monkeypatch):
+    """A test that asks for absent pretrained weights must get the not-found error, never a
+    320 MB download (tests/metrics/test_weights.py unsets this to test the download itself)."""
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+
+
 @pytest.fixture(scope="session")
 def fad_golden() -> dict:
     return json.loads(GOLDEN_FAD.read_text())

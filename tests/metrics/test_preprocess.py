@@ -192,3 +192,15 @@ def test_loaders_name_bad_files(tmp_path):
     sf.write(empty, np.zeros(0, np.float32), 16000)
     with pytest.raises(MediaError, match="no samples"):
         load_like_reference(empty, 16000)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_samples_are_named_errors_in_both_loaders(tmp_path, bad):
+    x = np.zeros(16000, np.float32)
+    x[[5, 700]] = bad
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, 16000, subtype="FLOAT")
+    with pytest.raises(MediaError, match=r"nan.wav: 2 of 16000 samples are NaN or Inf"):
+        load_like_reference(path, 16000)
+    with pytest.raises(MediaError, match=r"nan.wav: 2 of 16000 samples are NaN or Inf"):
+        load_like_reference_vggish(path)
