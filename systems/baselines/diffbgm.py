@@ -16,9 +16,11 @@ Diff-BGM generates a whole song from its POP909 structure and the song video's f
 runs only on BGM909 clips (source = POP909 id). Per song (cached; concurrent workers share it):
 a fresh working directory that mirrors the relative layout above with a one-song split file,
 the song's features — taken from `features_dir` (the authors' BGM909 features), or produced by
-the configured extractor commands run on the song's video in their environment
-(`commands.transnet`: TransNetV2's `transnetv2.py VIDEO` → `VIDEO.scenes.txt`;
-`commands.clip2video`, `commands.caption` must write `{out}`: see docs/baselines.md) — and
+the configured extractor commands run on the song's video in the Diff-BGM environment
+(`commands.caption`: `drivers/diffbgm_captions.py`, BLIP captions encoded by BERT-base-uncased,
+as the README describes; `commands.transnet`: TransNetV2's `transnetv2.py VIDEO` →
+`VIDEO.scenes.txt`; `commands.clip2video` must write `{out}`: CLIP2Video has no single-video
+script; see docs/baselines.md) — and
 `inference_sdf.py`. Each clip then takes its part of the song's MIDI: `segment: beginning` (the
 paper's choice: the first clip-duration seconds) or `aligned` (from the clip's start).
 

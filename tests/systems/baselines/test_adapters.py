@@ -193,3 +193,47 @@ def test_cdcd_generates_from_the_full_mask_not_from_the_ground_truth(tmp_path, s
     assert clip.duration == 6.0 and clip.source == "m" + cid.split("_m")[1][:3]
     ref, _ = sf.read(clip.audio_path, dtype="float32")
     assert abs(dominant_hz(ref, 32000) - dominant_hz(audio, sr)) > 100
+
+
+def _tiny_blip_and_bert(d):
+    """Random BLIP captioner and BERT encoder in the Hugging Face layout (offline)."""
+    from transformers import (BertConfig, BertModel, BertTokenizerFast, BlipConfig, BlipForConditionalGeneration,
+                              BlipImageProcessor, BlipProcessor)
+
+    d.mkdir(parents=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "man", "dances", "in", "room"]
+    (d / "vocab.txt").write_text("\n".join(words) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(d / "vocab.txt"))
+    small = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37)
+    cfg = BlipConfig(text_config=dict(vocab_size=len(words), bos_token_id=2, sep_token_id=3, pad_token_id=0,
+                                      eos_token_id=3, **small),
+                     vision_config=dict(image_size=32, patch_size=16, **small), projection_dim=32)
+    BlipForConditionalGeneration(cfg).save_pretrained(d / "blip")
+    BlipProcessor(BlipImageProcessor(size={"height": 32, "width": 32}), tok).save_pretrained(d / "blip")
+    BertModel(BertConfig(vocab_size=len(words), **small)).save_pretrained(d / "bert")
+    tok.save_pretrained(d / "bert")
+    return d / "blip", d / "bert"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SOUNDFONT.is_file(), reason="FluidR3_GM soundfont not installed")
+def test_diffbgm_extracts_missing_caption_features_with_blip_and_bert(mini_dataset, standin, tmp_path):
+    from bench.data.manifest import read_manifest
+
+    root, ov = mini_dataset
+    repo = standin("diffbgm")
+    songs = _pop909_dataset(root)
+    feats = repo / "data" / "bgm909"
+    for s in songs:
+        np.savez(repo / "data" / "POP909_4_bin_pnt_8bar" / f"{s}.npz", notes=np.zeros(3))
+        (feats / "new_raw_video_feats" / f"{s}.pth").write_bytes(b"feat")
+        (feats / "detection" / f"{s}_scenes.txt").write_text("0 10\n")  # no caption features: extracted
+    blip, bert = _tiny_blip_and_bert(tmp_path / "hf")
+    _, run_dir = run(["diffbgm"], [*ov, *system_overrides("diffbgm", repo, timeout=300), f"system.diffbgm.blip={blip}",
+                                   f"system.diffbgm.bert={bert}", "system.diffbgm.device=cpu"])
+    assert not failures(run_dir, "diffbgm")
+    test = [c for c in read_manifest(root) if c.split == "test"]
+    assert all((run_dir / "diffbgm" / f"{c.id}.wav").exists() for c in test)
+    for s in {c.source for c in test}:
+        cap = np.load(run_dir / "diffbgm" / "_work" / "features" / "caption_feats" / f"{s}.npy")
+        assert cap.shape == (2, 32)  # one BLIP caption per second of the 2 s song video, BERT's [CLS]
