@@ -21,4 +21,6 @@ def insert_ignore(session, model, rows: list[dict], conflict_columns: list[str])
     # One cached statement per row (a multi-row VALUES is compiled anew each time), and RETURNING
     # rather than rowcount, which psycopg reports as -1 for some insert forms.
     stmt = insert(model).on_conflict_do_nothing(index_elements=conflict_columns).returning(model.id)
-    return sum(session.execute(stmt, row).first() is not None for row in rows)
+    # Core execution on the session's connection: the ORM bulk-insert path costs more than the SQL.
+    conn = session.connection()
+    return sum(conn.execute(stmt, row).first() is not None for row in rows)

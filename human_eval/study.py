@@ -207,7 +207,7 @@ def progress(db: Database, rater: Rater, mark_shown: bool = True) -> Progress:
 def _own_assignment(s, rater: Rater, assignment_id: int):
     """(assignment, item) facts of one of the rater's own assignments, as one plain row with
     id, shown_at, kind, duration (no ORM objects: this is on every vote's path)."""
-    row = s.execute(select(Assignment.id, Assignment.shown_at, Item.kind, Item.duration)
+    row = s.connection().execute(select(Assignment.id, Assignment.shown_at, Item.kind, Item.duration)
                     .join(Item, Assignment.item_id == Item.id)
                     .where(Assignment.id == assignment_id, Assignment.rater_id == rater.id)).first()
     if row is None:
@@ -296,11 +296,12 @@ def submit_vote(db: Database, study: Study, rater: Rater, assignment_id: int, an
                 raise Refused(409, "this item was already answered; answers cannot be changed")
             return "duplicate"
         unvoted = ~select(Vote.id).where(Vote.assignment_id == Assignment.id).exists()
-        remaining = s.scalar(select(Assignment.id).where(Assignment.rater_id == rater.id, unvoted).limit(1))
+        remaining = s.connection().execute(select(Assignment.id).where(Assignment.rater_id == rater.id, unvoted)
+                                           .limit(1)).scalar()
         if remaining is None:
             s.execute(update(Rater).where(Rater.id == rater.id, Rater.finished_at.is_(None)).values(finished_at=now))
     return "stored"
 
 
 def _answered(s, assignment_id: int) -> dict:
-    return dict(s.execute(select(Vote.question, Vote.answer).where(Vote.assignment_id == assignment_id)).all())
+    return dict(s.connection().execute(select(Vote.question, Vote.answer).where(Vote.assignment_id == assignment_id)).all())
