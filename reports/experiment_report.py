@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from reports.results import CONTROLS
 from reports.html import Page, add_figure, failed_entries, random_components, summarise_run, train_summary, training_logs
 
 ABLATION_TABLES = {"table2", "table3", "table4"}
@@ -52,7 +53,8 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
             built.append(tables.table1(frame, paper=paper_numbers, failures=failures))
         key = _main_key(frame, exp)
         if exp["artefact"] != "table1":
-            systems = [s for s in exp["systems"] if s in set(frame["system"])]
+            present = list(dict.fromkeys(frame["system"]))
+            systems = [s for s in present if s not in CONTROLS] or present  # controls alone: a sweep of them
             for s in systems:
                 built.append(tables.ablation_table(
                     frame, variants, key=key, system=s, paper=paper_numbers if s == "dyvim" else None,

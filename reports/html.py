@@ -134,9 +134,7 @@ def run_page(run_dir: Path, report_dir: Path, paper: bool = False, gallery_clips
     write_results(frame, report_dir)
     page.downloads += [("results.csv", "results.csv"), ("results.parquet", "results.parquet")]
     if len(frame):
-        t = tables.run_table(frame, failures=info.failures)
-        if paper:
-            t.notes.append("the paper's numbers are shown in experiment reports (bench experiment run overall)")
+        t = tables.run_table(frame, failures=info.failures, paper=tables.load_paper() if paper else None)
         t.write(report_dir)
         page.tables.append(t.to_html())
         page.downloads += [("metrics.tex", "metrics.tex"), ("metrics.csv", "metrics.csv")]

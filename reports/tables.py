@@ -244,9 +244,10 @@ def variant_table(frame, variants: list[dict], name: str = "variants") -> Table:
     return t
 
 
-def run_table(frame, failures: dict[str, int] | None = None, name: str = "metrics") -> Table:
-    """A single run's systems × every metric key (the plain `bench run` report)."""
+def run_table(frame, failures: dict[str, int] | None = None, name: str = "metrics", paper: dict | None = None) -> Table:
+    """A single run's systems × every metric key (the plain `bench run` report); `paper` adds
+    the paper's Table 1 rows where its dataset and metrics match."""
     keys = list(dict.fromkeys(frame["key"]))
-    t = table1(frame, keys=keys, failures=failures, name=name)
+    t = table1(frame, keys=keys, failures=failures, name=name, paper=paper)
     t.caption = "Metrics per system, 95% bootstrap CIs (best bold, second underlined; controls not ranked)"
     return t
