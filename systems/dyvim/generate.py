@@ -24,7 +24,7 @@ import torch
 from bench.errors import ConfigError
 from systems.dyvim.conditioning import revert_delay_pattern
 from systems.dyvim.decoder import CODEBOOK_SIZE, PAD_ID, decoder_forward
-from systems.dyvim.model import Conditioning, DyViMModel
+from systems.dyvim.model import Conditioning, memory_kwargs
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,12 @@ def _sample(logits: torch.Tensor, cfg: SamplingConfig, generators: list[torch.Ge
 
 
 @torch.no_grad()
-def sample_codes(model: DyViMModel, cond: Conditioning, n_steps: int, seeds: list[int],
+def sample_codes(model, cond: Conditioning, n_steps: int, seeds: list[int],
                  sampling: SamplingConfig = SamplingConfig(), progress=None) -> torch.Tensor:
-    """Sample T = `n_steps` music frames for each conditioned sample → codes (B, K, T)."""
+    """Sample T = `n_steps` music frames for each conditioned sample → codes (B, K, T).
+
+    `model` is a DyViMModel or anything with its two members: `lm` (MusicgenForCausalLM) and
+    `input_embeddings(columns, cond, positions)` — e.g. the plain MusicGen baseline."""
     lm = model.lm
     device = next(lm.parameters()).device
     k_total = int(lm.config.num_codebooks)
@@ -88,7 +91,7 @@ def sample_codes(model: DyViMModel, cond: Conditioning, n_steps: int, seeds: lis
         embeds = model.input_embeddings(column, run_cond, torch.tensor([i], device=device))
         if i == 0 and run_cond.prefix is not None:
             embeds = torch.cat([run_cond.prefix.to(embeds.dtype), embeds], dim=1)
-        logits, cache = decoder_forward(lm, embeds, cache=cache, use_cache=True, **model.memory_kwargs(run_cond))
+        logits, cache = decoder_forward(lm, embeds, cache=cache, use_cache=True, **memory_kwargs(lm, run_cond))
         step = logits[:, :, -1]  # (rows, K, V)
         if guided:
             cond_l, uncond_l = step[:b].float(), step[b:].float()

@@ -117,6 +117,14 @@ class Conditioning:
         return Conditioning(pick(self.dynamics), pick(self.memory), pick(self.memory_mask), pick(self.prefix))
 
 
+def memory_kwargs(lm: nn.Module, cond: Conditioning) -> dict:
+    """The decoder's cross-attention inputs for `cond` (none: cross-attention is skipped, as in
+    unconditional MusicGen)."""
+    if cond.memory is None:
+        return {}
+    return {"encoder_hidden_states": cond.memory.to(lm.dtype), "encoder_attention_mask": cond.memory_mask.long()}
+
+
 class DyViMModel(nn.Module):
     """Heads, projectors and the decoder. `dynamics_head` is the trainable part of the dynamics
     encoder (FwDF's aggregator, pose's MLP, identity for I3D); the frozen extractors live outside,
@@ -227,11 +235,6 @@ class DyViMModel(nn.Module):
         aligned = delay_aligned_dynamics(cond.dynamics, int(positions.max()) + 1, columns.shape[1])
         return token_extension(emb, aligned.index_select(1, positions.to(aligned.device)), self.config.alpha)
 
-    def memory_kwargs(self, cond: Conditioning) -> dict:
-        if cond.memory is None:
-            return {}
-        return {"encoder_hidden_states": cond.memory.to(self.lm.dtype),
-                "encoder_attention_mask": cond.memory_mask.long()}
 
     # --- teacher-forced forward (training, NLL) -------------------------------------------------
     def forward(self, codes: torch.Tensor, cond: Conditioning) -> torch.Tensor:
@@ -247,7 +250,7 @@ class DyViMModel(nn.Module):
         embeds = self.input_embeddings(inputs, cond, positions)
         if cond.prefix is not None:
             embeds = torch.cat([cond.prefix.to(embeds.dtype), embeds], dim=1)
-        logits, _ = decoder_forward(self.lm, embeds, **self.memory_kwargs(cond))
+        logits, _ = decoder_forward(self.lm, embeds, **memory_kwargs(self.lm, cond))
         if cond.prefix is not None:
             logits = logits[:, :, cond.prefix.shape[1]:]
         return revert_delay_pattern(logits, t)

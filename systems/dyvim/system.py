@@ -20,7 +20,7 @@ from bench.cache import Cache
 from bench.data.manifest import Clip
 from bench.errors import ConfigError
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
-from systems.dyvim.decoder import SAMPLE_RATE, decode_codes, load_music_decoder
+from systems.dyvim.decoder import SAMPLE_RATE, decode_codes, exact_length, load_music_decoder
 from systems.dyvim.features import FeatureExtractor, collate, dynamics_head
 from systems.dyvim.generate import SamplingConfig, sample_codes
 from systems.dyvim.model import DyViMConfig, DyViMModel
@@ -146,7 +146,7 @@ class DyViMSystem(System):
                 audios = self.generate_features([items[i] for i in idx], [ok[i].seed for i in idx], n_steps)
                 for i, audio in zip(idx, audios):
                     req = ok[i]
-                    yield GenerationResult(req, _exact_length(audio, req.clip.duration))
+                    yield GenerationResult(req, exact_length(audio, req.clip.duration))
             except Exception as exc:
                 for i in idx:
                     yield GenerationResult(ok[i], error=exc)
@@ -160,9 +160,3 @@ class DyViMSystem(System):
         audio = decode_codes(self.model.decoder.codec, codes)
         return [a.cpu().numpy().astype(np.float32) for a in audio]
 
-
-def _exact_length(audio: np.ndarray, duration: float) -> np.ndarray:
-    n = int(round(duration * SAMPLE_RATE))
-    if audio.shape[0] >= n:
-        return audio[:n]
-    return np.concatenate([audio, np.zeros(n - audio.shape[0], np.float32)])

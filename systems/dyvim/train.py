@@ -178,9 +178,10 @@ def train_dyvim(model: DyViMModel, train_items: list[ClipFeatures], val_items: l
         t0 = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             loss = batch_loss(model, batch, model.config, step, drop)
-        if not torch.isfinite(loss):
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
             kept = f"{last} (step {saved_step})" if last.exists() else "nothing (no checkpoint yet)"
-            raise TrainingError(f"loss is {float(loss)} at step {step + 1} on clips {[c.clip_id for c in chunk]}; "
+            raise TrainingError(f"loss is {loss_value} at step {step + 1} on clips {[c.clip_id for c in chunk]}; "
                                 f"stopped. Last good checkpoint kept: {kept}. Lower system.dyvim.train.lr or check "
                                 "those clips' features")
         opt.zero_grad(set_to_none=True)
@@ -193,15 +194,15 @@ def train_dyvim(model: DyViMModel, train_items: list[ClipFeatures], val_items: l
         step += 1
         tokens_per_step = batch["codes"].numel()
         rate = tokens_per_step / dt if dt > 0 else 0.0
-        _log(out_dir, writer, step, "train", float(loss), sched.get_last_lr()[0], elapsed, rate)
+        _log(out_dir, writer, step, "train", loss_value, sched.get_last_lr()[0], elapsed, rate)
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.set_postfix(loss=f"{loss_value:.3f}")
         if step % config.eval_every == 0 or step == config.steps:
             if val_items:
                 val = evaluate_nll(model, val_items, config.batch_size, device)
                 _log(out_dir, writer, step, "val", val, sched.get_last_lr()[0], elapsed, rate)
             else:
-                val = float(loss)
+                val = loss_value
             if val < best:
                 best, best_step = val, step
                 _save(out_dir / "best.pt", {"model": model.trainable_state(), "fingerprint": fingerprint,
