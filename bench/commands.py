@@ -80,7 +80,7 @@ def cmd_run(args, stage: str) -> int:
     if stage == "run":  # the offline HTML report of what the run folder now holds (reports/)
         from reports.html import write_report
 
-        console.print(f"report: [bold]{write_report(result.run_dir)}[/bold]")
+        console.print(f"report: [bold]{write_report(result.run_dir, force=False)}[/bold]")  # kept if unchanged
     return 3 if result.failed else 0
 
 

@@ -91,7 +91,7 @@ def _run(args) -> int:
     if not args.no_report:
         from reports.html import write_report
 
-        print(f"report: {write_report(result.dir, paper=args.paper)}")
+        print(f"report: {write_report(result.dir, paper=args.paper, force=False)}")
     print(f"experiment: {result.dir} ({len(result.runs)} runs, {len(result.failed)} failed, "
           f"{result.failed_outputs} failed outputs)")
     for name, err in result.failed.items():

@@ -37,22 +37,59 @@ class Page:
 
 
 def write_report(folder: str | Path, out: str | Path | None = None, paper: bool = False, gallery_clips: int = 6,
-                 case_studies: int = 1) -> Path:
-    """Render the report of a run folder or an experiment folder (it has experiment.yaml)."""
+                 case_studies: int = 1, force: bool = True) -> Path:
+    """Render the report of a run folder or an experiment folder (it has experiment.yaml).
+
+    `force=False` keeps an existing report whose inputs (results, outputs, configs, the report
+    code itself and these options) are unchanged: a resumed `bench run` that did nothing new
+    stays as fast as before."""
     from bench.experiments.runner import EXPERIMENT_FILE
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ReportError(f"{folder}: no such run or experiment folder")
+    report_dir = Path(out) if out else folder / REPORT_DIR
+    stamp = inputs_fingerprint(folder, [paper, gallery_clips, case_studies, str(report_dir)])
+    stamp_path = report_dir / STAMP_NAME
+    if not force and (report_dir / "index.html").exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
+        return report_dir / "index.html"
     if (folder / EXPERIMENT_FILE).exists():
         from reports.experiment_report import experiment_page
 
-        return render(experiment_page, folder, out, paper=paper, gallery_clips=gallery_clips)
-    return render(run_page, folder, out, paper=paper, gallery_clips=gallery_clips, case_studies=case_studies)
+        page = render(experiment_page, folder, report_dir, paper=paper, gallery_clips=gallery_clips)
+    else:
+        page = render(run_page, folder, report_dir, paper=paper, gallery_clips=gallery_clips,
+                      case_studies=case_studies)
+    from bench.atomic import write_text_atomic
+
+    write_text_atomic(stamp_path, stamp)
+    return page
 
 
-def render(build, folder: Path, out: str | Path | None, **kwargs) -> Path:
-    report_dir = Path(out) if out else folder / REPORT_DIR
+STAMP_NAME = ".inputs"
+# What a report is rendered from; env.json is left out on purpose (every session appends to it).
+INPUT_PATTERNS = ("config.yaml", "experiment.yaml", "state.json", "metrics/*", "*/failures.jsonl", "*/*.wav",
+                  "*/train/summary.json", "*/train/log.csv", "human_eval/*/results.parquet", "attention/*.npz",
+                  "*/attention/*.npz")
+
+
+def inputs_fingerprint(folder: Path, options: list) -> str:
+    """sha256 over the report's input files (name, size, mtime), the report code and `options`."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(options, default=str).encode())
+    roots = [folder] + sorted(p.parent for p in folder.glob("*/*/config.yaml"))  # an experiment's runs
+    for root in roots:
+        for pattern in INPUT_PATTERNS:
+            for p in sorted(root.glob(pattern)):
+                st = p.stat()
+                h.update(f"{p.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    for p in sorted([*Path(__file__).parent.glob("*.py"), *TEMPLATES.glob("*")]):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def render(build, folder: Path, report_dir: Path, **kwargs) -> Path:
     (report_dir / "figures").mkdir(parents=True, exist_ok=True)
     page = build(folder, report_dir, **kwargs)
     return write_page(page, report_dir)

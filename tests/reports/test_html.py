@@ -85,3 +85,18 @@ def test_bench_report_cli(scored_run, tmp_path, capsys):
     assert f"report: {out / 'index.html'}" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_unchanged_report_is_kept_and_a_changed_run_rerenders(scored_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run, ignore=shutil.ignore_patterns("report"))
+    page = write_report(run, gallery_clips=1, force=False)
+    before = page.stat().st_mtime_ns
+    assert write_report(run, gallery_clips=1, force=False).stat().st_mtime_ns == before  # nothing new: kept
+    import pandas as pd
+
+    fd = pd.read_parquet(run / "metrics" / "fd.parquet")
+    fd.loc[fd["system"] == "flaky", "value"] = 77.7
+    fd.to_parquet(run / "metrics" / "fd.parquet", index=False)
+    page = write_report(run, gallery_clips=1, force=False)
+    assert page.stat().st_mtime_ns != before and "77.70" in page.read_text()
