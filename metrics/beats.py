@@ -111,11 +111,19 @@ def _resolve_cache(cache: Cache | bool | None) -> Cache | None:
 def _load(audio: AudioInput, sample_rate: int | None, target_sr: int) -> np.ndarray:
     from bench.media import load_audio, resample, to_mono
 
+    from bench.errors import MediaError
+
     if isinstance(audio, np.ndarray):
         if sample_rate is None:
             raise ValueError("sample_rate is required when audio is given as an array")
-        return resample(to_mono(np.asarray(audio, dtype=np.float32)), int(sample_rate), target_sr)
-    return load_audio(audio, target_sr)
+        y = resample(to_mono(np.asarray(audio, dtype=np.float32)), int(sample_rate), target_sr)
+    else:
+        y = load_audio(audio, target_sr)
+    bad = int(np.count_nonzero(~np.isfinite(y)))
+    if bad:  # librosa would stop with a ParameterError that names no file
+        raise MediaError(audio if not isinstance(audio, np.ndarray) else "<array>",
+                         f"{bad} of {y.size} samples are NaN or Inf", "regenerate the file; beats need finite audio")
+    return y
 
 
 def _compute_features(audio: AudioInput, sample_rate: int | None) -> dict[str, np.ndarray]:

@@ -138,7 +138,9 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
                                                                 n_resamples, seed, cache, progress)
             rows += [r for r in rows_new if r["system"] not in reuse]
         for s in reuse:
-            rows += old[old["system"] == s].to_dict("records")
+            # parquet gives the set row's clip back as NaN beside string clip ids: restore None
+            rows += [{**r, "clip": r["clip"] if isinstance(r["clip"], str) else None}
+                     for r in old[old["system"] == s].to_dict("records")]
         if reuse:
             metric_notes = list(dict.fromkeys(old_notes.get(mname, []) + metric_notes))
         rows.sort(key=lambda r: (systems.index(r["system"]), r["clip"] is not None))
@@ -194,6 +196,10 @@ def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamp
                              "ci_method": None, "n_clips": len(kept)})
                 continue
             ci, n_used = summarise(score, len(kept), n_resamples, seed)
+            if score.per_clip is not None and n_used < len(kept):
+                undefined = [c.id for c, v in zip(kept, score.per_clip) if not np.isfinite(v)]
+                notes.append(f"{key} ({s}): undefined for {len(undefined)} of {len(kept)} clips (e.g. "
+                             f"{undefined[:3]}: a silent or beatless track), left out of its set value")
             rows.append({**base, "clip": None, "value": ci.estimate if ci else np.nan,
                          "ci_low": ci.ci_low if ci else np.nan, "ci_high": ci.ci_high if ci else np.nan,
                          "ci_method": ci.method if ci else None, "n_clips": n_used})
