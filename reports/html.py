@@ -74,7 +74,7 @@ INPUT_PATTERNS = ("config.yaml", "experiment.yaml", "state.json", "metrics/*", "
 
 
 def inputs_fingerprint(folder: Path, options: list) -> str:
-    """sha256 over the report's input files (name, size, mtime), the report code and `options`."""
+    """sha256 over the report's input files, the report code and `options`."""
     import hashlib
 
     h = hashlib.sha256(json.dumps(options, default=str).encode())
@@ -83,7 +83,10 @@ def inputs_fingerprint(folder: Path, options: list) -> str:
         for pattern in INPUT_PATTERNS:
             for p in sorted(root.glob(pattern)):
                 st = p.stat()
-                h.update(f"{p.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
+                if p.suffix in (".wav", ".npz"):  # media: never rewritten in place, so size + mtime suffice
+                    h.update(f"{p.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
+                else:  # results are rewritten with the same content on every resume: hash the bytes
+                    h.update(f"{p.relative_to(folder)}:".encode() + hashlib.sha256(p.read_bytes()).digest())
     for p in sorted([*Path(__file__).parent.glob("*.py"), *TEMPLATES.glob("*")]):
         h.update(p.read_bytes())
     return h.hexdigest()
