@@ -81,7 +81,7 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
     from bench import api
 
     datasets = list(datasets or exp.datasets)
-    systems, skipped = available_systems(exp)
+    systems, skipped = available_systems(exp, overrides)
     runs = plan(exp, datasets, overrides, systems)
     exp_name = name or exp.name
     folder = experiment_dir(runs_root, exp_name)

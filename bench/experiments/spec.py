@@ -185,8 +185,10 @@ def _explicit_variants(items: list, source: str) -> list[Variant]:
     return out
 
 
-def available_systems(exp: Experiment) -> tuple[list[str], list[str]]:
-    """(systems to run, optional systems left out because they are not installed here)."""
+def available_systems(exp: Experiment, overrides: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(systems to run, optional systems left out: not installed here, or not ready — e.g. a
+    baseline whose own environment or weights are absent, per its `readiness` check)."""
+    from bench.config import compose, to_dict
     from systems.base import get_system_class, known_systems
 
     known = known_systems()
@@ -198,10 +200,13 @@ def available_systems(exp: Experiment) -> tuple[list[str], list[str]]:
         try:
             if s not in known:
                 raise LookupError(s)
-            get_system_class(s)
-            extra.append(s)
+            cls = get_system_class(s)
+            config = to_dict(compose(None, [s], [o for o in overrides if o.startswith(f"system.{s}.")],
+                                     metrics=[]))["system"][s]
+            ready = getattr(cls, "readiness", lambda c: [])({k: v for k, v in config.items() if k != "name"})
         except Exception:  # not registered, or its module/package is not installed here
-            missing.append(s)
+            ready = ["not installed"]
+        (missing if ready else extra).append(s)
     return [*exp.systems, *extra], missing
 
 

@@ -85,6 +85,18 @@ def test_bad_definitions_are_named(raw, message):
         experiment_from_dict(raw, "bad.yaml")
 
 
+def test_optional_systems_join_only_when_ready():
+    from bench.experiments.spec import available_systems
+
+    exp = experiment_from_dict({"name": "x", "artefact": "table1", "systems": ["reference"], "datasets": ["toy"],
+                                "metrics": [], "optional_systems": ["slow_sine", "no_such_system"],
+                                "variants": [{"name": "all"}]})
+    systems, left_out = available_systems(exp)
+    assert systems == ["reference", "slow_sine"] and left_out == ["no_such_system"]
+    with pytest.raises(UnknownNameError, match="unknown system 'nope'"):
+        available_systems(experiment_from_dict({**exp.to_dict(), "systems": ["nope"], "optional_systems": []}))
+
+
 def test_unknown_experiment_lists_the_known_ones():
     with pytest.raises(UnknownNameError, match="unknown experiment 'nope'.*alpha"):
         load_experiment("nope")
