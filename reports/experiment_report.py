@@ -113,6 +113,15 @@ def _figures(page: Page, frame, exp: dict, doc: dict, exp_dir: Path, report_dir:
                        "Fig. 5: dynamics self-attention each position receives (10 frames)")
         else:
             page.notes.append("no stored attention maps (<run>/attention/*.npz) yet")
+    from reports.results import human_votes
+
+    votes = [v.assign(study=f"{r['dataset']}/{r['folder']}: " + v["study"].astype(str)) for r in runs
+             if (v := human_votes(exp_dir / r["dataset"] / r["folder"])) is not None]
+    if votes:
+        import pandas as pd
+
+        add_figure(page, report_dir, figures.figure8_votes(pd.concat(votes, ignore_index=True)), "figure8_votes",
+                   "Fig. 8: human votes")
     logs = {}
     for r in runs:
         for s in r["systems"]:

@@ -1,7 +1,8 @@
 """The tidy results frame a report renders: read from stored files only, never recomputed.
 
 One row per (dataset, variant, system, metric key): `value`, `ci_low`, `ci_high`, `n_clips`,
-`weights` (pretrained / random), `higher_is_better`, plus `experiment`, `label` (the variant's
+`weights` (the metric embedder's: pretrained / random), `system_weights` (the system's, from
+env.json), `higher_is_better`, plus `experiment`, `label` (the variant's
 display name) and `run` (its folder). Sources: `metrics/<metric>.parquet` set rows
 (metrics/evaluate.py) and human-evaluation ratings `human_eval/<study>/results.parquet`
 (kind "rating": OVL/REL as mean×10 with CIs).
@@ -16,7 +17,7 @@ from pathlib import Path
 from reports.errors import ReportError
 
 RESULT_COLUMNS = ["experiment", "dataset", "variant", "label", "system", "metric", "key", "value", "ci_low",
-                  "ci_high", "n_clips", "weights", "higher_is_better", "run"]
+                  "ci_high", "n_clips", "weights", "system_weights", "higher_is_better", "run"]
 # Columns every metrics parquet of this harness has; an older layout lacks some of them.
 METRIC_COLUMNS = {"metric", "key", "system", "clip", "value", "ci_low", "ci_high", "n_clips", "higher_is_better",
                   "weights"}
@@ -111,6 +112,8 @@ def run_results(run_dir: str | Path, experiment: str = "", variant: str = "", la
         df = pd.concat([f for f in frames if len(f)] or [frames[0]], ignore_index=True)
         for k, v in base.items():
             df[k] = v
+        kinds = {s: d.get("weights") for s, d in (info.env.get("systems") or {}).items() if isinstance(d, dict)}
+        df["system_weights"] = df["system"].map(kinds)
         df = df[RESULT_COLUMNS]
     else:
         df = pd.DataFrame(columns=RESULT_COLUMNS)

@@ -53,8 +53,9 @@ def test_figure5_from_stored_attention(tmp_path, scored_run):
     assert "figures/figure5_attention.png" in html
 
 
-def test_table1_with_failures_and_a_failed_variant(tmp_path, scored_run):
+def test_table1_with_failures_and_a_failed_variant(tmp_path, scored_run, human_eval_writer):
     exp_dir = make_experiment(tmp_path, scored_run, "overall", ["all"])
+    human_eval_writer(exp_dir / "toy" / "all")
     (exp_dir / "state.json").write_text(json.dumps({"overall/toy/all": {"status": "done"},
                                                     "overall/symmv/all": {"status": "failed",
                                                                           "error": "dataset 'symmv' is not prepared"}}))
@@ -62,6 +63,7 @@ def test_table1_with_failures_and_a_failed_variant(tmp_path, scored_run):
     assert "Table 1: overall comparison" in html and "flaky (3 failed)" in html
     assert "overall/symmv/all" in html and "not prepared" in html
     assert (exp_dir / "tables" / "table1.tex").exists()
+    assert "figures/figure8_votes.png" in html and "OVL↑" in html
     (status,) = experiment_status(exp_dir)
     assert status.state == "generated" and status.outputs["flaky"] == 1  # kl (one of its metrics) was never scored
 

@@ -13,6 +13,7 @@ def test_results_frame_is_tidy_and_counts_failures(scored_run):
     frame, info = run_results(scored_run)
     assert list(frame.columns) == RESULT_COLUMNS
     assert set(frame["key"]) == {"fd", "fad", "ba_mean"}
+    assert set(frame.loc[frame["system"] == "reference", "system_weights"]) == {"none"}  # from env.json
     assert info.failures == {"flaky": 3}  # 3 of the 4 test clips fail in the test system
     assert info.outputs["reference"] == 4 and info.outputs["flaky"] == 1
     assert any("fad: no result for shuffled" in n for n in info.notes)
