@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` (set up + main job on the offline toy) and `make test`.
 VENV ?= .venv
-SYSTEMS ?= reference,shuffled
+SYSTEMS ?= reference,shuffled,musicgen,dyvim
 
 .PHONY: setup demo test perf clean
 

@@ -29,7 +29,7 @@ from systems.dyvim.conditioning import (
     SemanticsProjector,
     apply_delay_pattern,
     check_alpha,
-    delay_aligned_dynamics,
+    dynamics_time_steps,
     revert_delay_pattern,
     token_extension,
     token_index_map,
@@ -232,8 +232,9 @@ class DyViMModel(nn.Module):
         emb = summed_code_embeddings(self.lm, columns)
         if cond.dynamics is None:
             return emb
-        aligned = delay_aligned_dynamics(cond.dynamics, int(positions.max()) + 1, columns.shape[1])
-        return token_extension(emb, aligned.index_select(1, positions.to(aligned.device)), self.config.alpha)
+        frames = dynamics_time_steps(int(positions.max()) + 1, columns.shape[1], cond.dynamics.shape[1])
+        idx = torch.as_tensor(frames, device=cond.dynamics.device)[positions.to(cond.dynamics.device)]
+        return token_extension(emb, cond.dynamics.index_select(1, idx), self.config.alpha)  # Eq. 3
 
 
     # --- teacher-forced forward (training, NLL) -------------------------------------------------

@@ -30,15 +30,19 @@ MODEL_KEYS = set(DyViMConfig.__dataclass_fields__)
 
 
 def build_model(config: DyViMConfig, cache: Cache | None, *, video_fps: float = 25.0, encoder_weights: str | None = None,
-                weights_paths: dict | None = None, device: str = "cpu") -> tuple[DyViMModel, FeatureExtractor]:
-    """The model and the frozen feature extractors of one config (shared by the system, tests, perf)."""
+                weights_paths: dict | None = None, device: str = "cpu", encoder_seed: int | None = None
+                ) -> tuple[DyViMModel, FeatureExtractor]:
+    """The model and the frozen feature extractors of one config (shared by the system, tests, perf).
+
+    `encoder_seed` (default: the config's seed) seeds random visual encoders apart from the model,
+    so runs that differ only in the training seed share cached features."""
     decoder = load_music_decoder(config.size, config.weights, config.model, seed=config.seed)
     extractor = FeatureExtractor(size=config.size, dynamics_encoder=config.dynamics_encoder,
                                  semantics_encoder=config.semantics_encoder, use_dynamics=config.use_dynamics,
                                  use_semantics=config.use_semantics, decoder=decoder, cache=cache,
                                  video_fps=video_fps, encoder_weights=encoder_weights or config.weights,
                                  flow_iters=config.flow_iters, d_m=config.d_m, weights_paths=weights_paths,
-                                 seed=config.seed)
+                                 seed=config.seed if encoder_seed is None else encoder_seed)
     head = dynamics_head(config.dynamics_encoder, extractor.dynamics) if extractor.dynamics is not None else None
     model = DyViMModel(config, decoder, head, extractor.dynamics_dim, extractor.semantics_shape, video_fps)
     return model.to(device), extractor
