@@ -55,6 +55,8 @@ def test_all_variants_plan_on_toy_and_identical_models_share_a_folder():
     folders = {r.folder: r.variants for r in runs}
     assert folders["d_extend"] == ("d_extend", "s_cross")  # D_extend* and S_cross* are one model
     assert set(folders) == {"d_cross", "d_extend", "s_prepend"}
+    for name in PAPER_EXPERIMENTS - {"overall"}:  # every experiment composes on toy (the toy has every input)
+        assert plan(load_experiment(name), ["toy"], systems=["dyvim"])
     enc = plan(load_experiment("encoders"), ["toy", "symmv"], systems=["dyvim"])
     assert {(r.dataset, r.folder) for r in enc if r.folder == "de_pose"} == {("toy", "de_pose")}  # dance only
     assert all(r.run_name("encoders").startswith(f"encoders/{r.dataset}/") for r in enc)
