@@ -133,7 +133,8 @@ def figure6_case(title: str, times: np.ndarray, motion: np.ndarray, music: Mappi
         ax.set_ylim(0, 1)
         ax.set_yticks([])
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    axes[1].legend(loc="upper right", fontsize=6, ncol=2) if len(axes) > 1 else None
+    if len(axes) > 1:
+        axes[1].legend(loc="upper right", fontsize=6, ncol=2)
     axes[-1].set_xlim(0, duration)
     axes[-1].set_xlabel("time (s)")
     return fig

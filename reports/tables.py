@@ -56,8 +56,8 @@ class Table:
         heads = [g for g, span in self.groups for _ in range(span)]
         w.writerow([self.row_header, *heads])
         w.writerow(["", *self.columns])
-        for label, kind, cells in self.rows:
-            w.writerow([label if kind != "paper" else f"{label}", *["" if c.empty else f"{c.value:.6g}" for c in cells]])
+        for label, _, cells in self.rows:
+            w.writerow([label, *["" if c.empty else f"{c.value:.6g}" for c in cells]])
         return buf.getvalue()
 
     def to_latex(self) -> str:
