@@ -54,6 +54,16 @@ def create_app(db: Database, run_dir: str | Path | None = None) -> FastAPI:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     only_run = Path(run_dir).resolve() if run_dir is not None else None
+    # SQLite calls are sub-millisecond and local: run them on the event loop, where a thread pool
+    # would only add GIL and lock contention. PostgreSQL calls wait on the network: thread pool.
+    inline = db.dialect == "sqlite"
+
+    async def _threaded(fn, *args):
+        if inline:
+            return fn(*args)
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(fn, *args)
 
     def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**ctx), status_code=status,
@@ -231,11 +241,18 @@ def _wants_json(request: Request) -> bool:
         request.headers.get("content-type", "").startswith("application/json")
 
 
-async def _threaded(fn, *args):
-    """Database work off the event loop (SQLite and psycopg calls block)."""
-    from starlette.concurrency import run_in_threadpool
+SERVE_DB_ENV = "BENCH_HUMAN_EVAL_SERVE_DB"
+SERVE_RUN_ENV = "BENCH_HUMAN_EVAL_SERVE_RUN"
 
-    return await run_in_threadpool(fn, *args)
+
+def app_from_env() -> FastAPI:
+    """The app for `uvicorn --factory` (several worker processes): database URL and run folder
+    come from BENCH_HUMAN_EVAL_SERVE_DB and BENCH_HUMAN_EVAL_SERVE_RUN."""
+    import os
+
+    from human_eval.storage import open_database
+
+    return create_app(open_database(os.environ[SERVE_DB_ENV]), os.environ.get(SERVE_RUN_ENV) or None)
 
 
 def _rater_media(db: Database, rater_id: int) -> set[str]:

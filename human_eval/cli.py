@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _where(p, run_required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="server processes (SQLite and PostgreSQL both allow several)")
 
     for name, what in (("results", "aggregate votes: win shares (Wilson), Bradley-Terry, OVL/REL, rater quality"),
                        ("export", "raw votes as CSV")):

@@ -69,9 +69,20 @@ def cmd_serve(args) -> int:
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such run folder")
-    db = open_database(args.db or default_db_url(run_dir))
+    url = args.db or default_db_url(run_dir)
+    db = open_database(url)  # migrates before any worker starts
     print(f"serving studies of {run_dir} on http://{args.host}:{args.port}/  (links: bench human-eval invite)")
-    uvicorn.run(create_app(db, run_dir), host=args.host, port=args.port, log_level="warning")
+    if args.workers > 1:
+        import os
+
+        from human_eval.app import SERVE_DB_ENV, SERVE_RUN_ENV
+
+        db.dispose()
+        os.environ[SERVE_DB_ENV], os.environ[SERVE_RUN_ENV] = url, str(run_dir.resolve())
+        uvicorn.run("human_eval.app:app_from_env", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level="warning")
+    else:
+        uvicorn.run(create_app(db, run_dir), host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -161,11 +161,14 @@ def count_stored(db, study: str) -> tuple[set, int]:
     return {a for a, _, _ in rows}, sum(n - 1 for _, _, n in rows)
 
 
-def _serve(url: str, port: int) -> subprocess.Popen:
-    code = ("import sys, uvicorn; from human_eval.storage import open_database; from human_eval.app import create_app;"
-            "uvicorn.run(create_app(open_database(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]),"
-            " log_level='error', access_log=False, timeout_keep_alive=60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, url, str(port)], stdout=subprocess.DEVNULL)
+def _serve(url: str, port: int, workers: int = 1) -> subprocess.Popen:
+    from human_eval.app import SERVE_DB_ENV
+
+    code = ("import sys, uvicorn; uvicorn.run('human_eval.app:app_from_env', factory=True, host='127.0.0.1',"
+            " port=int(sys.argv[1]), workers=int(sys.argv[2]), log_level='error', access_log=False,"
+            " timeout_keep_alive=60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port), str(workers)], stdout=subprocess.DEVNULL,
+                            env={**os.environ, SERVE_DB_ENV: url}, start_new_session=True)
     import httpx
 
     for _ in range(200):
@@ -220,7 +223,7 @@ def bench_backend(name: str, url: str, args, deadline: float) -> dict:
     port = _free_port()
     paced_target = make_target(db, args.raters, args.votes, args.seed)
     ladder_target = make_target(db, args.raters, args.votes, args.seed + 1)
-    server = _serve(url, port)
+    server = _serve(url, port, args.workers)
     try:
         t0 = time.monotonic()
         stats = asyncio.run(paced(f"http://127.0.0.1:{port}", paced_target, (args.pause_min, args.pause_max),
@@ -230,8 +233,10 @@ def bench_backend(name: str, url: str, args, deadline: float) -> dict:
         max_rate, ladder = asyncio.run(unpaced(f"http://127.0.0.1:{port}", ladder_target, rates, args.step_s,
                                                deadline, args.seed))
     finally:
-        server.terminate()
-        server.wait(10)
+        import signal
+
+        os.killpg(server.pid, signal.SIGTERM)  # the uvicorn supervisor and its workers
+        server.wait(20)
     stored, dups = count_stored(db, paced_target.study)
     stored_l, dups_l = count_stored(db, ladder_target.study)
     db.dispose()

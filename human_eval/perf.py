@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-s", type=float, default=600.0, help="overall time bound (default 600)")
     parser.add_argument("--pages", action="store_true",
                         help="paced raters also load the item page before each vote (twice the requests)")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2: one per core here)")
     parser.add_argument("--seed", type=int, default=0)
 
 

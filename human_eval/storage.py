@@ -46,12 +46,24 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_autocommit_driver(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would start transactions lazily).
+    dbapi_conn.isolation_level = None
+
+
+def _begin_immediate(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     """An engine, a session factory and the write discipline of its backend.
 
     SQLite allows one writer; a deferred transaction that reads and then writes can fail with
-    SQLITE_BUSY (not retried by the busy handler) when another writer got in between. So every
-    write transaction on SQLite takes one process-wide lock; PostgreSQL needs none.
+    SQLITE_BUSY (not retried by the busy handler) when another writer got in between. So write
+    transactions on SQLite start with BEGIN IMMEDIATE (the write lock first, waited for by the
+    busy handler across processes: several server workers may share one file), and within a
+    process they also queue on a lock instead of spinning in the busy handler. PostgreSQL
+    needs neither.
     """
 
     def __init__(self, url: str, pool_size: int = 20):
@@ -65,10 +77,17 @@ class Database:
             self.engine: Engine = create_engine(url, **kwargs)
         except Exception as exc:  # bad URL, missing driver
             raise StorageError(f"cannot open database {safe_url(url)}: {exc}") from exc
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
         self.dialect = self.engine.dialect.name
+        write_engine = self.engine
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            write_engine = create_engine(url, **kwargs)
+            event.listen(write_engine, "connect", _sqlite_pragmas)
+            event.listen(write_engine, "connect", _sqlite_autocommit_driver)
+            event.listen(write_engine, "begin", _begin_immediate)
+        self._write_engine = write_engine
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_factory = sessionmaker(write_engine, expire_on_commit=False)
         self.cache: dict = {}  # per-process lookups that never go stale (see human_eval.study.authenticate)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
 
@@ -80,11 +99,12 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction, committed on success and rolled back on any error."""
-        with self._write_lock, self._factory() as session, session.begin():
+        with self._write_lock, self._write_factory() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._write_engine.dispose()
 
 
 def safe_url(url: str) -> str:

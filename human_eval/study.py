@@ -238,8 +238,12 @@ def record_play(db: Database, rater: Rater, assignment_id: int, side: str, event
         prog = s.get(PlayProgress, (a.id, side))
         if prog is None:
             # The clock starts at the first event: a position can never run ahead of real time.
-            prog = PlayProgress(assignment_id=a.id, side=side, first_play_at=now, played_s=0.0)
-            s.add(prog)
+            # Insert-or-ignore: two first events racing on PostgreSQL must not collide.
+            from human_eval.dialect import insert_ignore
+
+            insert_ignore(s, PlayProgress, [dict(assignment_id=a.id, side=side, first_play_at=now, played_s=0.0)],
+                          ["assignment_id", "side"])
+            prog = s.get(PlayProgress, (a.id, side), populate_existing=True)
         elapsed = (now - as_utc(prog.first_play_at)).total_seconds()
         credited = min(position, elapsed + min(PLAY_SLACK_S, 0.1 * item.duration), item.duration)
         prog.played_s = max(prog.played_s or 0.0, credited)

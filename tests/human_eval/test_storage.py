@@ -66,3 +66,32 @@ def test_concurrent_identical_votes_are_stored_once(db_url, tmp_path):
     assert vote.rater_id == rater.id and vote.time_spent_ms is not None and vote.shown_at is not None
     assert progress(db, rater).done == 1
     db.dispose()
+
+
+def test_concurrent_first_play_events_make_one_progress_row(db_url, tmp_path):
+    from human_eval.models import PlayEvent, PlayProgress
+    from human_eval.study import record_play
+
+    db, _ = make_study(db_url, tmp_path / "run", raters=1)
+    token = invite(db, "st", 1)[0][1]
+    _, rater = authenticate(db, "st", token)
+    current = progress(db, rater)
+    barrier, errors = threading.Barrier(6), []
+
+    def play():
+        barrier.wait()
+        try:
+            record_play(db, rater, current.current.id, "left", "play", 0.0)
+        except Exception as exc:  # a unique-key collision would land here
+            errors.append(exc)
+
+    threads = [threading.Thread(target=play) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PlayProgress)) == 1
+        assert s.scalar(select(func.count()).select_from(PlayEvent)) == 6
+    db.dispose()
