@@ -5,8 +5,10 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -58,6 +60,29 @@ def test_create_invite_vote_results_export(mini_run, tmp_path):
     assert len(links) == 3 and len({l.rsplit("/", 1)[1] for l in links}) == 3
     assert len(list(csv.reader(open(tmp_path / "links.csv")))) == 4
     assert "uninvited" in bench("human-eval", "invite", "--study", "e2e", "--count", "1", check=False).stderr
+
+    # the real server: `bench human-eval serve` with two worker processes answers an invitation
+    from .conftest import free_port
+
+    port = free_port()
+    server = subprocess.Popen([*BENCH, "human-eval", "serve", "--run", str(run), "--port", str(port), "--workers", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        import httpx
+
+        link = links[0].replace("http://rate.example", f"http://127.0.0.1:{port}")
+        for _ in range(150):
+            try:
+                r = httpx.get(link, timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read().decode()
+                time.sleep(0.2)
+        assert r.status_code == 200 and "listening study" in r.text
+        assert httpx.get(link[:-4] + "XXXX", timeout=2).status_code == 403
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
 
     db = open_database(f"sqlite:///{folder.parent / 'studies.sqlite'}")
     client = TestClient(create_app(db, run))
