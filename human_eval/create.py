@@ -23,7 +23,7 @@ from bench.atomic import write_text_atomic
 from bench.data.manifest import Clip
 from bench.errors import ConfigError
 from human_eval.assign import build_plan
-from human_eval.storage import DB_ENV, default_db_url, open_database
+from human_eval.storage import DB_ENV, default_db_url, open_database, safe_url
 from human_eval.study import Media, StudyError, create_study
 from human_eval.tokens import media_name
 
@@ -136,10 +136,19 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
     admin = create_study(db, study_id, plan, str(run_dir), stored["dataset"]["name"], systems, settings, media,
                          {c.id: c.caption for c in chosen}, expires_days)
     explicit = db_url is not None or bool(os.environ.get(DB_ENV))
+    # The database's password is never written down: with one, later commands need --db again.
     write_text_atomic(folder / STUDY_FILE, json.dumps(
-        {"study": study_id, "db": url if explicit else "default", "systems": systems, **settings}, indent=2))
+        {"study": study_id, "db": safe_url(url) if explicit else "default", "systems": systems, **settings}, indent=2))
     db.dispose()
     return Created(study_id, admin, url, folder, raters, len(plan.raters[0]) if plan.raters else 0)
+
+
+def _stored_url(study_id: str, url: str, run_dir: Path) -> str:
+    if url == "default":
+        return default_db_url(run_dir)
+    if "***" in url:
+        raise StudyError(f"study {study_id!r} lives in {url}; pass --db with the full URL (its password is not stored)")
+    return url
 
 
 def locate(study_id: str, run: str | None = None, db: str | None = None) -> tuple[str, Path | None]:
@@ -151,7 +160,7 @@ def locate(study_id: str, run: str | None = None, db: str | None = None) -> tupl
         run_dir = Path(run).resolve()
         info = study_dir(run_dir, study_id) / STUDY_FILE
         url = json.loads(info.read_text())["db"] if info.exists() else "default"
-        return (default_db_url(run_dir) if url == "default" else url), run_dir
+        return _stored_url(study_id, url, run_dir), run_dir
     root = Path(os.environ.get("BENCH_RUNS_ROOT", "runs"))
     found = sorted(root.glob(f"*/human_eval/{study_id}/{STUDY_FILE}"))
     if not found:
@@ -159,5 +168,4 @@ def locate(study_id: str, run: str | None = None, db: str | None = None) -> tupl
     if len(found) > 1:
         raise StudyError(f"study {study_id!r} exists in several runs ({', '.join(str(f.parents[2]) for f in found)}); pass --run")
     run_dir = found[0].parents[2].resolve()
-    url = json.loads(found[0].read_text())["db"]
-    return (default_db_url(run_dir) if url == "default" else url), run_dir
+    return _stored_url(study_id, json.loads(found[0].read_text())["db"], run_dir), run_dir

@@ -126,3 +126,19 @@ def test_create_invite_vote_results_export(mini_run, tmp_path):
     assert len(votes) == votes.groupby(["item", "rater", "question"]).ngroups  # each vote once
     assert {"rater", "question", "answer", "left_system", "position", "answered_at", "time_spent_ms"} <= set(votes.columns)
     assert "token" not in " ".join(votes.columns)
+
+
+@pytest.mark.slow
+def test_a_study_in_postgresql_keeps_no_password_on_disk(mini_run, fresh_postgres):
+    from human_eval.create import STUDY_FILE, create, locate
+    from human_eval.study import StudyError
+
+    made = create(mini_run, ["reference", "shuffled"], clips=2, raters=2, per_rater=2, name="pg", db_url=fresh_postgres,
+                  checks=0)
+    info = (made.folder / STUDY_FILE).read_text()
+    assert "***" in info and ":bench@" not in info
+    with pytest.raises(StudyError, match="pass --db"):
+        locate("pg")
+    assert locate("pg", db=fresh_postgres)[0] == fresh_postgres
+    proc = bench("human-eval", "invite", "--study", "pg", "--db", fresh_postgres, "--count", "2")
+    assert proc.stdout.count("/s/pg/r/") == 2
