@@ -29,15 +29,38 @@ def received_attention(motion: np.ndarray, aggregator, frames: int = 10) -> tupl
     return idx, attn.float().mean(dim=-2).cpu().numpy()
 
 
+def trained_fwdf(run_dir: Path, system: str, scfg: dict):
+    """The run's FwDF encoder with its trained head (the `dynamics_head.*` tensors of the run's
+    best.pt), built without the music decoder: only the dynamics path is needed here."""
+    import torch
+
+    from bench.errors import ConfigError
+    from systems.dyvim.encoders import build_dynamics_encoder
+
+    ckpt = Path(scfg.get("checkpoint") or run_dir / system / "train" / "best.pt")
+    if not ckpt.is_file():
+        raise ConfigError(f"{ckpt}: no trained DyViM checkpoint for the attention maps (train the run first)")
+    paths = scfg.get("weights_paths") or {}
+    encoder = build_dynamics_encoder("fwdf", size=scfg.get("size", "tiny"),
+                                     weights=scfg.get("encoder_weights") or scfg.get("weights", "random"),
+                                     flow_iters=scfg.get("flow_iters"), d_m=scfg.get("d_m"),
+                                     fps=scfg.get("video_fps"), seed=int(scfg.get("seed", 0)),
+                                     weights_path=paths.get("fwdf"))
+    state = torch.load(ckpt, map_location="cpu", weights_only=False).get("model", {})
+    head = {k[len("dynamics_head."):]: v for k, v in state.items() if k.startswith("dynamics_head.")}
+    if not head:
+        raise ConfigError(f"{ckpt}: holds no trained dynamics head (dynamics_head.*): was it trained without dynamics?")
+    encoder.aggregator.load_state_dict(head)
+    return encoder.eval()
+
+
 def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 10, clips: int = 2) -> list[Path]:
     """Write the attention maps of every FwDF DyViM system of a finished run (see module doc)."""
     import yaml
 
-    from bench import api
     from bench.atomic import atomic_path
-    from bench.generation import build_system
+    from bench.cache import Cache
     from reports.media import run_clips
-    from systems.dyvim.train import load_best
 
     run_dir = Path(run_dir)
     conf = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -47,19 +70,17 @@ def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 1
     written = []
     for name in systems:
         scfg = conf["system"].get(name, {})
-        if scfg.get("name", name) != "dyvim" or scfg.get("dynamics_encoder", "fwdf") != "fwdf":
+        if scfg.get("name", name) != "dyvim" or scfg.get("dynamics_encoder", "fwdf") != "fwdf" \
+                or scfg.get("conditions") == "no_dynamics":
             continue
         out_dir = run_dir / name / ATTENTION_DIR if len(systems) > 1 else run_dir / ATTENTION_DIR
         todo = [c for c in chosen[:clips] if not (out_dir / f"{c.id}.npz").exists()]
         if not todo:
             continue
-        all_clips = api.dataset_clips(_dataset_cfg(conf), auto_prepare=False)
-        system = build_system(name, scfg, api.system_context(conf, all_clips, name))
-        load_best(system.model, system.checkpoint or system.train_dir / "best.pt")  # the trained head
-        system.model.eval()
-        encoder = system.extractor.dynamics
+        encoder = trained_fwdf(run_dir, name, scfg)
+        cache = Cache(conf["paths"]["cache_dir"])  # the motion maps training cached
         for clip in todo:
-            feats = encoder.extract_clip(clip, system.extractor.cache)
+            feats = encoder.extract_clip(clip, cache)
             idx, received = received_attention(feats.values, encoder.aggregator, frames)
             path = out_dir / f"{clip.id}.npz"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +90,3 @@ def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 1
                              grid=np.asarray(feats.values.shape[-2:]))
             written.append(path)
     return written
-
-
-def _dataset_cfg(conf: dict):
-    from omegaconf import OmegaConf
-
-    return OmegaConf.create({"dataset": conf["dataset"]})
