@@ -55,10 +55,11 @@ def create_app(db: Database, run_dir: str | Path | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     only_run = Path(run_dir).resolve() if run_dir is not None else None
     # SQLite calls are sub-millisecond and local: run them on the event loop, where a thread pool
-    # would only add GIL and lock contention. PostgreSQL calls wait on the network: thread pool.
+    # would only add GIL and lock contention (a wait for another worker's write lock then holds
+    # the loop for that long). PostgreSQL calls wait on the network: thread pool.
     inline = db.dialect == "sqlite"
 
-    async def _threaded(fn, *args):
+    async def _offload(fn, *args):
         if inline:
             return fn(*args)
         from starlette.concurrency import run_in_threadpool
@@ -120,7 +121,7 @@ def create_app(db: Database, run_dir: str | Path | None = None) -> FastAPI:
 
     @app.post("/s/{study_id}/r/{token}/play")
     async def play(study_id: str, token: str, request: Request):
-        study, rater = await _threaded(rater_of, study_id, token)
+        study, rater = await _offload(rater_of, study_id, token)
         if not csrf_ok(study.secret, rater.id, request.headers.get("x-csrf-token")):
             raise ops.Refused(403, "missing or wrong CSRF token")
         try:
@@ -129,7 +130,7 @@ def create_app(db: Database, run_dir: str | Path | None = None) -> FastAPI:
             position = body.get("position", 0)
         except (ValueError, KeyError, TypeError):
             raise ops.Refused(400, "send JSON {assignment, side, event, position}") from None
-        played = await _threaded(ops.record_play, db, rater, assignment, side, event, position)
+        played = await _offload(ops.record_play, db, rater, assignment, side, event, position)
         return {"played": played}
 
     @app.post("/s/{study_id}/r/{token}/vote")
@@ -143,15 +144,15 @@ def create_app(db: Database, run_dir: str | Path | None = None) -> FastAPI:
             raise ops.Refused(400, "send a JSON object")
         csrf = request.headers.get("x-csrf-token") or data.get("csrf")
         try:
-            status = await _threaded(_vote, study_id, token, csrf, data, is_json)
+            status = await _offload(_vote, study_id, token, csrf, data, is_json)
         except ops.Refused as exc:
             if is_json or exc.status not in (400, 409):
                 raise
             from urllib.parse import quote
 
             return RedirectResponse(f"{base_url(study_id, token)}/item?error={quote(exc.message)}", status_code=303)
-        if is_json or _wants_json(request):
-            return {"status": status, "next": f"{base_url(study_id, token)}/item"}
+        if is_json or _wants_json(request):  # a ready response skips FastAPI's serialisation
+            return JSONResponse({"status": status, "next": f"{base_url(study_id, token)}/item"})
         return RedirectResponse(f"{base_url(study_id, token)}/item", status_code=303)
 
     def _vote(study_id: str, token: str, csrf: str | None, data: dict, is_json: bool) -> str:
