@@ -101,10 +101,14 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
                 from bench.experiments.attention import store_attention
 
                 store_attention(out.run_dir, r.systems, **exp.attention)
-        except BenchError as exc:  # this variant cannot run here; the others still can
-            result.failed[run_name] = str(exc)
-            _record(folder, run_name, {"status": "failed", "error": str(exc)})
-            log(f"  failed: {exc}")
+        except Exception as exc:  # this variant cannot run (here); the others still can
+            import traceback
+
+            error = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+            result.failed[run_name] = error
+            _record(folder, run_name, {"status": "failed", "error": error,
+                                       "traceback": "".join(traceback.format_exception(exc))})
+            log(f"  failed: {error}")
             continue
         result.failed_outputs += out.failed
         status = "done" if not out.failed else "incomplete"
