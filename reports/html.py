@@ -49,7 +49,7 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
     if not folder.is_dir():
         raise ReportError(f"{folder}: no such run or experiment folder")
     report_dir = Path(out) if out else folder / REPORT_DIR
-    stamp = inputs_fingerprint(folder, [paper, gallery_clips, case_studies, str(report_dir)])
+    stamp = inputs_fingerprint(folder, [paper, gallery_clips, case_studies, str(report_dir.resolve())])
     stamp_path = report_dir / STAMP_NAME
     if not force and (report_dir / "index.html").exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
         return report_dir / "index.html"
