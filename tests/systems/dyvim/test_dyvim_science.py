@@ -2,7 +2,10 @@
 
 Toy videos move on the music's note onsets and beats (README, "The toy dataset"), so with the same
 training steps DyViM `full` must reach a lower held-out token NLL than `no_dynamics` on every seed.
-Measured (tiny model, 120 steps, batch 4, 2 s windows, lr 3e-3): see the README's DyViM section.
+Setting: tiny random model, `tuning: frozen` (with a random decoder this isolates what the
+conditioning learns, and overfits the 10 training clips least), 120 steps, batch 4, 2 s windows,
+lr 3e-3; the seed varies the decoder, codec, heads and data order (encoders fixed, features shared).
+Margins seen (no_dynamics − full, nats per code): 0.019, 0.025, 0.020 for seeds 0, 1, 2.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def test_full_beats_no_dynamics_on_held_out_nll_over_three_seeds(tmp_path):
     for seed in range(3):
         nll = {}
         for conditions in ("full", "no_dynamics"):
-            model, extractor = build_model(DyViMConfig(conditions=conditions, seed=seed, tuning="full"), cache,
+            model, extractor = build_model(DyViMConfig(conditions=conditions, seed=seed, tuning="frozen"), cache,
                                            encoder_seed=0)  # the seed varies the model and data order
             tr = [extractor.extract(c, True) for c in train]
             te = [extractor.extract(c, True) for c in test]
