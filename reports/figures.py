@@ -102,7 +102,9 @@ def figure5_attention(panels: Sequence[tuple[str, np.ndarray, np.ndarray]]):
         received = np.asarray(received, dtype=np.float64)
         f, p = received.shape
         xs, ys = np.meshgrid(np.arange(f), np.arange(p), indexing="ij")
-        scale = received / max(received.max(), 1e-12)
+        # min-max per panel: a near-uniform map still shows which positions draw more attention
+        span = received.max() - received.min()
+        scale = (received - received.min()) / span if span > 0 else np.full_like(received, 0.5)
         ax.scatter(xs.ravel(), ys.ravel(), s=2 + 60 * scale.ravel(), color=PALETTE["ours"], alpha=0.7, linewidths=0)
         ax.set_xticks(range(f), [str(int(i)) for i in frames], fontsize=7)
         ax.set_xlabel("frame")
