@@ -105,7 +105,8 @@ def figure5_attention(panels: Sequence[tuple[str, np.ndarray, np.ndarray]]):
         # min-max per panel: a near-uniform map still shows which positions draw more attention
         span = received.max() - received.min()
         scale = (received - received.min()) / span if span > 0 else np.full_like(received, 0.5)
-        ax.scatter(xs.ravel(), ys.ravel(), s=2 + 60 * scale.ravel(), color=PALETTE["ours"], alpha=0.7, linewidths=0)
+        biggest = min(60.0, 900.0 / p)  # points of neighbouring positions must not merge
+        ax.scatter(xs.ravel(), ys.ravel(), s=1 + biggest * scale.ravel(), color=PALETTE["ours"], alpha=0.7, linewidths=0)
         ax.set_xticks(range(f), [str(int(i)) for i in frames], fontsize=7)
         ax.set_xlabel("frame")
         ax.set_ylabel("position (H'·W')")
