@@ -17,7 +17,8 @@ Two routes to the last term:
   them), i.e. the squared singular values of ABᵀ; they are ≥ 0 because Σ₁Σ₂ is similar to the
   PSD matrix Σ₁^{1/2}Σ₂Σ₁^{1/2}. Hence tr (Σ₁Σ₂)^{1/2} = ‖ABᵀ‖_* (nuclear norm of an n₂×n₁ — here
   n₁×n₂ — matrix) and tr Σᵢ = ‖A‖²_F. The same holds for any factors Fᵢ with FᵢᵀFᵢ = Σᵢ, which is
-  the d×d ("eigen") route used when the clips outnumber the dimensions.
+  the d×d ("eigen") route used when the clips outnumber the dimensions. It is the metrics'
+  default point estimate (``DEFAULT_FD_METHOD``; ``fd_method: sqrtm`` selects the reference route).
 
 A bootstrap resample with multiplicities cⱼ (m = Σcⱼ) has mean Σcⱼxⱼ/m and covariance
 Σcⱼ(xⱼ−μ)(xⱼ−μ)ᵀ/(m−1) — exactly ``np.cov(x[idx], rowvar=False)`` of the explicitly resampled
