@@ -253,8 +253,9 @@ def generate(cfg, console=None) -> RunResult:
         summary.already_done = summary.requested - len(todo)
         if todo:
             size = executor.shard_size(len(todo), system.max_workers)
-            jobs = [GenerationJob(str(run.dir), sys_name, conf["system"][sys_name], ctx, tuple(todo[i : i + size]))
-                    for i in range(0, len(todo), size)]
+            instance = system if executor.in_process(system.max_workers) else None
+            jobs = [GenerationJob(str(run.dir), sys_name, conf["system"][sys_name], ctx, tuple(todo[i : i + size]),
+                                  instance) for i in range(0, len(todo), size)]
             with tqdm(total=len(todo), desc=f"generate {sys_name}", unit="clip", disable=None) as bar:
                 for outcome in executor.map(jobs, bar.update, system.max_workers):
                     summary.generated += outcome.done

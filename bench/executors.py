@@ -18,6 +18,8 @@ from bench.generation import GenerationJob, JobOutcome, run_job
 class Executor(Protocol):
     def shard_size(self, n_requests: int, max_workers: int | None) -> int: ...
 
+    def in_process(self, max_workers: int | None) -> bool: ...
+
     def map(self, jobs: Sequence[GenerationJob], progress: Callable[[int], None],
             max_workers: int | None = None) -> Iterable[JobOutcome]: ...
 
@@ -33,6 +35,11 @@ class LocalExecutor:
 
     def _workers(self, max_workers: int | None) -> int:
         return max(1, min(self.workers, max_workers or self.workers))
+
+    def in_process(self, max_workers: int | None = None) -> bool:
+        """Whether jobs of a system capped at `max_workers` run in this process (so they may reuse
+        the system instance built here)."""
+        return self._workers(max_workers) <= 1
 
     def shard_size(self, n_requests: int, max_workers: int | None = None) -> int:
         if self._shard != "auto":

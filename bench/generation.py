@@ -8,7 +8,7 @@ other clips go on.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +25,9 @@ class GenerationJob:
     system_config: dict  # its Hydra config; `name` picks the registered class
     context: SystemContext
     requests: tuple[GenerationRequest, ...]
+    #: the already built system, when the job runs in the process that built it (never pickled to a
+    #: worker): a model that took seconds to load is not built again per shard
+    instance: System | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -65,7 +68,7 @@ def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -
         outcome.failed += 1
 
     try:
-        system = build_system(job.system, job.system_config, job.context)
+        system = job.instance or build_system(job.system, job.system_config, job.context)
     except Exception as exc:
         for req in job.requests:
             fail(req, exc)
