@@ -134,7 +134,9 @@ def vggish_state(seed: int) -> tuple["OrderedDict[str, np.ndarray]", dict[str, n
         fan_in = int(np.prod(shape[1:]))
         state[f"{prefix}.weight"] = he_uniform(rng, shape, fan_in)
         state[f"{prefix}.bias"] = ((2.0 * rng.random_sample(shape[0]) - 1.0) * 0.01).astype(np.float32)
-    q, _ = np.linalg.qr(rng.standard_normal((128, 128)))
+    # an orthogonal matrix without LAPACK (a QR's bits differ between BLAS builds): a signed
+    # permutation. The reference loads these parameters but never applies them (PCA off).
+    q = np.eye(128)[rng.permutation(128)] * np.where(rng.random_sample(128) < 0.5, -1.0, 1.0)
     pca = {"pca_eigen_vectors": q.T.copy(), "pca_means": 0.1 * rng.standard_normal(128)}
     return state, pca
 
