@@ -89,8 +89,8 @@ def cmd_generate_videos(args) -> int:
         raise ConfigError("bench generate VIDEO ...: name the system with --system, e.g. --system dyvim")
     outputs = api.generate_videos(args.videos, args.system, dataset=args.dataset, overrides=list(args.overrides),
                                   checkpoint=args.checkpoint, out_dir=args.out, caption=args.caption)
-    for wav, mp4 in outputs:
-        console.print(f"{wav}  +  {mp4}")
+    for wav, mp4 in outputs:  # plain lines (rich would wrap long paths)
+        print(f"music: {wav}\nvideo: {mp4}")
     return 0
 
 
