@@ -48,8 +48,11 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def cmd_run(args, stage: str) -> int:
-    if stage == "generate" and args.videos:
-        return cmd_generate_videos(args)
+    if stage == "generate":  # both positionals are nargs="*": key=value items are overrides, not videos
+        args.overrides = [v for v in args.videos if "=" in v] + list(args.overrides)
+        args.videos = [v for v in args.videos if "=" not in v]
+        if args.videos:
+            return cmd_generate_videos(args)
     if stage == "train" and args.system:
         args.systems = [args.system] + [s for s in (args.systems or []) if s != args.system]
     if not args.systems:

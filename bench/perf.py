@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 # The README's main job (`make demo`): every in-process system that exists, plus the controls.
-MAIN_JOB_SYSTEMS = ("reference", "shuffled")
+MAIN_JOB_SYSTEMS = ("reference", "shuffled", "musicgen", "dyvim")
 
 
 def _timed(args: list[str], env: dict) -> tuple[float, str]:
