@@ -67,8 +67,6 @@ def _list() -> int:
 
 
 def _run(args) -> int:
-    from dataclasses import replace
-
     from bench.errors import ConfigError
     from bench.experiments import load_experiment
     from bench.experiments.runner import run_experiment

@@ -167,14 +167,18 @@ def failure_record(request: GenerationRequest, exc: BaseException) -> dict:
     }
 
 
-def append_failure(system_dir: Path, record: dict) -> None:
+def append_jsonl(path: Path, record: dict) -> None:
+    """Append one JSON line under a file lock (parallel workers write the same file)."""
     from filelock import FileLock
 
-    system_dir.mkdir(parents=True, exist_ok=True)
-    path = system_dir / FAILURES_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         with open(path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
+
+
+def append_failure(system_dir: Path, record: dict) -> None:
+    append_jsonl(system_dir / FAILURES_NAME, record)
 
 
 def _now() -> str:

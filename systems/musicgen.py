@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.media import fit_duration
 from bench.errors import ConfigError, DatasetError
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
 from systems.dyvim.decoder import (
     FRAME_RATE,
     SAMPLE_RATE,
     decode_codes,
-    exact_length,
     load_music_decoder,
     summed_code_embeddings,
 )
@@ -99,7 +99,7 @@ class MusicGenSystem(System):
                 codes = sample_codes(self.model, cond, n_steps, [r.seed for r in reqs], guided)
                 audio = decode_codes(self.model.decoder.codec, codes).cpu().numpy()
                 for r, a in zip(reqs, audio):
-                    yield GenerationResult(r, exact_length(a.astype(np.float32), r.clip.duration))
+                    yield GenerationResult(r, fit_duration(a.astype(np.float32), SAMPLE_RATE, r.clip.duration))
             except Exception as exc:
                 for r in reqs:
                     yield GenerationResult(r, error=exc)

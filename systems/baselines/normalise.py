@@ -13,7 +13,6 @@ wrote 3 minutes for a 10-second clip ignored the clip, and its beginning is not 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,10 +91,6 @@ def normalise(raw: RawOutput, clip: Clip, sample_rate: int, max_seconds: float |
 
 
 def append_record(system_dir: Path, record: dict) -> None:
-    from filelock import FileLock
+    from bench.runs import append_jsonl
 
-    system_dir.mkdir(parents=True, exist_ok=True)
-    path = system_dir / RECORD_NAME
-    with FileLock(str(path) + ".lock"):
-        with open(path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+    append_jsonl(system_dir / RECORD_NAME, record)

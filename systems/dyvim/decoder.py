@@ -221,10 +221,3 @@ def decode_codes(codec: nn.Module, codes: torch.Tensor) -> torch.Tensor:
     audio = codec.decode(codes[None].long(), [None]).audio_values
     return audio[:, 0].float()
 
-
-def exact_length(audio: np.ndarray, duration: float) -> np.ndarray:
-    """Trim (keeping the beginning) or zero-pad to exactly `duration` seconds at 32 kHz."""
-    n = int(round(duration * SAMPLE_RATE))
-    if audio.shape[0] >= n:
-        return audio[:n]
-    return np.concatenate([audio, np.zeros(n - audio.shape[0], np.float32)])

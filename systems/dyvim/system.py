@@ -18,9 +18,10 @@ import torch
 
 from bench.cache import Cache
 from bench.data.manifest import Clip
+from bench.media import fit_duration
 from bench.errors import ConfigError
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
-from systems.dyvim.decoder import SAMPLE_RATE, decode_codes, exact_length, load_music_decoder
+from systems.dyvim.decoder import SAMPLE_RATE, decode_codes, load_music_decoder
 from systems.dyvim.features import FeatureExtractor, collate, dynamics_head
 from systems.dyvim.generate import SamplingConfig, sample_codes
 from systems.dyvim.model import DyViMConfig, DyViMModel
@@ -150,7 +151,7 @@ class DyViMSystem(System):
                 audios = self.generate_features([items[i] for i in idx], [ok[i].seed for i in idx], n_steps)
                 for i, audio in zip(idx, audios):
                     req = ok[i]
-                    yield GenerationResult(req, exact_length(audio, req.clip.duration))
+                    yield GenerationResult(req, fit_duration(audio, SAMPLE_RATE, req.clip.duration))
             except Exception as exc:
                 for i in idx:
                     yield GenerationResult(ok[i], error=exc)
