@@ -143,7 +143,8 @@ def write_video(
             vs = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
             g = gop or int(round(fps))
-            vs.options = {"crf": str(crf), "g": str(g), "keyint_min": str(g), "sc_threshold": "0", "bf": "0"}
+            # threads=1: x264 output then depends only on the frames (frame threads made the toy videos vary run to run)
+            vs.options = {"crf": str(crf), "g": str(g), "keyint_min": str(g), "sc_threshold": "0", "bf": "0", "threads": "1"}
             a_stream = None
             if audio is not None:
                 a_stream = c.add_stream("aac", rate=sample_rate)
