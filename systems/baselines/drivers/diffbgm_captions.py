@@ -8,41 +8,12 @@ encoder"; `diffbgm/data/dataset.py` reads `caption_feats/<id>.npy` as an (n, d) 
 its rows to the song's chord sequence. The authors' frame rate and pooling are not published:
 this driver captions one frame per `--fps` second and stores BERT's last-layer [CLS] vector
 (768) per caption, so n = seconds × fps. Runs in the Diff-BGM environment (transformers,
-opencv or PyAV to read frames); model ids may be local folders.
+PyAV or OpenCV to read frames: video_frames.py); model ids may be local folders.
 """
 
 import argparse
 
-
-def frames(path, fps):
-    """RGB frames (H, W, 3 uint8), one per 1/fps seconds."""
-    try:
-        import cv2
-    except ImportError:
-        cv2 = None
-    if cv2 is not None:
-        cap = cv2.VideoCapture(path)
-        native = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        step, i, out = max(1, int(round(native / fps))), 0, []
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if i % step == 0:
-                out.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            i += 1
-        return out
-    import av
-
-    out, next_t = [], 0.0
-    with av.open(path) as c:
-        stream = c.streams.video[0]
-        for frame in c.decode(stream):
-            t = float(frame.pts * stream.time_base)
-            if t + 1e-6 >= next_t:
-                out.append(frame.to_ndarray(format="rgb24"))
-                next_t += 1.0 / fps
-    return out
+from video_frames import frames  # this folder is the script's sys.path[0]
 
 
 def main():
@@ -60,7 +31,7 @@ def main():
     from transformers import AutoTokenizer, BertModel, BlipForConditionalGeneration, BlipProcessor
 
     device = a.device if (a.device == "cpu" or torch.cuda.is_available()) else "cpu"
-    images = frames(a.video, a.fps)
+    images = list(frames(a.video, a.fps))
     if not images:
         raise SystemExit("diffbgm_captions: no frames decoded from %s" % a.video)
     processor = BlipProcessor.from_pretrained(a.blip)

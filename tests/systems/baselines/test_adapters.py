@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from systems.render import SOUNDFONT
 from tests.systems.baselines.conftest import failures, records, run, split_test_ids, system_overrides
@@ -95,8 +96,8 @@ def test_diffbgm_generates_each_song_once_and_names_a_skipped_song(mini_dataset,
     feats = repo / "data" / "bgm909"
     for s in songs:
         np.savez(repo / "data" / "POP909_4_bin_pnt_8bar" / f"{s}.npz", notes=np.zeros(3))
-    for s in songs[1:]:  # the first song has no features and no extractor configured
-        (feats / "new_raw_video_feats" / f"{s}.pth").write_bytes(b"feat")
+    for s in songs[1:]:  # the first song has no features, and its extractors have no repository here
+        torch.save(torch.zeros(4, 512), feats / "new_raw_video_feats" / f"{s}.pth")
         np.save(feats / "caption_feats" / f"{s}.npy", np.zeros((4, 768)))
         (feats / "detection" / f"{s}_scenes.txt").write_text("0 10\n")
     _, run_dir = run(["diffbgm"], [*ov, *system_overrides("diffbgm", repo), "system.diffbgm.segment=aligned"])
@@ -104,7 +105,7 @@ def test_diffbgm_generates_each_song_once_and_names_a_skipped_song(mini_dataset,
     fails = failures(run_dir, "diffbgm")
     assert {c.id for c in test if c.source == songs[0]} == set(fails)
     assert all("caption_feats" in e or "new_raw_video_feats" in e for e in fails.values())
-    assert all("commands." in e for e in fails.values())
+    assert all("commands.clip2video cannot run" in e and "clip2video_repo" in e for e in fails.values())
     done = [c for c in test if c.source != songs[0]]
     assert done and all((run_dir / "diffbgm" / f"{c.id}.wav").exists() for c in done)
     logs = sorted(p.name for p in (run_dir / "diffbgm" / "logs").glob("song*.generate.try1.out"))
@@ -226,7 +227,7 @@ def test_diffbgm_extracts_missing_caption_features_with_blip_and_bert(mini_datas
     feats = repo / "data" / "bgm909"
     for s in songs:
         np.savez(repo / "data" / "POP909_4_bin_pnt_8bar" / f"{s}.npz", notes=np.zeros(3))
-        (feats / "new_raw_video_feats" / f"{s}.pth").write_bytes(b"feat")
+        torch.save(torch.zeros(4, 512), feats / "new_raw_video_feats" / f"{s}.pth")
         (feats / "detection" / f"{s}_scenes.txt").write_text("0 10\n")  # no caption features: extracted
     blip, bert = _tiny_blip_and_bert(tmp_path / "hf")
     _, run_dir = run(["diffbgm"], [*ov, *system_overrides("diffbgm", repo, timeout=300), f"system.diffbgm.blip={blip}",

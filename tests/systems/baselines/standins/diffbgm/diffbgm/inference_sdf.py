@@ -2,7 +2,8 @@
 
 Loops over split[1] of data/train_split_pnt/pop909_new.pickle (indices 0–49 but 29) with a bare
 `except: continue`; each song needs data/POP909_4_bin_pnt_8bar/<id>.npz and its three BGM909
-features relative to the CWD, and is written to exp/visual+caption_mask2/<id>.mid (a folder the
+features relative to the CWD (read as its dataset.py does: torch.load of a (frames x 512)
+tensor, np.load of a 2-D array, the shot file's lines counted), and is written to exp/visual+caption_mask2/<id>.mid (a folder the
 script does not create). The piece: 60 s of notes, one every 0.25 s, its pitch rising by one
 semitone per second (so a segment's position in the song is audible).
 """
@@ -31,9 +32,15 @@ for ind in range(50):
         song_fn = split[1][ind]
         song = song_fn[: song_fn.find(".")]
         np.load(os.path.join("data/POP909_4_bin_pnt_8bar", song_fn))
-        open("./data/bgm909/new_raw_video_feats/%s.pth" % song, "rb").read()
-        np.load("./data/bgm909/caption_feats/%s.npy" % song)
-        open("./data/bgm909/detection/%s_scenes.txt" % song).read()
+        import torch
+
+        # as diffbgm/data/dataset.py: a (frames x 512) tensor, an (n x d) array, one scene a line
+        visual = torch.load("./data/bgm909/new_raw_video_feats/%s.pth" % song, map_location="cpu")
+        assert visual.ndim == 2 and visual.shape[1] == 512, visual.shape
+        visual[[0] * 4, :]
+        assert np.load("./data/bgm909/caption_feats/%s.npy" % song).ndim == 2
+        with open("./data/bgm909/detection/%s_scenes.txt" % song) as f:
+            assert sum(1 for _ in f) >= 1
         common.misbehave("song" + song)
         import pretty_midi
 
