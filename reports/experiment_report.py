@@ -53,21 +53,112 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
             built.append(tables.table1(frame, paper=paper_numbers, failures=failures))
         key = _main_key(frame, exp)
         if exp["artefact"] != "table1":
-            present = list(dict.fromkeys(frame["system"]))
+            t_frame, t_variants, caption = frame, variants, exp.get("title", exp["name"])
+            parts = table_parts(exp_dir, doc)
+            if len(parts) > 1:  # e.g. Table 2: conditions + strategies, one table as in the paper
+                t_frame, t_variants, merge_notes = merged_table_input(parts)
+                caption = tables.load_paper().get(exp["paper_table"], {}).get("caption") \
+                    or " + ".join(d["experiment"].get("title", d["experiment"]["name"]) for _, d in parts)
+                page.notes += merge_notes
+            elif exp.get("paper_table") == "table2":
+                page.notes.append("Table 2 shows this half only: run the other half (`bench experiment run "
+                                  f"{'strategies' if exp['name'] == 'conditions' else 'conditions'}`, same "
+                                  "datasets and overrides) and re-render to see one table as in the paper")
+            present = list(dict.fromkeys(t_frame["system"]))
             systems = [s for s in present if s not in CONTROLS] or present  # controls alone: a sweep of them
             for s in systems:
                 built.append(tables.ablation_table(
-                    frame, variants, key=key, system=s, paper=paper_numbers if s == "dyvim" else None,
+                    t_frame, t_variants, key=key, system=s, paper=paper_numbers if s == "dyvim" else None,
                     paper_table=exp.get("paper_table"), name=exp["artefact"] if s == systems[0] else f"{exp['artefact']}_{s}",
-                    caption=f"{exp.get('title', exp['name'])} — {s} (best bold, second underlined)"))
+                    caption=f"{caption} — {s} (best bold, second underlined per dataset)"))
         built.append(tables.variant_table(frame, variants))
     for t in built:
         t.write(tables_dir)
         page.tables.append(t.to_html())
         page.downloads += [(f"{t.name}.tex", f"{_rel(tables_dir, report_dir)}/{t.name}.tex")]
     _figures(page, frame, exp, doc, exp_dir, report_dir, figures)
+    per_clip = experiment_per_clip(doc, infos)
+    if per_clip is not None:
+        hue = "dataset" if per_clip["dataset"].nunique() > 1 else None
+        add_figure(page, report_dir, figures.per_clip_distributions(per_clip, x="variant", hue=hue), "per_clip",
+                   "Per-clip metric distributions across variants" + (" (colour: dataset)" if hue else ""))
     _gallery(page, doc, exp_dir, report_dir, gallery_clips)
     return page
+
+
+# Experiments that fill one paper table together, in the paper's column order (Table 2:
+# visual conditions on the left, condition strategies on the right).
+PART_ORDER = {"conditions": 0, "strategies": 1}
+
+
+def table_parts(exp_dir: Path, doc: dict | None = None) -> list[tuple[Path, dict]]:
+    """(folder, experiment.yaml doc) of every experiment that fills the same paper table as
+    `exp_dir` (same `paper_table`, e.g. `conditions` and `strategies` for Table 2), from the
+    folders beside it under the runs root: one folder per experiment name (`exp_dir` itself,
+    else the folder named after the experiment, else the most recently written), in
+    PART_ORDER. Just `exp_dir` when it has no paper table or nothing else shares it."""
+    from bench.experiments.runner import EXPERIMENT_FILE, read_experiment_file
+
+    exp_dir = Path(exp_dir)
+    doc = doc or read_experiment_file(exp_dir)
+    table = doc["experiment"].get("paper_table")
+    if not table:
+        return [(exp_dir, doc)]
+    by_name: dict[str, tuple[Path, dict]] = {doc["experiment"]["name"]: (exp_dir, doc)}
+    for path in sorted(exp_dir.parent.glob(f"*/{EXPERIMENT_FILE}"), key=lambda p: p.stat().st_mtime):
+        folder = path.parent
+        if folder == exp_dir:
+            continue
+        try:
+            other = read_experiment_file(folder)
+        except Exception:  # an older or broken folder: not part of this table
+            continue
+        name = other["experiment"]["name"]
+        if other["experiment"].get("paper_table") != table or name == doc["experiment"]["name"]:
+            continue
+        if name in by_name and by_name[name][0].name == name:
+            continue  # the folder named after the experiment wins over a renamed copy
+        by_name[name] = (folder, other)
+    return sorted(by_name.values(), key=lambda fd: (PART_ORDER.get(fd[1]["experiment"]["name"], len(PART_ORDER)),
+                                                    fd[1]["experiment"]["name"]))
+
+
+def merged_table_input(parts: list[tuple[Path, dict]]):
+    """(results frame, variants, notes) of several experiments filling one paper table: the
+    variants in part order (their `group`s head the columns; a part without groups is headed by
+    its experiment's name). The paper's model (the `default` variants) is shown once, in the last
+    part that has results for it — Table 2's D_extend* and S_cross*, as in the paper — and a
+    variant name two parts share is prefixed with its experiment's name."""
+    import pandas as pd
+
+    from reports.results import experiment_results
+
+    loaded = []
+    for folder, doc in parts:
+        frame, _, _ = experiment_results(folder)
+        exp = doc["experiment"]
+        variants = [{**v, "group": v.get("group") or exp.get("title") or exp["name"]} for v in exp["variants"]
+                    if any(v["name"] in r["variants"] for r in doc["runs"])]
+        loaded.append((exp["name"], frame, variants))
+    has = [{v["name"] for v in vs if v.get("default") and v["name"] in set(f["variant"])} for _, f, vs in loaded]
+    seen: set[str] = set()
+    frames, variants, notes = [], [], []
+    for i, (name, frame, vs) in enumerate(loaded):
+        later = [(loaded[j][0], v["label"]) for j in range(i + 1, len(loaded)) for v in loaded[j][2]
+                 if v["name"] in has[j]]
+        shown = [v for v in vs if not (v.get("default") and later)]
+        dropped = [v["label"] for v in vs if v not in shown]
+        if dropped:
+            notes.append(f"{name}: {', '.join(dropped)} is the paper's model, as are "
+                         f"{', '.join(f'{lab} ({e})' for e, lab in later)}: shown there once")
+        rename = {v["name"]: f"{name}:{v['name']}" for v in shown if v["name"] in seen}
+        seen |= {v["name"] for v in shown}
+        variants += [{**v, "name": rename.get(v["name"], v["name"])} for v in shown]
+        frames.append(frame[frame["variant"].isin([v["name"] for v in shown])]
+                      .assign(variant=lambda f: f["variant"].replace(rename)))
+    frames = [f for f in frames if len(f)]
+    frame = pd.concat(frames, ignore_index=True) if frames else loaded[0][1].iloc[0:0]
+    return frame, variants, notes
 
 
 def _rel(path: Path, start: Path) -> str:
@@ -129,6 +220,28 @@ def _figures(page: Page, frame, exp: dict, doc: dict, exp_dir: Path, report_dir:
             logs.update(found)
     if logs:
         add_figure(page, report_dir, figures.training_curves(logs), "training", "Training curves per variant")
+
+
+def experiment_per_clip(doc: dict, infos: dict):
+    """Every run's stored per-clip metric rows with `variant` (the labels of the variants the
+    run folder stands for, plus the system when a run has several) and `dataset` (display
+    name), in the experiment's run order; None when no run has per-clip rows."""
+    import pandas as pd
+
+    from reports.tables import DATASET_NAMES
+
+    labels = {v["name"]: v["label"] for v in doc["experiment"]["variants"]}
+    frames = []
+    for r in doc["runs"]:
+        info = infos.get(f"{r['dataset']}/{r['folder']}")
+        if info is None or info.per_clip is None or not len(info.per_clip):
+            continue
+        label = " = ".join(labels.get(v, v) for v in r["variants"])
+        pc = info.per_clip
+        many = pc["system"].nunique() > 1
+        frames.append(pc.assign(variant=(label + " · " + pc["system"]) if many else label,
+                                dataset=DATASET_NAMES.get(r["dataset"], r["dataset"])))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _attention_panels(runs: list[dict], exp_dir: Path) -> list:

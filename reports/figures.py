@@ -172,17 +172,30 @@ def figure8_votes(votes, ours: str | None = None):
     return fig
 
 
-def per_clip_distributions(per_clip, keys: Sequence[str] | None = None):
-    """Box + points of every per-clip metric key, one panel per key, systems on the x axis."""
+def per_clip_distributions(per_clip, keys: Sequence[str] | None = None, x: str = "system", hue: str | None = None):
+    """Box + points of every per-clip metric key, one panel per key: `x` (a column: systems for
+    a run, variants for an experiment) on the x axis in order of appearance, `hue` (e.g. the
+    dataset) splitting each box."""
     plt, sns = _plt()
     keys = list(keys or dict.fromkeys(per_clip["key"]))
-    ncol = min(3, len(keys))
+    order = list(dict.fromkeys(per_clip[x]))
+    hue_order = list(dict.fromkeys(per_clip[hue])) if hue else None
+    width = min(14.0, max(3.2, 0.4 * len(order) * (len(hue_order) if hue_order else 1) + 1.0))
+    ncol = min(3 if width <= 4.5 else 1, len(keys))  # wide panels (many variants) stack
     nrow = math.ceil(len(keys) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
-    for ax, key in zip(axes.ravel(), keys):
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, 2.6 * nrow), squeeze=False)
+    for i, (ax, key) in enumerate(zip(axes.ravel(), keys)):
         g = per_clip[(per_clip["key"] == key) & per_clip["value"].notna()]
-        sns.boxplot(data=g, x="system", y="value", ax=ax, color="#dddddd", fliersize=0)
-        sns.stripplot(data=g, x="system", y="value", ax=ax, size=3, alpha=0.7)
+        if hue:
+            sns.boxplot(data=g, x=x, y="value", hue=hue, order=order, hue_order=hue_order, ax=ax, fliersize=0,
+                        boxprops={"alpha": 0.35})
+            sns.stripplot(data=g, x=x, y="value", hue=hue, order=order, hue_order=hue_order, ax=ax, size=3,
+                          alpha=0.8, dodge=True, legend=False)
+            if ax.get_legend() is not None and i > 0:
+                ax.get_legend().remove()  # one legend (the first panel's)
+        else:
+            sns.boxplot(data=g, x=x, y="value", order=order, ax=ax, color="#dddddd", fliersize=0)
+            sns.stripplot(data=g, x=x, y="value", order=order, ax=ax, size=3, alpha=0.7)
         ax.set_title(_label(key, bool(g["higher_is_better"].iloc[0]) if len(g) else None), fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel("")

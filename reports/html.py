@@ -49,7 +49,15 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
     if not folder.is_dir():
         raise ReportError(f"{folder}: no such run or experiment folder")
     report_dir = Path(out) if out else folder / REPORT_DIR
-    stamp = inputs_fingerprint(folder, [paper, gallery_clips, case_studies, str(report_dir.resolve())])
+    related = []
+    if (folder / EXPERIMENT_FILE).exists():  # experiments sharing its paper table (Table 2's two halves)
+        from reports.experiment_report import table_parts
+
+        try:
+            related = [p for p, _ in table_parts(folder) if p != folder]
+        except Exception:  # an older experiment.yaml: experiment_page names the problem
+            related = []
+    stamp = inputs_fingerprint(folder, [paper, gallery_clips, case_studies, str(report_dir.resolve())], related)
     stamp_path = report_dir / STAMP_NAME
     if not force and (report_dir / "index.html").exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
         return report_dir / "index.html"
@@ -73,20 +81,23 @@ INPUT_PATTERNS = ("config.yaml", "experiment.yaml", "state.json", "metrics/*", "
                   "*/attention/*.npz")
 
 
-def inputs_fingerprint(folder: Path, options: list) -> str:
-    """sha256 over the report's input files, the report code and `options`."""
+def inputs_fingerprint(folder: Path, options: list, related: Sequence[Path] = ()) -> str:
+    """sha256 over the report's input files (those of `folder` and of the `related` experiment
+    folders it also draws on), the report code and `options`."""
     import hashlib
 
     h = hashlib.sha256(json.dumps(options, default=str).encode())
-    roots = [folder] + sorted(p.parent for p in folder.glob("*/*/config.yaml"))  # an experiment's runs
-    for root in roots:
-        for pattern in INPUT_PATTERNS:
-            for p in sorted(root.glob(pattern)):
-                st = p.stat()
-                if p.suffix in (".wav", ".npz"):  # media: never rewritten in place, so size + mtime suffice
-                    h.update(f"{p.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
-                else:  # results are rewritten with the same content on every resume: hash the bytes
-                    h.update(f"{p.relative_to(folder)}:".encode() + hashlib.sha256(p.read_bytes()).digest())
+    for top in [folder, *related]:
+        roots = [top] + sorted(p.parent for p in top.glob("*/*/config.yaml"))  # an experiment's runs
+        for root in roots:
+            for pattern in INPUT_PATTERNS:
+                for p in sorted(root.glob(pattern)):
+                    st = p.stat()
+                    name = str(p.relative_to(top.parent))
+                    if p.suffix in (".wav", ".npz"):  # media: never rewritten in place, so size + mtime suffice
+                        h.update(f"{name}:{st.st_size}:{st.st_mtime_ns};".encode())
+                    else:  # results are rewritten with the same content on every resume: hash the bytes
+                        h.update(f"{name}:".encode() + hashlib.sha256(p.read_bytes()).digest())
     for p in sorted([*Path(__file__).parent.glob("*.py"), *TEMPLATES.glob("*")]):
         h.update(p.read_bytes())
     return h.hexdigest()

@@ -69,10 +69,12 @@ class Table:
                                                                for g, span in self.groups]) + " \\\\")
             start = 2
             rules = []
-            for _, span in self.groups:
-                rules.append(f"\\cmidrule(lr){{{start}-{start + span - 1}}}")
+            for g, span in self.groups:
+                if g:  # a rule under every labelled group
+                    rules.append(f"\\cmidrule(lr){{{start}-{start + span - 1}}}")
                 start += span
-            lines.append(" ".join(rules))
+            if rules:
+                lines.append(" ".join(rules))
         lines.append(" & ".join([""] + [_tex(c) for c in self.columns]) + " \\\\")
         lines.append("\\midrule")
         for label, kind, cells in self.rows:
@@ -130,7 +132,8 @@ def _fmt(v: float) -> str:
 
 _TEX_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
                 "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\^{}",
-                "↓": "$\\downarrow$", "↑": "$\\uparrow$", "²": "$^2$", "α": "$\\alpha$", "–": "--"}
+                "↓": "$\\downarrow$", "↑": "$\\uparrow$", "²": "$^2$", "α": "$\\alpha$", "–": "--",
+                "—": "---", "·": "$\\cdot$", "×": "$\\times$", "≤": "$\\leq$", "≥": "$\\geq$"}
 
 
 def _tex(text: str) -> str:
@@ -205,7 +208,9 @@ def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[st
 def ablation_table(frame, variants: list[dict], key: str = "fad", system: str = "dyvim", paper: dict | None = None,
                    paper_table: str | None = None, name: str = "ablation", caption: str = "") -> Table:
     """Datasets × variants of one system's `key` (Tables 2–4): `variants` are experiment.yaml
-    entries ({name, label, default}); the paper's choice is starred in its label."""
+    entries ({name, label, default, group?}); the paper's choice is starred in its label.
+    Best and second are marked per dataset row across every variant shown (the paper's model
+    in a table twice, as Table 2's D_extend* and S_cross*, ties with itself: both marked)."""
     sel = frame[(frame["system"] == system) & (frame["key"] == key)]
     datasets = list(dict.fromkeys(frame["dataset"]))
     direction = _directions(frame).get(key, False)
@@ -224,8 +229,30 @@ def ablation_table(frame, variants: list[dict], key: str = "fad", system: str = 
         notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
     columns = [v["label"] for v in variants]
     label = KEY_NAMES.get(key, key) + ("↑" if direction else "↓")
-    return Table(name, caption or f"{label} per variant (best bold, second underlined)",
-                 [(label, len(columns))], columns, rows, notes, row_header="dataset")
+    groups = variant_groups(variants)
+    row_header = "dataset"
+    if groups is None:  # no column groups: the metric heads the columns
+        groups = [(label, len(columns))]
+    else:  # the paper's column groups head them; the metric moves beside the row header
+        row_header = f"dataset ({label})"
+    return Table(name, caption or f"{label} per variant (best bold, second underlined per dataset)",
+                 groups, columns, rows, notes, row_header=row_header)
+
+
+def variant_groups(variants: list[dict]) -> list[tuple[str, int]] | None:
+    """The top header of an ablation table from its variants' `group`s (consecutive variants of
+    one group share a cell, e.g. Table 3's "Dynamic encoder" | "Semantic encoder"), or None
+    when no variant has a group."""
+    if not any(v.get("group") for v in variants):
+        return None
+    groups: list[tuple[str, int]] = []
+    for v in variants:
+        g = v.get("group") or ""
+        if groups and groups[-1][0] == g:
+            groups[-1] = (g, groups[-1][1] + 1)
+        else:
+            groups.append((g, 1))
+    return groups
 
 
 def variant_table(frame, variants: list[dict], name: str = "variants") -> Table:

@@ -5,7 +5,8 @@ YAML keys: `name`, `title`, `artefact` (table1..4 / figure3..5: what the report 
 `paper_table` (key in reports/paper_numbers.yaml), `systems`, `optional_systems` (joined when
 installed), `datasets`, `metrics`, `overrides` (every variant), and either `sweep`
 (`{key: [values]}`, a Cartesian product) or `variants` (a list of `{name, label, overrides,
-datasets?, default?}`); `attention` (`{frames, clips}`) asks for Fig. 5's attention maps.
+datasets?, default?, group?}`; `group` heads the variant's column group in the paper table);
+`attention` (`{frames, clips}`) asks for Fig. 5's attention maps.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Variant:
     overrides: tuple[str, ...] = ()
     datasets: tuple[str, ...] | None = None  # None: every dataset of the experiment
     default: bool = False  # the paper's choice (starred in its tables)
+    group: str | None = None  # the paper table's column group (e.g. "Dynamic encoder")
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class Experiment:
             "datasets": list(self.datasets), "metrics": list(self.metrics), "overrides": list(self.overrides),
             "attention": self.attention,
             "variants": [{"name": v.name, "label": v.label, "overrides": list(v.overrides),
-                          "datasets": None if v.datasets is None else list(v.datasets), "default": v.default}
+                          "datasets": None if v.datasets is None else list(v.datasets), "default": v.default,
+                          "group": v.group}
                          for v in self.variants],
         }
 
@@ -181,7 +184,8 @@ def _explicit_variants(items: list, source: str) -> list[Variant]:
         ds = item.get("datasets")
         out.append(Variant(name=name, label=str(item.get("label", name)),
                            overrides=tuple(_as_overrides(item.get("overrides"), source)),
-                           datasets=None if ds is None else tuple(ds), default=bool(item.get("default", False))))
+                           datasets=None if ds is None else tuple(ds), default=bool(item.get("default", False)),
+                           group=None if item.get("group") is None else str(item["group"])))
     return out
 
 

@@ -73,3 +73,76 @@ def test_older_experiment_folder_is_refused(tmp_path):
     (tmp_path / "old" / "experiment.yaml").write_text("sweep: {a: [1]}\n")
     with pytest.raises(ReportError, match="older version.*re-run `bench experiment run`"):
         write_report(tmp_path / "old")
+
+
+def _set_fad(run_dir, value):
+    """Rewrite the copied run's flaky FAD set row (the hand-made score of this variant)."""
+    import pandas as pd
+
+    path = run_dir / "metrics" / "fad.parquet"
+    df = pd.read_parquet(path)
+    df.loc[df["clip"].isna() & (df["system"] == "flaky"), "value"] = value
+    df.to_parquet(path, index=False)
+
+
+def make_half(tmp_path, scored_run, name, folders: dict[str, tuple[str, ...]], fads: dict[str, float]):
+    exp = load_experiment(name)
+    exp_dir = tmp_path / "runs" / name
+    runs = [PlannedRun("toy", f, variants, ("flaky",)) for f, variants in folders.items()]
+    write_experiment_file(exp_dir, exp, ["toy"], ["dataset.params.size=mini"], runs, [])
+    for f in folders:
+        shutil.copytree(scored_run, exp_dir / "toy" / f, ignore=shutil.ignore_patterns("report"))
+        _set_fad(exp_dir / "toy" / f, fads[f])
+    return exp_dir
+
+
+def _table_html(html: str, name: str) -> str:
+    start = html.index(f'id="table-{name}"')
+    return html[start:html.index("</table>", start)]
+
+
+def test_table2_halves_render_as_one_table(tmp_path, scored_run):
+    """`conditions` and `strategies` run separately; each one's report shows Table 2 as one
+    table like the paper's once both have run (conditions' full* = the strategies' D_extend* =
+    S_cross*, shown there once), and only its own half, with a note, before that."""
+    cond = make_half(tmp_path, scored_run, "conditions",
+                     {"no_dynamics": ("no_dynamics",), "no_semantics": ("no_semantics",), "full": ("full",)},
+                     {"no_dynamics": 4.63, "no_semantics": 4.59, "full": 4.11})
+    html = write_report(cond, gallery_clips=0, force=False).read_text()
+    assert (cond / "tables" / "table2.csv").read_text().splitlines()[1] == ",w/o-D,w/o-S,full*"
+    assert "Table 2 shows this half only" in html and "bench experiment run strategies" in html
+
+    strat = make_half(tmp_path, scored_run, "strategies",
+                      {"d_cross": ("d_cross",), "d_extend": ("d_extend", "s_cross"), "s_prepend": ("s_prepend",)},
+                      {"d_cross": 4.41, "d_extend": 4.11, "s_prepend": 4.45})
+    for exp_dir in (cond, strat):  # the conditions report is re-rendered: the other half is one of its inputs
+        html = write_report(exp_dir, gallery_clips=0, force=False).read_text()
+        lines = (exp_dir / "tables" / "table2.csv").read_text().splitlines()
+        assert lines[0] == "dataset (FAD↓),Visual conditions,Visual conditions," + ",".join(["Condition strategies"] * 4)
+        assert lines[1] == ",w/o-D,w/o-S,D_cross,D_extend*,S_prepend,S_cross*"
+        assert lines[2] == "toy,4.63,4.59,4.41,4.11,4.45,4.11"
+        table = _table_html(html, "table2")
+        assert "Table 2: visual conditions and condition strategies" in table
+        assert table.count("<b>4.11</b>") == 2 and table.count("<u>4.41</u>") == 1 and "<b>" + "4.63" not in table
+        assert "full* is the paper&#39;s model, as are D_extend* (strategies), S_cross* (strategies)" in html
+        assert "this half only" not in html
+        tex = (exp_dir / "tables" / "table2.tex").read_text()
+        assert "\\multicolumn{2}{c}{Visual conditions} & \\multicolumn{4}{c}{Condition strategies}" in tex
+
+
+def test_experiment_report_draws_per_clip_distributions_across_variants(tmp_path, scored_run):
+    from reports.experiment_report import experiment_per_clip
+    from reports.results import experiment_results
+
+    strat = make_half(tmp_path, scored_run, "strategies",
+                      {"d_cross": ("d_cross",), "d_extend": ("d_extend", "s_cross")}, {"d_cross": 4.4, "d_extend": 4.1})
+    html = write_report(strat, gallery_clips=0).read_text()
+    assert "figures/per_clip.png" in html and "Per-clip metric distributions across variants" in html
+    assert (strat / "report" / "figures" / "per_clip.svg").exists()
+    _, infos, doc = experiment_results(strat)
+    pc = experiment_per_clip(doc, infos)
+    # the run folder shared by D_extend* and S_cross* is one box; each run's clips are all there
+    assert list(dict.fromkeys(pc["variant"])) == ["D_cross · reference", "D_cross · shuffled",
+                                                  "D_extend* = S_cross* · reference", "D_extend* = S_cross* · shuffled"]
+    n = len(infos["toy/d_cross"].per_clip)
+    assert n > 0 and len(pc) == 2 * n and set(pc["dataset"]) == {"toy"}

@@ -1,15 +1,18 @@
 """Paper-table layouts on a small hand-made results frame: best bold and second underlined in
 the right cells (per column for Table 1, per dataset row for the ablations, direction from the
-metric), controls and paper rows never ranked, blanks for missing results, valid LaTeX."""
+metric), controls and paper rows never ranked, blanks for missing results; Table 2 as one table
+with the paper's column groups; every table kind's LaTeX checked (tests/reports/latex_check.py)
+and compiled where pdflatex is installed."""
 
 import math
 import re
+import shutil
 
 import pandas as pd
 import pytest
 
 from reports.results import RESULT_COLUMNS
-from reports.tables import ablation_table, load_paper, table1, variant_table
+from reports.tables import ablation_table, load_paper, run_table, table1, variant_table
 
 
 def frame(rows):
@@ -69,31 +72,31 @@ def test_table1_with_the_papers_rows(overall):
     assert any("Liu" in n for n in t.notes)
 
 
-def check_latex(tex: str, n_columns: int) -> None:
-    """Structural validity: one tabular, balanced braces, every row has the spec's cell count."""
-    body = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))
-    assert body.count("\\begin{tabular}") == 1 and body.count("\\end{tabular}") == 1
-    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", body).group(1)
+def _load_latex_check():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_reports_latex_check", Path(__file__).parent / "latex_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+latex_check = _load_latex_check()
+
+
+def check_latex(tex: str, n_columns: int, table=None) -> None:
+    """Structurally valid (tests/reports/latex_check.py) with `n_columns` data columns; given
+    the Table, bold exactly on its best cells and underline exactly on its second-best."""
+    assert latex_check.structure_problems(tex, table) == []
+    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex).group(1)
     assert len(spec) == n_columns + 1
-    depth = 0
-    for ch in re.sub(r"\\[{}&%_$#]", "", body):
-        depth += ch == "{"
-        depth -= ch == "}"
-        assert depth >= 0
-    assert depth == 0
-    rows = [line for line in body.splitlines() if line.endswith("\\\\")]
-    for line in rows:
-        cells = re.sub(r"\\&", "", line).split("&")
-        spans = sum(int(m) for m in re.findall(r"\\multicolumn\{(\d+)\}", line))
-        assert len(cells) - len(re.findall(r"\\multicolumn", line)) + spans == len(spec), line
-    for rule in ("\\toprule", "\\midrule", "\\bottomrule"):
-        assert body.count(rule) == 1
 
 
 def test_latex_is_structurally_valid_and_marks_cells(overall):
     t = table1(overall, keys=("fad", "ovl"), paper=load_paper())
     tex = t.to_latex()
-    check_latex(tex, len(t.columns))
+    check_latex(tex, len(t.columns), t)
     dy = next(line for line in tex.splitlines() if line.startswith("dyvim"))
     assert dy.split("&")[1].strip() == "\\textbf{4.10}"
     vm = next(line for line in tex.splitlines() if line.startswith("vidmuse"))
@@ -125,7 +128,7 @@ def test_ablation_marks_per_dataset_row(ablation):
     assert [c.mark for c in rows["AIST++"]] == ["", "second", "best"]
     assert [c.mark for c in rows["SymMV"]] == ["best", "second", ""] and rows["SymMV"][2].empty
     assert [c.value for c in rows["AIST++ (paper)"]] == [4.87, 4.18, 4.11]
-    check_latex(t.to_latex(), 3)
+    check_latex(t.to_latex(), 3, t)
     assert t.to_csv().splitlines()[0].startswith("dataset,FAD↓")
 
 
@@ -143,3 +146,100 @@ def test_written_files(tmp_path, overall):
     paths = table1(overall, keys=("fad",)).write(tmp_path)
     assert sorted(p.name for p in paths) == ["table1.csv", "table1.tex"]
     assert "dyvim" in (tmp_path / "table1.csv").read_text()
+
+
+TABLE2_VARIANTS = [
+    {"name": "no_dynamics", "label": "w/o-D", "group": "Visual conditions"},
+    {"name": "no_semantics", "label": "w/o-S", "group": "Visual conditions"},
+    {"name": "d_cross", "label": "D_cross", "group": "Condition strategies"},
+    {"name": "d_extend", "label": "D_extend*", "group": "Condition strategies", "default": True},
+    {"name": "s_prepend", "label": "S_prepend", "group": "Condition strategies"},
+    {"name": "s_cross", "label": "S_cross*", "group": "Condition strategies", "default": True},
+]
+
+
+@pytest.fixture
+def table2_frame():
+    """The paper's Table 2 layout with our numbers: D_extend* and S_cross* are one run (equal)."""
+    vals = {"aist": [4.63, 4.59, 4.41, 4.11, 4.45, 4.11], "symmv": [4.02, 3.67, 3.57, 3.24, 4.16, 3.24],
+            "bgm909": [4.39, 4.29, 4.26, 3.40, 4.49, 3.40]}
+    rows = [dict(dataset=d, variant=v["name"], label=v["label"], key="fad", value=x,
+                 experiment="conditions" if v["group"] == "Visual conditions" else "strategies")
+            for d, xs in vals.items() for v, x in zip(TABLE2_VARIANTS, xs)]
+    rows.append(dict(dataset="bgm909", variant="no_semantics", key="fad", value=math.nan))  # a blank cell
+    f = frame(rows)
+    return f[~((f["dataset"] == "bgm909") & (f["variant"] == "no_semantics") & f["value"].notna())]
+
+
+def test_table2_is_one_table_with_the_papers_column_groups(table2_frame):
+    """Table 2 as in the paper: datasets as rows, "Visual conditions" (w/o-D, w/o-S) beside
+    "Condition strategies" (D_cross, D_extend*, S_prepend, S_cross*); best bold and second
+    underlined per dataset across all six columns, the paper's model (twice) tied with itself."""
+    t = ablation_table(table2_frame, TABLE2_VARIANTS, key="fad", paper=load_paper(), paper_table="table2",
+                       name="table2")
+    assert t.groups == [("Visual conditions", 2), ("Condition strategies", 4)]
+    assert t.columns == ["w/o-D", "w/o-S", "D_cross", "D_extend*", "S_prepend", "S_cross*"]
+    assert t.row_header == "dataset (FAD↓)"
+    rows = cells_by_row(t)
+    assert [c.mark for c in rows["AIST++"]] == ["", "", "second", "best", "", "best"]
+    assert [c.mark for c in rows["SymMV"]] == ["", "", "second", "best", "", "best"]
+    assert [c.mark for c in rows["BGM909"]] == ["", "", "second", "best", "", "best"]
+    assert rows["BGM909"][1].empty  # no result: blank, never ranked
+    assert [c.value for c in rows["SymMV (paper)"]] == [4.02, 3.67, 3.57, 3.24, 4.16, 3.24]
+    tex = t.to_latex()
+    check_latex(tex, 6, t)
+    assert "\\multicolumn{2}{c}{Visual conditions} & \\multicolumn{4}{c}{Condition strategies}" in tex
+    assert "\\cmidrule(lr){2-3} \\cmidrule(lr){4-7}" in tex
+    aist = next(line for line in tex.splitlines() if line.startswith("AIST++ &"))
+    assert [c.strip() for c in aist.rstrip("\\ ").split("&")][1:] == [
+        "4.63", "4.59", "\\underline{4.41}", "\\textbf{4.11}", "4.45", "\\textbf{4.11}"]
+    html = t.to_html()
+    assert '<th colspan="2" class="group">Visual conditions</th><th colspan="4" class="group">Condition strategies' in html
+    head = t.to_csv().splitlines()
+    assert head[0] == "dataset (FAD↓),Visual conditions,Visual conditions," + ",".join(["Condition strategies"] * 4)
+    assert head[1] == ",w/o-D,w/o-S,D_cross,D_extend*,S_prepend,S_cross*"
+
+
+@pytest.fixture
+def every_table(overall, ablation, table2_frame):
+    """Table 1, the ablations (with and without column groups), the variant overview (labels
+    with LaTeX specials and Unicode) and a run's table."""
+    f, variants = ablation
+    ov = frame([dict(system="reference", variant="a", label="α=0 · x_1", key="ba_mean", value=0.9,
+                     higher_is_better=True),
+                dict(system="dyvim", variant="a", label="α=0 · x_1", key="ba_mean", value=0.5, higher_is_better=True),
+                dict(system="dyvim", variant="b", label="B&C 50%", key="ba_mean", value=0.4, higher_is_better=True)])
+    return [table1(overall, keys=("fad", "ovl"), paper=load_paper()),
+            ablation_table(f, variants, key="fad", name="table4"),
+            ablation_table(table2_frame, TABLE2_VARIANTS, key="fad", paper=load_paper(), paper_table="table2",
+                           name="table2"),
+            variant_table(ov, [{"name": "a", "label": "α=0 · x_1"}, {"name": "b", "label": "B&C 50%"}]),
+            run_table(overall, failures={"cmt": 2})]
+
+
+def test_every_table_kind_exports_valid_latex(every_table):
+    """Each row fills the column spec, only base LaTeX + booktabs macros, ASCII, and bold /
+    underline exactly on the best / second-best cells."""
+    for t in every_table:
+        tex = t.to_latex()
+        assert latex_check.structure_problems(tex, t) == [], t.name
+        assert any(c.mark == "best" for _, _, cells in t.rows for c in cells) and "\\textbf{" in tex
+
+
+def test_exported_latex_compiles(tmp_path, every_table):
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed here (the structure is checked by the test above)")
+    for t in every_table:
+        assert latex_check.compile_problems(t.to_latex(), tmp_path / t.name) == [], t.name
+
+
+def test_latex_check_catches_broken_tables(overall):
+    """The checker itself: a dropped cell, a wrong mark, an undefined macro, raw Unicode."""
+    t = table1(overall, keys=("fad",))
+    tex = t.to_latex()
+    assert latex_check.structure_problems(tex, t) == []
+    dy = next(line for line in tex.splitlines() if line.startswith("dyvim"))
+    assert latex_check.structure_problems(tex.replace(dy, "dyvim \\\\"), t)  # too few cells
+    assert latex_check.structure_problems(tex.replace("\\textbf{4.10}", "4.10"), t)  # best not bold
+    assert latex_check.structure_problems(tex.replace("\\textbf{4.10}", "\\bfseries 4.10"), t)  # no such macro here
+    assert latex_check.structure_problems(tex.replace("FAD", "FAD↓↓"))  # raw Unicode
