@@ -60,6 +60,7 @@ def figure3_tuning(frame, variants: Sequence[dict], train_time: Mapping[tuple[st
     if len(sel):
         sel["dataset"] = sel["dataset"].map(lambda d: DATASET_NAMES.get(d, d))
         sns.barplot(data=sel, x="label", y="value", hue="dataset", order=order, ax=ax, errorbar=None)
+        ax.legend(loc="upper left", fontsize=7)  # the time line's legend takes the upper right
     ax.set_xlabel("tuning")
     ax.set_ylabel(_label(key, bool(sel["higher_is_better"].iloc[0]) if len(sel) else None))
     ax2 = ax.twinx()

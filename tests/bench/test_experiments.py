@@ -1,7 +1,8 @@
 """Experiments: every named experiment loads and plans, sweeps expand and reduce, identical
 configs share one run folder, bad definitions are named; end to end, a sweep over the controls
-runs as resumable run folders with tables and a report, and a reduced `alpha` sweep runs DyViM
-on the tiny toy."""
+runs as resumable run folders with tables and a report, a reduced `alpha` sweep runs DyViM
+on the tiny toy through the CLI, and reduced `tuning`, `schedules`, `conditions` + `strategies`
+and `encoders` run DyViM in process on a miniature real toy and draw their artefacts."""
 
 import json
 import os
@@ -208,3 +209,149 @@ def test_reduced_alpha_sweep_runs_dyvim_end_to_end(tmp_path):
         assert f == len(z["frames"]) == 10 and p == int(np.prod(z["grid"]))
         assert np.allclose(z["received"].sum(axis=1), 1.0, atol=1e-4)  # each query's weights sum to 1
     assert store_attention(run, ["dyvim"], frames=10, clips=1) == []  # kept on a re-run
+
+
+# --- the other DyViM experiments, end to end on a miniature real `toy` ----------------------------
+# 4 pieces × 2 one-second clips at 32×32 and 10 fps (the toy's keypoints and captions included, so
+# the pose and T5 encoders run), the tiny random DyViM trained 2 steps per variant, scored with the
+# beat metric (no embedder), in this process (imports, the numba JIT and the feature cache are
+# shared by the module's experiments), each reduced to the variants that make its artefact.
+MINI_TOY = ["dataset.clip_duration=1.0", "dataset.params.size=tiny", "dataset.params.n_sources=4",
+            "dataset.params.clips_per_source=2", "dataset.params.width=32", "dataset.params.height=32",
+            "dataset.params.fps=10", "dataset.params.workers=1", "dataset.params.test_fraction=0.3"]
+TINY_DYVIM = ["system.dyvim.video_fps=10", "system.dyvim.flow_iters=1", "system.dyvim.train.steps=2",
+              "system.dyvim.train.eval_every=2", "system.dyvim.train.warmup_steps=1", "evaluate.n_resamples=50",
+              "executor.workers=1"]
+
+
+def _load_latex_check():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_reports_latex_check",
+                                                  Path(__file__).parents[1] / "reports" / "latex_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def mini_toy(tmp_path_factory):
+    """(overrides, feature cache) of a miniature `toy` built once for the module."""
+    from bench.config import compose
+    from bench.data.prepare import prepare_dataset
+    from systems.base import known_systems
+
+    if "dyvim" not in known_systems() or not (Path(__file__).parents[2] / "systems/dyvim/system.py").exists():
+        pytest.skip("dyvim has not landed")
+    root = tmp_path_factory.mktemp("mini_toy")
+    overrides = [f"dataset.root={root / 'toy'}", *MINI_TOY]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BENCH_CACHE_DIR", str(root / "cache"))
+        clips = prepare_dataset(compose("toy", (), overrides).dataset)
+    assert all(c.caption and c.keypoints for c in clips) and {c.split for c in clips} == {"train", "test"}
+    return [*overrides, *TINY_DYVIM], root / "cache"
+
+
+def run_reduced(name: str, variants: list[str], mini_toy, monkeypatch):
+    """Run experiment `name` reduced to `variants` on the miniature toy, then its report."""
+    from bench.experiments.runner import run_experiment
+    from reports.html import write_report
+
+    overrides, cache = mini_toy
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))  # one feature cache for every experiment
+    exp = select_variants(load_experiment(name), variants)
+    result = run_experiment(exp, os.environ["BENCH_RUNS_ROOT"], datasets=["toy"], overrides=overrides,
+                            metrics=["beat"], log=lambda _: None)
+    assert not result.failed and result.failed_outputs == 0, result.failed
+    assert [r.folder for r in result.runs] == variants
+    html = write_report(result.dir, gallery_clips=2).read_text()
+    for tex in (result.dir / "tables").glob("*.tex"):  # every exported table is valid LaTeX
+        assert _load_latex_check().structure_problems(tex.read_text()) == [], tex
+    assert "figures/per_clip.png" in html and "random-weights-banner" in html
+    return result.dir, html
+
+
+def _run_config(exp_dir: Path, variant: str) -> dict:
+    return yaml.safe_load((exp_dir / "toy" / variant / "config.yaml").read_text())["system"]["dyvim"]
+
+
+def _paper_row(exp_dir: Path, table: str) -> tuple[list[str], list[str], list[float]]:
+    """(column groups, columns, values of the toy row) of an exported paper table."""
+    groups, columns, toy = (exp_dir / "tables" / f"{table}.csv").read_text().splitlines()[:3]
+    assert toy.startswith("toy,")
+    return groups.split(",")[1:], columns.split(",")[1:], [float(x) for x in toy.split(",")[1:]]
+
+
+@pytest.mark.slow
+def test_reduced_tuning_runs_dyvim_end_to_end(tmp_path, mini_toy, monkeypatch):
+    """Fig. 3 with full and frozen tuning: bars from the scores, the training-time line from each
+    variant's train/summary.json (frozen trains fewer parameters than full)."""
+    exp_dir, html = run_reduced("tuning", ["full", "frozen"], mini_toy, monkeypatch)
+    summaries = {}
+    for v in ("full", "frozen"):
+        assert _run_config(exp_dir, v)["tuning"] == v
+        summaries[v] = json.loads((exp_dir / "toy" / v / "dyvim" / "train" / "summary.json").read_text())
+        assert summaries[v]["steps"] == 2 and summaries[v]["train_time_s"] > 0 and summaries[v]["tuning"] == v
+    assert summaries["frozen"]["trainable_params"] < summaries["full"]["trainable_params"]
+    assert summaries["full"]["trainable_params"] == summaries["full"]["total_params"]
+    assert "figures/figure3_tuning.png" in html and "training-time line is empty" not in html
+    assert (exp_dir / "report" / "figures" / "figure3_tuning.svg").exists()
+    _, columns, values = _paper_row(exp_dir, "figure3")
+    assert columns == ["Full", "Frozen"] and all(np.isfinite(values))
+
+
+@pytest.mark.slow
+def test_reduced_schedules_run_dyvim_end_to_end(tmp_path, mini_toy, monkeypatch):
+    """Table 4 with a non-annealing (constant) and an annealing (step) schedule: the weighted
+    token loss differs from the first step, and the table has the paper's column groups."""
+    exp_dir, html = run_reduced("schedules", ["constant", "step"], mini_toy, monkeypatch)
+    first = {}
+    for v in ("constant", "step"):
+        assert _run_config(exp_dir, v)["schedule"] == v
+        log = pd.read_csv(exp_dir / "toy" / v / "dyvim" / "train" / "log.csv")
+        first[v] = float(log.loc[(log["split"] == "train") & (log["step"] == 1), "loss"].iloc[0])
+    assert first["constant"] != pytest.approx(first["step"], rel=1e-3)  # same init and batch, other weights
+    groups, columns, values = _paper_row(exp_dir, "table4")
+    assert groups == ["w/o-annealing", "w/-annealing"] and columns == ["a_constant", "a_step"]
+    assert all(np.isfinite(values)) and 'id="table-table4"' in html
+
+
+@pytest.mark.slow
+def test_reduced_conditions_and_strategies_run_dyvim_and_make_one_table2(tmp_path, mini_toy, monkeypatch):
+    """Table 2's halves run as separate experiments (w/o-D, w/o-S; D_cross, S_prepend): each
+    variant's model sees what it should, and both reports show the one merged Table 2."""
+    cond_dir, html = run_reduced("conditions", ["no_dynamics", "no_semantics"], mini_toy, monkeypatch)
+    assert "Table 2 shows this half only" in html
+    encoders = {v: json.loads((cond_dir / "toy" / v / "env.json").read_text())["systems"]["dyvim"]["encoders"]
+                for v in ("no_dynamics", "no_semantics")}
+    assert encoders["no_dynamics"]["dynamics"] is None and encoders["no_dynamics"]["semantics"] == "random"
+    assert encoders["no_semantics"]["semantics"] is None and encoders["no_semantics"]["dynamics"] == "random"
+
+    strat_dir, html = run_reduced("strategies", ["d_cross", "s_prepend"], mini_toy, monkeypatch)
+    assert _run_config(strat_dir, "d_cross")["dynamics_strategy"] == "cross"
+    assert _run_config(strat_dir, "s_prepend")["semantics_strategy"] == "prepend"
+    from reports.html import write_report
+
+    for exp_dir in (cond_dir, strat_dir):
+        html = write_report(exp_dir, gallery_clips=2, force=False).read_text()
+        groups, columns, values = _paper_row(exp_dir, "table2")
+        assert groups == ["Visual conditions"] * 2 + ["Condition strategies"] * 2
+        assert columns == ["w/o-D", "w/o-S", "D_cross", "S_prepend"] and all(np.isfinite(values))
+        assert "this half only" not in html and "Table 2: visual conditions and condition strategies" in html
+
+
+@pytest.mark.slow
+def test_reduced_encoders_run_dyvim_end_to_end(tmp_path, mini_toy, monkeypatch):
+    """Table 3's alternative encoders on the toy: OpenPose-style keypoints, I3D and T5 over the
+    captions each extract (and cache) their own features, and each gets its column."""
+    exp_dir, html = run_reduced("encoders", ["de_pose", "de_i3d", "se_t5"], mini_toy, monkeypatch)
+    assert _run_config(exp_dir, "de_pose")["dynamics_encoder"] == "pose"
+    assert _run_config(exp_dir, "de_i3d")["dynamics_encoder"] == "i3d"
+    assert _run_config(exp_dir, "se_t5")["semantics_encoder"] == "t5"
+    cache = mini_toy[1]
+    for kind in ("dyvim.pose", "dyvim.i3d", "dyvim.t5"):
+        assert any((cache / kind).rglob("*")), kind
+    groups, columns, values = _paper_row(exp_dir, "table3")
+    assert groups == ["Dynamic encoder", "Dynamic encoder", "Semantic encoder"]
+    assert columns == ["DE_OpenPose", "DE_I3D", "SE_T5"] and all(np.isfinite(values))
+    assert 'id="table-table3"' in html
