@@ -123,6 +123,15 @@ def table_parts(exp_dir: Path, doc: dict | None = None) -> list[tuple[Path, dict
                                                     fd[1]["experiment"]["name"]))
 
 
+def refresh_related_reports(exp_dir: Path, paper: bool = False) -> list[Path]:
+    """Re-render (when their inputs changed) the existing reports of the other experiments that
+    share `exp_dir`'s paper table — after `strategies` runs, `conditions`' merged Table 2."""
+    from reports.html import REPORT_DIR, write_report
+
+    return [write_report(other, paper=paper, force=False) for other, _ in table_parts(Path(exp_dir))
+            if other != Path(exp_dir) and (other / REPORT_DIR / "index.html").exists()]
+
+
 def merged_table_input(parts: list[tuple[Path, dict]]):
     """(results frame, variants, notes) of several experiments filling one paper table: the
     variants in part order (their `group`s head the columns; a part without groups is headed by

@@ -12,6 +12,7 @@ from bench.experiments import load_experiment
 from bench.experiments.runner import experiment_status, write_experiment_file
 from bench.experiments.spec import PlannedRun
 from reports.errors import ReportError
+from reports.experiment_report import refresh_related_reports
 from reports.html import write_report
 
 
@@ -115,8 +116,14 @@ def test_table2_halves_render_as_one_table(tmp_path, scored_run):
     strat = make_half(tmp_path, scored_run, "strategies",
                       {"d_cross": ("d_cross",), "d_extend": ("d_extend", "s_cross"), "s_prepend": ("s_prepend",)},
                       {"d_cross": 4.41, "d_extend": 4.11, "s_prepend": 4.45})
-    for exp_dir in (cond, strat):  # the conditions report is re-rendered: the other half is one of its inputs
-        html = write_report(exp_dir, gallery_clips=0, force=False).read_text()
+    write_report(strat, gallery_clips=0, force=False)
+    stamp = (cond / "report" / ".inputs").read_text()
+    write_report(cond, gallery_clips=0, force=False)  # not kept: the other half is one of its inputs
+    assert (cond / "report" / ".inputs").read_text() != stamp
+    # what `bench experiment run strategies` does after its own report
+    assert refresh_related_reports(strat) == [cond / "report" / "index.html"]
+    for exp_dir in (cond, strat):
+        html = (exp_dir / "report" / "index.html").read_text()
         lines = (exp_dir / "tables" / "table2.csv").read_text().splitlines()
         assert lines[0] == "dataset (FAD↓),Visual conditions,Visual conditions," + ",".join(["Condition strategies"] * 4)
         assert lines[1] == ",w/o-D,w/o-S,D_cross,D_extend*,S_prepend,S_cross*"
