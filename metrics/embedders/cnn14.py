@@ -36,7 +36,7 @@ from metrics.embedders.weights import (check_weights_kind, load_strict, resolve_
                                        torch_load, weights_dir)
 from metrics.errors import MetricError
 
-IMPL_VERSION = 1
+IMPL_VERSION = 2  # 2: inference through `inference_net` (batch norms folded, channels-last blocks)
 DEFAULT_BATCH_SIZE = 8
 CLASSES_NUM = 527
 EMBEDDING_DIM = 2048
@@ -174,6 +174,34 @@ def build_cnn14(sample_rate: int, seed: int | None = 0) -> torch.nn.Module:
     return model.eval()
 
 
+#: conv blocks run in channels-last layout; the last two (≤ 62×4 positions, up to 2048 channels)
+#: are faster in the contiguous layout with oneDNN on a CPU (measured, `bench perf metrics`)
+CHANNELS_LAST_BLOCKS = 4
+
+
+def inference_net(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of an eval-mode Cnn14 for inference only, computing the same function faster: each
+    conv block's batch norms folded into the convolutions before them (`fuse_conv_bn_eval`), and
+    blocks 1–4 in channels-last layout (oneDNN avoids re-ordering the 1001×64 and 500×32 maps at
+    every layer). Results differ from the module by float reordering only (~1e-6 relative of the
+    largest embedding value); ~20 % less CPU time per file on this machine."""
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    net = copy.deepcopy(model).eval()
+    net._forward_hooks.clear()
+    for i in range(1, 7):
+        block = getattr(net, f"conv_block{i}")
+        block.conv1, block.bn1 = fuse_conv_bn_eval(block.conv1, block.bn1), torch.nn.Identity()
+        block.conv2, block.bn2 = fuse_conv_bn_eval(block.conv2, block.bn2), torch.nn.Identity()
+        if i <= CHANNELS_LAST_BLOCKS:
+            block.to(memory_format=torch.channels_last)
+        elif i == CHANNELS_LAST_BLOCKS + 1:
+            block.register_forward_pre_hook(lambda _m, args: (args[0].contiguous(), *args[1:]))
+    return net
+
+
 def save_random_weights(path: str | os.PathLike, sample_rate: int = 16000, seed: int = 0) -> Path:
     """Write a seeded random Cnn14 in the official file format (``{"model": state_dict}``)."""
     from bench.atomic import atomic_path
@@ -230,9 +258,10 @@ class Cnn14Embedder:
             self.checkpoint = None
             self.weights_sha256 = None
             model = build_cnn14(self.sample_rate, self.seed)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).eval()  # the official module and parameters
+        self._net = inference_net(self.model)  # what runs: the same function, faster
         self._logits: list[torch.Tensor] = []
-        self.model.fc_audioset.register_forward_hook(lambda _m, _i, out: self._logits.append(out))
+        self._net.fc_audioset.register_forward_hook(lambda _m, _i, out: self._logits.append(out))
 
     # ---- identity
     def cache_name(self) -> str:
@@ -262,7 +291,7 @@ class Cnn14Embedder:
         if x.dim() == 1:
             x = x[None]
         self._logits.clear()
-        out = self.model(x.float().to(self.device))
+        out = self._net(x.float().to(self.device))
         logits = self._logits.pop()
         self._logits.clear()
         return {"embedding": out["embedding"].cpu().numpy().astype(np.float32),

