@@ -113,27 +113,12 @@ def write_clip_sets(root: Path, recipe: dict = CLIPS) -> dict:
 
 
 # ------------------------------------------------------------------------- VGGish weights
-VGGISH_LAYERS = [  # (state-dict prefix, weight shape) in torchvggish's VGG module order
-    ("features.0", (64, 1, 3, 3)), ("features.3", (128, 64, 3, 3)),
-    ("features.6", (256, 128, 3, 3)), ("features.8", (256, 256, 3, 3)),
-    ("features.11", (512, 256, 3, 3)), ("features.13", (512, 512, 3, 3)),
-    ("embeddings.0", (4096, 512 * 4 * 6)), ("embeddings.2", (4096, 4096)), ("embeddings.4", (128, 4096)),
-]
-
-
-def he_uniform(rng: np.random.RandomState, shape, fan_in: int) -> np.ndarray:
-    bound = np.sqrt(6.0 / fan_in)
-    return ((2.0 * rng.random_sample(shape) - 1.0) * bound).astype(np.float32)
-
-
 def vggish_state(seed: int) -> tuple["OrderedDict[str, np.ndarray]", dict[str, np.ndarray]]:
     """Seeded VGGish state dict (float32 arrays) and PCA params (float64 arrays)."""
+    from metrics.embedders.vggish import informative_random_state
+
     rng = np.random.RandomState(seed)
-    state = OrderedDict()
-    for prefix, shape in VGGISH_LAYERS:
-        fan_in = int(np.prod(shape[1:]))
-        state[f"{prefix}.weight"] = he_uniform(rng, shape, fan_in)
-        state[f"{prefix}.bias"] = ((2.0 * rng.random_sample(shape[0]) - 1.0) * 0.01).astype(np.float32)
+    state = informative_random_state(rng)  # the embedder's own seeded init (same draws as before)
     # an orthogonal matrix without LAPACK (a QR's bits differ between BLAS builds): a signed
     # permutation. The reference loads these parameters but never applies them (PCA off).
     q = np.eye(128)[rng.permutation(128)] * np.where(rng.random_sample(128) < 0.5, -1.0, 1.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -35,7 +36,7 @@ from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, load_strict, resolve_weights_file, torch_load
 from metrics.errors import MetricError
 
-IMPL_VERSION = 3  # 2: FIR form of resampy's 2:1 filter, files batched; 3: channels-last convolutions
+IMPL_VERSION = 3  # 2: FIR form of resampy's 2:1 filter, files batched; 3: channels-last convolutions, informative random init
 EMBEDDING_DIM = 128
 FRAME_SECONDS = 0.96
 # one example needs 96 log-mel frames of 400 samples at a 160 hop: 400 + 95 * 160 samples at 16 kHz
@@ -52,17 +53,43 @@ def _torch_hub_checkpoints() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+#: (state-dict prefix, weight shape) of torchvggish's VGG, in module order
+LAYERS = [
+    ("features.0", (64, 1, 3, 3)), ("features.3", (128, 64, 3, 3)),
+    ("features.6", (256, 128, 3, 3)), ("features.8", (256, 256, 3, 3)),
+    ("features.11", (512, 256, 3, 3)), ("features.13", (512, 512, 3, 3)),
+    ("embeddings.0", (4096, 512 * 4 * 6)), ("embeddings.2", (4096, 4096)), ("embeddings.4", (128, 4096)),
+]
+
+
+def informative_random_state(rng: np.random.RandomState) -> "OrderedDict[str, np.ndarray]":
+    """Seeded random VGGish weights (float32 arrays) that keep the embedding informative: He-uniform
+    weights, biases within ±0.01, drawn from NumPy's legacy RandomState (stable across versions).
+    PyTorch's default init shrinks the signal at every layer, so the 128-d output is nearly the
+    same vector for every clip (spread across toy clips ~2 % of its magnitude, vs ~16 % here) and
+    FAD on random weights is ~0 whatever the audio. scripts/make_fad_golden.py draws its weight
+    files from this function too."""
+    state = OrderedDict()
+    for prefix, shape in LAYERS:
+        bound = np.sqrt(6.0 / int(np.prod(shape[1:])))
+        state[f"{prefix}.weight"] = ((2.0 * rng.random_sample(shape) - 1.0) * bound).astype(np.float32)
+        state[f"{prefix}.bias"] = ((2.0 * rng.random_sample(shape[0]) - 1.0) * 0.01).astype(np.float32)
+    return state
+
+
 def build_vggish(seed: int | None = 0, final_relu: bool = True) -> nn.Module:
-    """torchvggish's VGG (postprocess off); seeded PyTorch default init. `final_relu=False` drops the
-    last ReLU of ``embeddings`` as audioldm_eval does (parameter names are unchanged)."""
+    """torchvggish's VGG (postprocess off); with a seed, `informative_random_state(seed)`, else
+    untrained (to load a checkpoint into). `final_relu=False` drops the last ReLU of
+    ``embeddings`` as audioldm_eval does (parameter names are unchanged)."""
     try:
         from torchvggish.torchvggish import VGG, make_layers
     except ImportError as e:
         raise MetricError("the VGGish embedder needs torchvggish and resampy: pip install torchvggish resampy") from e
     with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
         model = VGG(make_layers(), postprocess=False)
+    if seed is not None:
+        state = informative_random_state(np.random.RandomState(seed))
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
     if not final_relu:
         model.embeddings = nn.Sequential(*list(model.embeddings.children())[:-1])
     return model.eval()

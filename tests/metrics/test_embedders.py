@@ -256,7 +256,7 @@ def test_vggish_frames_one_per_0_96_s_without_final_relu(vggish_random, wavs):
     x = vggish_input.waveform_to_examples(load_like_reference_vggish(wavs["ten"]), 16000)
     with torch.no_grad():
         # equal up to float reordering (ours runs its convolutions channels-last)
-        np.testing.assert_allclose(with_relu(x).numpy(), np.maximum(frames, 0), rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(with_relu(x).numpy(), np.maximum(frames, 0), rtol=1e-4, atol=1e-5 * np.abs(frames).max())
 
     assert vggish_random.embed_file(wavs["a"])["frames"].shape == (2, 128)
     assert vggish_random.embed_file(wavs["c"])["frames"].shape == (1, 128)  # 44.1 kHz → resampy → 16000 samples
