@@ -102,7 +102,6 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
     is used unless `checkpoint` is given); each whole video is one clip."""
     from bench.config import to_dict
     from bench.errors import ConfigError, MediaError
-    from bench.generation import build_system
     from bench.media import atomic_write_audio, mux_audio, probe_video
     from bench.runs import validate_output
     from systems.base import GenerationRequest
@@ -110,13 +109,7 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
     overrides = list(overrides) + ([f"system.{system}.checkpoint={checkpoint}"] if checkpoint else [])
     cfg = load_config(dataset, [system], overrides, metrics=[])
     conf = to_dict(cfg)
-    ctx = system_context(conf, (), system)
-    sys_obj = build_system(system, conf["system"][system], ctx)
-    if sys_obj.uses_accelerator:
-        from bench.envinfo import resolve_device
-
-        ctx = system_context(conf, (), system, resolve_device(conf["run"]["device"]))
-        sys_obj = build_system(system, conf["system"][system], ctx)
+    sys_obj, ctx = build_one_system(conf, (), system)
     if sys_obj.needs_training:
         raise ConfigError(f"{system} has no trained checkpoint for run {conf['run']['name']!r}: pass --checkpoint "
                           f"PATH, or train first (bench train {system} --dataset {dataset})")
@@ -188,21 +181,22 @@ def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str =
     )
 
 
-def build_systems(conf: dict, clips: Sequence[Clip]) -> dict:
-    """name → (System, SystemContext) for every system in `conf`; the device is resolved
-    (importing torch) only when a system runs models on one."""
+def build_one_system(conf: dict, clips: Sequence[Clip], name: str):
+    """(System, SystemContext) for system `name` of `conf`, built once; the device is resolved
+    (importing torch) only when the system's class runs models on one."""
     from bench.envinfo import resolve_device
     from bench.generation import build_system
+    from systems.base import get_system_class
 
-    out = {}
-    for name, scfg in conf["system"].items():
-        ctx = system_context(conf, clips, name)
-        system = build_system(name, scfg, ctx)
-        if system.uses_accelerator:
-            ctx = system_context(conf, clips, name, resolve_device(conf["run"]["device"]))
-            system = build_system(name, scfg, ctx)
-        out[name] = (system, ctx)
-    return out
+    scfg = conf["system"][name]
+    accelerated = get_system_class(scfg.get("name", name)).uses_accelerator
+    ctx = system_context(conf, clips, name, resolve_device(conf["run"]["device"]) if accelerated else "cpu")
+    return build_system(name, scfg, ctx), ctx
+
+
+def build_systems(conf: dict, clips: Sequence[Clip]) -> dict:
+    """name → (System, SystemContext) for every system in `conf`."""
+    return {name: build_one_system(conf, clips, name) for name in conf["system"]}
 
 
 def train(cfg) -> dict[str, bool]:

@@ -147,22 +147,28 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
             if key in ours and theirs.get(rkey) is not None:
                 rel[f"{sysname}.{key}"] = abs(ours[key] - theirs[rkey]) / max(abs(theirs[rkey]), 1e-12)
 
-    # the bootstrap CI alone, and the default FD route against the reference's sqrtm code path
+    # the bootstrap CIs alone (FD: one row per clip; FAD: a clip's frames resampled together),
+    # and the default FD route against the reference's sqrtm code path
     from metrics.bootstrap import bootstrap_ci
     from metrics.embedding_metrics import frechet_score
 
-    fd_metric = get_metric_class("fd")(cache=cache, seed=0, **cnn14)
-    gen = [g["embedding"] for g in fd_metric._embed({c.id: run_dir / "A" / f"{c.id}.wav" for c in clip_list},
-                                                     clip_list)]
-    ref = [r["embedding"] for r in fd_metric._embed(reference, clip_list)]
-    score = frechet_score(gen, ref, method="exact")
-    t0 = time.perf_counter()
-    bootstrap_ci(score.statistic, n_resamples=1000, n=clips)
-    ci_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fd_sqrtm = frechet_score(gen, ref, method="sqrtm").statistic(np.arange(clips)[None])[0]
-    sqrtm_s = time.perf_counter() - t0
-    fd_exact = score.statistic(np.arange(clips)[None])[0]
+    generated = {c.id: run_dir / "A" / f"{c.id}.wav" for c in clip_list}
+    ci_s = {}
+    for n, key in (("fd", "embedding"), ("fad", "frames")):
+        if n not in configs:
+            continue
+        metric = get_metric_class(n)(cache=cache, seed=0, **{k: v for k, v in configs[n].items() if k != "name"})
+        gen = [g[key] for g in metric._embed(generated, clip_list)]
+        ref = [r[key] for r in metric._embed(reference, clip_list)]
+        score = frechet_score(gen, ref, method="exact")
+        t0 = time.perf_counter()
+        bootstrap_ci(score.statistic, n_resamples=1000, n=clips)
+        ci_s[n] = time.perf_counter() - t0
+        if n == "fd":
+            fd_exact = score.statistic(np.arange(clips)[None])[0]
+            t0 = time.perf_counter()
+            fd_sqrtm = frechet_score(gen, ref, method="sqrtm").statistic(np.arange(clips)[None])[0]
+            sqrtm_s = time.perf_counter() - t0
 
     print(f"files: {clips} clips × 10 s at 32 kHz per set; metrics {','.join(names)}; under {base}")
     print(f"reference (audioldm_eval 0.0.3, its FD/KL/IS/FAD work only): cold {ref_a['work_s']:.1f} s, "
@@ -170,7 +176,7 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
           + json.dumps({k: round(v, 1) for k, v in ref_a["seconds"].items()}))
     print(f"ours (bench evaluate, incl. 1000-resample CIs and parquet): cold {cold_s:.1f} s ({cold_embedded} files "
           f"embedded), one system added to the evaluated run {warm_s:.1f} s ({warm_embedded} files embedded)")
-    print(f"bootstrap CI of FD, 1000 resamples: {ci_s:.2f} s")
+    print("bootstrap CIs, 1000 resamples: " + ", ".join(f"{n.upper()} {t:.2f} s" for n, t in ci_s.items()))
     print(f"FD point estimate: exact route {fd_exact:.9g}, sqrtm route {fd_sqrtm:.9g} ({sqrtm_s:.1f} s), relative "
           f"difference {abs(fd_exact - fd_sqrtm) / abs(fd_sqrtm):.2e}")
     print(f"values A: ours {json.dumps({k: round(v, 6) for k, v in ours_a.items() if k in KEYS})}")

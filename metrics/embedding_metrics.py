@@ -77,7 +77,7 @@ def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method
     b = np.concatenate([np.atleast_2d(x) for x in ref_rows]).astype(np.float64)
     owner_a = np.repeat(np.arange(len(gen_rows)), [len(np.atleast_2d(x)) for x in gen_rows])
     owner_b = np.repeat(np.arange(len(ref_rows)), [len(np.atleast_2d(x)) for x in ref_rows])
-    resampler = FrechetResampler(a, b)
+    resampler = FrechetResampler(a, b, groups=(owner_a, owner_b), n_groups=(len(gen_rows), len(ref_rows)))
     full = resampler.full() if method == "exact" else fd_from_embeddings(a, b, method="sqrtm")
     n = len(gen_rows)
 
@@ -86,7 +86,7 @@ def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method
         if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
             return np.array([full])
         counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
-        return resampler.weighted(counts[:, owner_a], counts[:, owner_b])
+        return resampler.weighted(counts, counts)
 
     return Score(statistic=statistic, min_clips=2)
 

@@ -36,7 +36,7 @@ check) and the value depends strongly on the clip count. Both routes then warn w
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 import scipy.linalg
@@ -46,6 +46,7 @@ from metrics.errors import (MetricError, NonFiniteInputError, RankDeficientCovar
 
 _CHUNK = 128  # at most this many resamples per batch …
 _CHUNK_FLOATS = 8_000_000  # … and at most ~64 MB per batched n₁×n₂ (Gram) or d×d (eigen) stack
+_GROUP_FLOATS = 32_000_000  # per-group scatter matrices kept up to ~256 MB, else rows are resampled
 
 
 def check_finite(x: np.ndarray, what: str) -> None:
@@ -148,10 +149,26 @@ def _psd_factor(sigma: np.ndarray) -> np.ndarray:
     return np.sqrt(lam)[..., :, None] * np.swapaxes(vec, -1, -2)
 
 
-def trace_sqrt_product(sigma1, sigma2) -> np.ndarray:
-    """tr (Σ₁Σ₂)^{1/2} by the eigen route: ‖F₁F₂ᵀ‖_* with FᵢᵀFᵢ = Σᵢ (batched over leading axes)."""
-    f1, f2 = _psd_factor(np.asarray(sigma1, np.float64)), _psd_factor(np.asarray(sigma2, np.float64))
-    return np.linalg.svd(f1 @ np.swapaxes(f2, -1, -2), compute_uv=False).sum(-1)
+def trace_sqrt_product(sigma1, sigma2, via: Literal["svd", "eigvalsh"] = "svd") -> np.ndarray:
+    """tr (Σ₁Σ₂)^{1/2} by the eigen route, batched over leading axes, with FᵢᵀFᵢ = Σᵢ.
+
+    ``via="svd"``: ‖F₁F₂ᵀ‖_* (two eigendecompositions and an SVD; singular values accurate to
+    ~eps·σ_max each: the point estimates). ``"eigvalsh"``: Σ √λ(F₁Σ₂F₁ᵀ), the eigenvalues of
+    (F₁F₂ᵀ)(F₁F₂ᵀ)ᵀ without its factors, F₁ a Cholesky factor (the eigen factor when Σ₁ is
+    singular) — one eigendecomposition without vectors, ~5× faster; a singular value far below √eps·σ_max loses digits, so the trace is good to
+    ~d·1e-8 relative — what bootstrap resamples use."""
+    s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    if via == "eigvalsh":
+        try:  # Σ₁ = LLᵀ when positive definite (a Cholesky is ~10× cheaper than eigh)
+            f1 = np.swapaxes(np.linalg.cholesky(s1), -1, -2)
+        except np.linalg.LinAlgError:  # singular in some resample: the eigen factor, zeros kept
+            f1 = _psd_factor(s1)
+        m = f1 @ s2 @ np.swapaxes(f1, -1, -2)
+        lam = np.linalg.eigvalsh((m + np.swapaxes(m, -1, -2)) / 2)
+        return np.sqrt(np.clip(lam, 0.0, None)).sum(-1)
+    if via != "svd":
+        raise MetricError(f"unknown trace route {via!r}; use 'svd' or 'eigvalsh'")
+    return np.linalg.svd(_psd_factor(s1) @ np.swapaxes(_psd_factor(s2), -1, -2), compute_uv=False).sum(-1)
 
 
 def frechet_distance_exact(mu1, sigma1, mu2, sigma2) -> float:
@@ -212,9 +229,18 @@ class FrechetResampler:
 
     Call with resample indices (``rs(idx_gen)`` — paired: the same clip ids taken from both sets —
     or ``rs(idx_gen, idx_ref)``), or use ``weighted(w_gen, w_ref)`` with multiplicities.
+
+    ``groups=(owner_gen, owner_ref)`` (a group id 0…G−1 per row, e.g. the clip of each VGGish
+    frame; `n_groups` counts groups that may have no rows) makes the resampled units groups: indices and weights then address groups, and a
+    group brings all its rows. On the eigen route each group's count, sum and scatter matrix are
+    summed once, so a resample's covariance is one (G × d²) product instead of a pass over every
+    row — the same sums, regrouped (while the G·d² floats fit `_GROUP_FLOATS`; else rows). Resamples take ``trace_sqrt_product(via="eigvalsh")``;
+    :meth:`full` (the point estimate) the SVD route.
     """
 
-    def __init__(self, gen, ref, route: Literal["auto", "gram", "eigen"] = "auto"):
+    def __init__(self, gen, ref, route: Literal["auto", "gram", "eigen"] = "auto",
+                 groups: tuple[Sequence[int], Sequence[int]] | None = None,
+                 n_groups: tuple[int, int] | None = None):
         gen = _as_embeddings(gen, "generated embeddings").astype(np.float64, copy=False)
         ref = _as_embeddings(ref, "reference embeddings").astype(np.float64, copy=False)
         if gen.shape[1] != ref.shape[1]:
@@ -234,42 +260,96 @@ class FrechetResampler:
         self._sq1, self._sq2 = (self._x1 ** 2).sum(1), (self._x2 ** 2).sum(1)
         if route == "gram":
             self._g12 = self._x1 @ self._x2.T
+        # resampled units: rows, or groups of rows (owner arrays)
+        self._owner, self._grouped = None, False
+        self.units_gen, self.units_ref = n1, n2
+        if groups is not None:
+            o1, o2 = (np.asarray(g, dtype=np.int64) for g in groups)
+            if o1.shape != (n1,) or o2.shape != (n2,) or (o1 < 0).any() or (o2 < 0).any():
+                raise MetricError(f"groups must give a non-negative group id per row ({n1} generated, "
+                                  f"{n2} reference rows)")
+            self._owner = (o1, o2)
+            self.units_gen, self.units_ref = n_groups or (int(o1.max(initial=-1)) + 1, int(o2.max(initial=-1)) + 1)
+            if o1.max(initial=-1) >= self.units_gen or o2.max(initial=-1) >= self.units_ref:
+                raise MetricError(f"group ids exceed n_groups={n_groups}")
+            if route == "eigen" and (self.units_gen + self.units_ref) * d * d <= _GROUP_FLOATS:
+                self._grouped = True
+                self._stats = [self._group_stats(x, o, g) for x, o, g in
+                               ((self._x1, o1, self.units_gen), (self._x2, o2, self.units_ref))]
+
+    @staticmethod
+    def _group_stats(x, owner, n_groups):
+        """Per group: row count, sum of rows, sum of squared norms, scatter Σ xxᵀ (flattened)."""
+        d = x.shape[1]
+        count = np.bincount(owner, minlength=n_groups).astype(np.float64)
+        total = np.zeros((n_groups, d))
+        np.add.at(total, owner, x)
+        sq = np.bincount(owner, weights=(x ** 2).sum(1), minlength=n_groups)
+        scatter = np.zeros((n_groups, d, d))
+        for g in range(n_groups):
+            rows = x[owner == g]
+            scatter[g] = rows.T @ rows
+        return count, total, sq, scatter.reshape(n_groups, d * d)
 
     def full(self) -> float:
-        """FD of the full sets (every row weight 1)."""
-        return float(self.weighted(np.ones((1, self.n_gen)), np.ones((1, self.n_ref)))[0])
+        """FD of the full sets (every row weight 1), singular values by SVD."""
+        return float(self.weighted(np.ones((1, self.units_gen)), np.ones((1, self.units_ref)), precise=True)[0])
 
     def __call__(self, idx_gen, idx_ref=None) -> np.ndarray:
-        """FD per resample; `idx_*` are R×m row indices (a 1-D array is one resample)."""
+        """FD per resample; `idx_*` are R×m unit indices (rows, or groups) (1-D: one resample)."""
         if idx_ref is None:
-            if self.n_gen != self.n_ref:
-                raise MetricError(f"paired resampling needs equally many generated ({self.n_gen}) "
-                                  f"and reference ({self.n_ref}) clips; pass idx_ref")
+            if self.units_gen != self.units_ref:
+                raise MetricError(f"paired resampling needs equally many generated ({self.units_gen}) "
+                                  f"and reference ({self.units_ref}) clips; pass idx_ref")
             idx_ref = idx_gen
-        return self.weighted(counts_from_indices(idx_gen, self.n_gen), counts_from_indices(idx_ref, self.n_ref))
+        return self.weighted(counts_from_indices(idx_gen, self.units_gen),
+                             counts_from_indices(idx_ref, self.units_ref))
 
-    def weighted(self, w_gen, w_ref) -> np.ndarray:
-        """FD per resample for row multiplicities `w_gen` (R×n₁) and `w_ref` (R×n₂), ddof = 1."""
+    def weighted(self, w_gen, w_ref, precise: bool = False) -> np.ndarray:
+        """FD per resample for unit multiplicities `w_gen` (R×units₁) and `w_ref` (R×units₂),
+        ddof = 1 over rows. `precise`: singular values by SVD (as :meth:`full`)."""
         w1, w2 = np.atleast_2d(np.asarray(w_gen, np.float64)), np.atleast_2d(np.asarray(w_ref, np.float64))
-        if w1.shape[1:] != (self.n_gen,) or w2.shape[1:] != (self.n_ref,) or len(w1) != len(w2):
+        if w1.shape[1:] != (self.units_gen,) or w2.shape[1:] != (self.units_ref,) or len(w1) != len(w2):
             raise MetricError(f"weights of shape {w1.shape}, {w2.shape} do not fit "
-                              f"{self.n_gen} generated and {self.n_ref} reference clips")
+                              f"{self.units_gen} generated and {self.units_ref} reference clips")
         if (w1 < 0).any() or (w2 < 0).any():
             raise MetricError("resample weights must be non-negative")
-        m1, m2 = w1.sum(1), w2.sum(1)
+        grouped = self._grouped
+        if self._owner is not None and not grouped:  # group weights → the weight of each row
+            w1, w2 = w1[:, self._owner[0]], w2[:, self._owner[1]]
+        m1 = w1 @ self._stats[0][0] if grouped else w1.sum(1)
+        m2 = w2 @ self._stats[1][0] if grouped else w2.sum(1)
         if (m1 <= 1).any() or (m2 <= 1).any():
             raise TooFewClipsError("a resample with total weight ≤ 1 has no covariance (ddof=1)")
         out = np.empty(len(w1))
         per = self.n_gen * self.n_ref if self.route == "gram" else self.dim * max(self.dim, self.n_gen, self.n_ref)
         chunk = int(np.clip(_CHUNK_FLOATS // per, 1, _CHUNK))
+        via = "svd" if precise else "eigvalsh"
         for s in range(0, len(w1), chunk):
             sl = slice(s, s + chunk)
-            out[sl] = self._chunk(w1[sl], w2[sl], m1[sl], m2[sl])
+            if grouped:
+                out[sl] = self._chunk_groups(w1[sl], w2[sl], m1[sl], m2[sl], via)
+            else:
+                out[sl] = self._chunk(w1[sl], w2[sl], m1[sl], m2[sl], via)
         if not np.isfinite(out).all():
             raise MetricError("a resampled Fréchet distance is not finite; check the embeddings")
         return out
 
-    def _chunk(self, w1, w2, m1, m2) -> np.ndarray:
+    def _chunk_groups(self, w1, w2, m1, m2, via) -> np.ndarray:
+        """The eigen route from per-group sums (see the class docstring)."""
+        d = self.dim
+        moments = []
+        for w, m, (_, total, sq, scatter) in ((w1, m1, self._stats[0]), (w2, m2, self._stats[1])):
+            mu = (w @ total) / m[:, None]
+            tr = (w @ sq - m * (mu ** 2).sum(1)) / (m - 1)
+            cov = ((w @ scatter).reshape(-1, d, d) - m[:, None, None] * mu[:, :, None] * mu[:, None, :]) \
+                / (m - 1)[:, None, None]
+            moments.append((mu, tr, cov))
+        (mu1, tr1, s1), (mu2, tr2, s2) = moments
+        diff = mu1 - mu2 + self._shift
+        return (diff ** 2).sum(1) + tr1 + tr2 - 2 * trace_sqrt_product(s1, s2, via=via)
+
+    def _chunk(self, w1, w2, m1, m2, via) -> np.ndarray:
         p1, p2 = w1 / m1[:, None], w2 / m2[:, None]          # resample mean weights
         mu1, mu2 = p1 @ self._x1, p2 @ self._x2              # resample means, centred frame
         diff = mu1 - mu2 + self._shift
@@ -288,7 +368,7 @@ class FrechetResampler:
         else:
             s1 = self._weighted_cov(self._x1, w1, m1, mu1)
             s2 = self._weighted_cov(self._x2, w2, m2, mu2)
-            tr_covmean = trace_sqrt_product(s1, s2)
+            tr_covmean = trace_sqrt_product(s1, s2, via=via)
         return (diff ** 2).sum(1) + tr1 + tr2 - 2 * tr_covmean
 
     @staticmethod

@@ -233,13 +233,20 @@ class VGGishEmbedder:
         return {"frames": self.embed_examples(self._file_examples(path))}
 
     def _embed_many(self, paths: Sequence, batch_size: int) -> list[dict]:
-        """The examples of `batch_size` files at a time through one forward pass, split back."""
+        """The examples of `batch_size` files at a time through one forward pass, split back.
+        A reader thread decodes, resamples and frames the next files (NumPy/SciPy, ~45 ms per
+        10 s file) while the network runs on the current ones."""
+        from concurrent.futures import ThreadPoolExecutor
+
         results = []
-        for s in range(0, len(paths), max(1, batch_size)):
-            examples = [self._file_examples(p) for p in paths[s:s + batch_size]]
-            rows = self.embed_examples(torch.cat(examples))
-            bounds = np.cumsum([0] + [e.shape[0] for e in examples])
-            results += [{"frames": rows[a:b]} for a, b in zip(bounds[:-1], bounds[1:])]
+        step = max(1, batch_size)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vggish-reader") as reader:
+            pending = reader.map(self._file_examples, paths)  # submitted at once, read in order
+            for s in range(0, len(paths), step):
+                examples = [next(pending) for _ in paths[s:s + step]]
+                rows = self.embed_examples(torch.cat(examples))
+                bounds = np.cumsum([0] + [e.shape[0] for e in examples])
+                results += [{"frames": rows[a:b]} for a, b in zip(bounds[:-1], bounds[1:])]
         return results
 
     def embed_files(self, paths: Sequence[str | os.PathLike], cache=None) -> list[dict]:

@@ -145,3 +145,42 @@ def test_bad_inputs_raise_named_errors():
         FrechetResampler(np.random.rand(6, 3), np.random.rand(5, 3))(np.zeros((1, 6), int))
     with pytest.raises(NonFiniteInputError):
         frechet_distance(np.zeros(2), np.full((2, 2), np.inf), np.zeros(2), np.eye(2))
+
+
+@pytest.mark.parametrize("rank_deficient", [False, True])
+def test_eigvalsh_trace_route_matches_the_svd_route(rank_deficient):
+    from metrics.frechet import trace_sqrt_product
+
+    rng = np.random.default_rng(9)
+    d = 32
+    n = 12 if rank_deficient else 200  # rank 11 < d: the factors carry exact zeros
+    x, y = rng.standard_normal((3, n, d)), rng.standard_normal((3, n, d)) @ rng.standard_normal((d, d))
+    s1 = np.stack([np.cov(v, rowvar=False) for v in x])
+    s2 = np.stack([np.cov(v, rowvar=False) for v in y])
+    svd, fast = trace_sqrt_product(s1, s2), trace_sqrt_product(s1, s2, via="eigvalsh")
+    np.testing.assert_allclose(fast, svd, rtol=1e-7 if rank_deficient else 1e-10)
+    with pytest.raises(MetricError, match="trace route"):
+        trace_sqrt_product(s1, s2, via="qr")
+
+
+def test_grouped_resamples_equal_the_row_weights_they_stand_for():
+    """FAD's resampled unit is a clip with all its frames: per-group sums give the same FD as
+    weighting every row by its group's count (a group with no rows included)."""
+    rng = np.random.default_rng(10)
+    d, n_clips = 6, 9
+    frames = [rng.integers(1, 5) if c != 4 else 0 for c in range(n_clips)]  # clip 4 has no frames
+    owner = np.repeat(np.arange(n_clips), frames)
+    a = rng.standard_normal((len(owner), d)) + 0.5
+    b = rng.standard_normal((len(owner), d)) @ rng.standard_normal((d, d))
+    grouped = FrechetResampler(a, b, route="eigen", groups=(owner, owner), n_groups=(n_clips, n_clips))
+    rows = FrechetResampler(a, b, route="eigen")
+    counts = counts_from_indices(rng.integers(0, n_clips, (5, n_clips)), n_clips)
+    np.testing.assert_allclose(grouped.weighted(counts, counts), rows.weighted(counts[:, owner], counts[:, owner]),
+                               rtol=1e-9)
+    assert grouped.full() == pytest.approx(rows.full(), rel=1e-12)
+    # the Gram route (and groups too large to keep) resample rows from the same group weights
+    gram = FrechetResampler(a, b, route="gram", groups=(owner, owner), n_groups=(n_clips, n_clips))
+    np.testing.assert_allclose(gram.weighted(counts, counts), rows.weighted(counts[:, owner], counts[:, owner]),
+                               rtol=1e-9)
+    with pytest.raises(MetricError, match="do not fit"):
+        grouped.weighted(counts[:, :-1], counts[:, :-1])
