@@ -27,8 +27,11 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
                     ("variants", ", ".join(v["label"] for v in exp["variants"])),
                     ("runs", f"{len(infos)} of {len(doc['runs'])} started"),
                     ("extra overrides", " ".join(doc.get("overrides") or []) or "none")]
-    if doc.get("skipped_systems"):
-        page.notes.append(f"not installed here, left out: {', '.join(doc['skipped_systems'])}")
+    skipped = skipped_systems(doc)
+    if skipped and not any(skipped.values()):  # written before the reasons were recorded
+        page.notes.append(f"not installed here, left out: {', '.join(skipped)}")
+    elif skipped:
+        page.notes += [f"{s} left out (not ready here): {why or 'no reason recorded'}" for s, why in skipped.items()]
     if infos:
         first = next(iter(infos.values()))
         page.summary += [kv for kv in summarise_run(first) if kv[0] in ("device", "git commit", "python", "packages")]
@@ -50,7 +53,7 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
     built = []
     if len(frame):
         if exp["artefact"] == "table1":
-            built.append(tables.table1(frame, paper=paper_numbers, failures=failures))
+            built.append(tables.table1(frame, paper=paper_numbers, failures=failures, left_out=list(skipped)))
         key = _main_key(frame, exp)
         if exp["artefact"] != "table1":
             t_frame, t_variants, caption = frame, variants, exp.get("title", exp["name"])
@@ -84,6 +87,12 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
                    "Per-clip metric distributions across variants" + (" (colour: dataset)" if hue else ""))
     _gallery(page, doc, exp_dir, report_dir, gallery_clips)
     return page
+
+
+def skipped_systems(doc: dict) -> dict[str, str]:
+    """Optional systems the experiment left out → why (blank when the folder predates reasons)."""
+    reasons = doc.get("skipped_reasons") or {}
+    return {s: str(reasons.get(s) or "") for s in doc.get("skipped_systems") or []}
 
 
 # Experiments that fill one paper table together, in the paper's column order (Table 2:

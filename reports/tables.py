@@ -174,9 +174,20 @@ def _cell(frame, **where) -> Cell:
 
 
 def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[str, int] | None = None,
-           name: str = "table1", controls: Sequence[str] = CONTROLS) -> Table:
-    """Systems (controls first) × (dataset, metric). `paper` (load_paper()) adds the paper's rows."""
+           name: str = "table1", controls: Sequence[str] = CONTROLS, left_out: Sequence[str] = ()) -> Table:
+    """Systems (controls first) × (dataset, metric). `paper` (load_paper()) adds the paper's rows.
+    Controls are shown but never ranked. When none of Table 1's metrics were computed (a run with
+    cheaper metrics), the metrics that were head the columns instead, with a note; `left_out`
+    (systems that did not run) is named in a note."""
+    wanted = keys
     keys = [k for k in keys if k in set(frame["key"]) or (paper and k in paper["table1"]["columns"].values())]
+    notes = []
+    if not keys:
+        keys = list(dict.fromkeys(frame["key"]))
+        notes.append(f"none of Table 1's metrics ({', '.join(KEY_NAMES.get(k, k) for k in wanted)}) were computed; "
+                     f"showing {', '.join(KEY_NAMES.get(k, k) for k in keys)}")
+    if left_out:
+        notes.append(f"not in this table (not ready here, see the report's notes): {', '.join(left_out)}")
     datasets = list(dict.fromkeys(frame["dataset"]))
     systems = [s for s in CONTROLS if s in set(frame["system"])] + \
               [s for s in dict.fromkeys(frame["system"]) if s not in CONTROLS]
@@ -190,7 +201,6 @@ def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[st
                      [_cell(frame, system=s, dataset=d, key=k) for d in datasets for k in keys]))
     for j in range(len(datasets) * len(keys)):
         mark_best([r[2][j] for r in rows if r[1] == "ours"], direction.get(keys[j % len(keys)], False))
-    notes = []
     if paper:
         p1 = paper["table1"]
         back = {v: k for k, v in p1["columns"].items()}

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from bench.atomic import write_text_atomic
 from bench.errors import BenchError, ConfigError
-from bench.experiments.spec import Experiment, PlannedRun, available_systems, plan
+from bench.experiments.spec import Experiment, PlannedRun, optional_readiness, plan
 
 EXPERIMENT_FILE = "experiment.yaml"
 STATE_FILE = "state.json"
@@ -37,12 +37,15 @@ def experiment_dir(runs_root: str | Path, name: str) -> Path:
 
 
 def write_experiment_file(folder: Path, exp: Experiment, datasets: Sequence[str], overrides: Sequence[str],
-                          runs: Sequence[PlannedRun], skipped_systems: Sequence[str]) -> Path:
-    """`experiment.yaml`: the sweep as run (definition, datasets, extra overrides, run folders)."""
+                          runs: Sequence[PlannedRun], skipped_systems: Sequence[str],
+                          skipped_reasons: dict[str, str] | None = None) -> Path:
+    """`experiment.yaml`: the sweep as run (definition, datasets, extra overrides, run folders,
+    the optional systems left out and why)."""
     import yaml
 
     doc = {"experiment": exp.to_dict(), "datasets": list(datasets), "overrides": list(overrides),
            "skipped_systems": list(skipped_systems),
+           "skipped_reasons": {s: (skipped_reasons or {}).get(s, "") for s in skipped_systems},
            "runs": [{"dataset": r.dataset, "folder": r.folder, "variants": list(r.variants),
                      "systems": list(r.systems), "overrides": list(r.overrides)} for r in runs]}
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,14 +84,17 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
     from bench import api
 
     datasets = list(datasets or exp.datasets)
-    systems, skipped = available_systems(exp, overrides)
+    problems = optional_readiness(exp, overrides)
+    systems = [*exp.systems, *(s for s, p in problems.items() if not p)]
+    skipped = {s: "; ".join(p) for s, p in problems.items() if p}
     runs = plan(exp, datasets, overrides, systems)
     exp_name = name or exp.name
     folder = experiment_dir(runs_root, exp_name)
-    write_experiment_file(folder, exp, datasets, overrides, runs, skipped)
+    write_experiment_file(folder, exp, datasets, overrides, runs, list(skipped), skipped)
     result = ExperimentResult(folder, runs)
     if skipped:
-        result.notes.append(f"not installed here, left out: {', '.join(skipped)}")
+        result.notes.append(f"not ready here, left out: {', '.join(skipped)} "
+                            "(`bench systems check <name>` says what each lacks; the report lists it)")
     metrics = list(metrics) if metrics is not None else list(exp.metrics)
     for i, r in enumerate(runs, 1):
         run_name = r.run_name(exp_name)

@@ -192,6 +192,14 @@ def _explicit_variants(items: list, source: str) -> list[Variant]:
 def available_systems(exp: Experiment, overrides: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """(systems to run, optional systems left out: not installed here, or not ready — e.g. a
     baseline whose own environment or weights are absent, per its `readiness` check)."""
+    problems = optional_readiness(exp, overrides)
+    return [*exp.systems, *(s for s, p in problems.items() if not p)], [s for s, p in problems.items() if p]
+
+
+def optional_readiness(exp: Experiment, overrides: Sequence[str] = ()) -> dict[str, list[str]]:
+    """For each optional system, in order, what it lacks here ([] = ready: it joins), from its
+    class's `readiness` check under `overrides` (nothing is built or loaded). Raises for an
+    unknown required system."""
     from bench.config import compose, to_dict
     from systems.base import get_system_class, known_systems
 
@@ -199,19 +207,19 @@ def available_systems(exp: Experiment, overrides: Sequence[str] = ()) -> tuple[l
     for s in exp.systems:
         if s not in known:
             raise UnknownNameError("system", s, known)
-    extra, missing = [], []
+    out: dict[str, list[str]] = {}
     for s in exp.optional_systems:
+        if s not in known:
+            out[s] = ["not installed (no such system is registered here)"]
+            continue
         try:
-            if s not in known:
-                raise LookupError(s)
             cls = get_system_class(s)
             config = to_dict(compose(None, [s], [o for o in overrides if o.startswith(f"system.{s}.")],
                                      metrics=[]))["system"][s]
-            ready = getattr(cls, "readiness", lambda c: [])({k: v for k, v in config.items() if k != "name"})
-        except Exception:  # not registered, or its module/package is not installed here
-            ready = ["not installed"]
-        (missing if ready else extra).append(s)
-    return [*exp.systems, *extra], missing
+            out[s] = list(getattr(cls, "readiness", lambda c: [])({k: v for k, v in config.items() if k != "name"}))
+        except Exception as exc:  # its module/package is not installed here, or its config does not compose
+            out[s] = [f"not installed ({type(exc).__name__}: {exc})"]
+    return out
 
 
 def plan(exp: Experiment, datasets: Sequence[str] | None = None, overrides: Sequence[str] = (),

@@ -2,7 +2,9 @@
 configs share one run folder, bad definitions are named; end to end, a sweep over the controls
 runs as resumable run folders with tables and a report, a reduced `alpha` sweep runs DyViM
 on the tiny toy through the CLI, and reduced `tuning`, `schedules`, `conditions` + `strategies`
-and `encoders` run DyViM in process on a miniature real toy and draw their artefacts."""
+and `encoders`, plus `overall` (Table 1: controls, DyViM, MusicGen, baselines left out with why)
+and `attention` (Fig. 5's stored maps), run in process on a miniature real toy and draw their
+artefacts."""
 
 import json
 import os
@@ -355,3 +357,93 @@ def test_reduced_encoders_run_dyvim_end_to_end(tmp_path, mini_toy, monkeypatch):
     assert groups == ["Dynamic encoder", "Dynamic encoder", "Semantic encoder"]
     assert columns == ["DE_OpenPose", "DE_I3D", "SE_T5"] and all(np.isfinite(values))
     assert 'id="table-table3"' in html
+
+
+@pytest.mark.slow
+def test_overall_runs_every_ready_system_and_makes_table1(tmp_path, mini_toy, monkeypatch):
+    """Table 1 on the toy: the controls and DyViM always, MusicGen when it joins (tiny random,
+    in process), the external baselines left out with the reason they are not ready (no
+    checkout or environment here) — listed on the page, never dropped silently."""
+    from bench.experiments.runner import run_experiment
+    from bench.experiments.spec import available_systems
+    from reports.html import write_report
+
+    overrides, cache = mini_toy
+    overrides = [*overrides, "system.shuffled.pool=all"]  # the miniature toy's test split is one piece
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
+    exp = load_experiment("overall")
+    systems, left_out = available_systems(exp, overrides)
+    assert systems[:3] == ["reference", "shuffled", "dyvim"] and set(systems) | set(left_out) >= set(exp.optional_systems)
+    result = run_experiment(exp, os.environ["BENCH_RUNS_ROOT"], datasets=["toy"], overrides=overrides,
+                            metrics=["beat"], log=lambda _: None)
+    assert not result.failed and result.failed_outputs == 0, result.failed
+    assert [(r.dataset, r.folder, list(r.systems)) for r in result.runs] == [("toy", "all", systems)]
+    html = write_report(result.dir, gallery_clips=2).read_text()
+    import csv
+
+    groups, columns, *rows = list(csv.reader((result.dir / "tables" / "table1.csv").read_text().splitlines()))
+    assert [r[0] for r in rows] == systems  # controls first, then every system that ran, each once
+    assert set(groups[1:]) == {"toy"} and {"BCS↑", "BHS↑"} <= set(columns[1:])  # the beat metrics stand in
+    assert all(v != "" and np.isfinite(float(v)) for r in rows for v in r[1:])
+    from html import escape
+
+    assert escape("none of Table 1's metrics (FD, FAD, KL, OVL, REL) were computed") in html
+    table = html[html.index('id="table-table1"'):]
+    table = table[:table.index("</table>")]
+    trs = table.split("<tr")[3:]  # after the group and column header rows
+    assert [t.split("<th>")[1].split("</th>")[0] for t in trs] == systems
+    for t, s in zip(trs, systems):
+        control = s in ("reference", "shuffled")
+        assert t.startswith(' class="control"') == control
+        if control:  # shown, never ranked
+            assert 'class="best"' not in t and 'class="second"' not in t, t
+    ours = [t for t, s in zip(trs, systems) if s not in ("reference", "shuffled")]
+    assert sum(t.count('class="best"') for t in ours) >= len(columns) - 1  # every column has a best among ours
+    assert "random-weights-banner" in html and "figures/per_clip.png" in html
+    reasons = yaml.safe_load((result.dir / "experiment.yaml").read_text())["skipped_reasons"]
+    assert list(reasons) == left_out and all(reasons.values())
+    for s in left_out:  # each baseline that did not join is named, with why, on the page
+        assert f"{s} left out (not ready here): " in html
+    if left_out:
+        assert escape("not in this table (not ready here, see the report's notes): " + ", ".join(left_out)) in html
+    assert "musicgen" not in left_out or "musicgen" not in systems
+
+
+@pytest.mark.slow
+def test_attention_stores_the_trained_fwdf_attention_and_draws_figure5(tmp_path, mini_toy, monkeypatch):
+    """Fig. 5 on the toy: after the FwDF variant trains, its dynamics self-attention is stored
+    per test clip (10 evenly spaced frames; each row, the attention every position receives
+    averaged over queries, sums to 1), from the trained head, and the report draws it."""
+    exp_dir, html = run_reduced("attention", ["fwdf"], mini_toy, monkeypatch)
+    run = exp_dir / "toy" / "fwdf"
+    assert _run_config(exp_dir, "fwdf")["dynamics_encoder"] == "fwdf"
+    test_clips = sorted(p.stem for p in (run / "dyvim").glob("*.wav"))
+    stored = sorted((run / "attention").glob("*.npz"))
+    assert [p.stem for p in stored] == test_clips[:2] and stored  # `attention: {clips: 2}`, the run's test clips
+    for path in stored:
+        with np.load(path) as z:
+            f, p = z["received"].shape
+            assert f == len(z["frames"]) == len(z["times"]) == 10 and p == int(np.prod(z["grid"]))
+            assert list(z["frames"]) == sorted(set(z["frames"])) and z["frames"][0] == 0
+            assert np.allclose(z["received"].sum(axis=1), 1.0, atol=1e-4) and (z["received"] >= 0).all()
+            assert not np.allclose(z["received"], 1.0 / p)  # trained attention, not uniform
+    assert "figures/figure5_attention.png" in html and "no stored attention maps" not in html
+    assert (exp_dir / "report" / "figures" / "figure5_attention.svg").exists()
+    from bench.cache import Cache
+    from bench.experiments.attention import received_attention, store_attention, trained_fwdf
+    from reports.media import run_clips
+    from systems.dyvim.encoders import build_dynamics_encoder
+
+    conf = yaml.safe_load((run / "config.yaml").read_text())
+    scfg, clip = conf["system"]["dyvim"], run_clips(conf)[0][0]
+    feats = trained_fwdf(run, "dyvim", scfg).extract_clip(clip, Cache(conf["paths"]["cache_dir"]))
+    untrained = build_dynamics_encoder("fwdf", size="tiny", weights="random", flow_iters=scfg["flow_iters"],
+                                       d_m=scfg["d_m"], fps=scfg["video_fps"], seed=int(scfg["seed"])).eval()
+    with np.load(run / "attention" / f"{clip.id}.npz") as z:  # the trained head's, not the initial one's
+        assert np.allclose(received_attention(feats.values, trained_fwdf(run, "dyvim", scfg).aggregator)[1],
+                           z["received"], atol=1e-6)
+        assert not np.allclose(received_attention(feats.values, untrained.aggregator)[1], z["received"], atol=1e-6)
+    mtimes = [p.stat().st_mtime_ns for p in stored]
+
+    assert store_attention(run, ["dyvim"], frames=10, clips=2) == []  # kept on a re-run
+    assert [p.stat().st_mtime_ns for p in stored] == mtimes
