@@ -82,7 +82,9 @@ def decode_frames(
                     break
                 if fps is None and t < start - 1e-6:
                     continue
-                img = frame.reformat(width=size[0], height=size[1], format="rgb24") if size else frame.reformat(format="rgb24")
+                # threads=1: the same pixels every run (PyAV's default, threaded swscale, is not reproducible)
+                img = frame.reformat(width=size[0] if size else None, height=size[1] if size else None,
+                                     format="rgb24", threads=1)
                 times.append(t)
                 frames.append(img.to_ndarray())
         except Exception as exc:
@@ -150,7 +152,10 @@ def write_video(
                 a_stream = c.add_stream("aac", rate=sample_rate)
                 a_stream.layout = "mono"
             for img in frames:
-                for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                # RGB -> YUV here, single-threaded: PyAV's implicit conversion (threaded swscale since
+                # PyAV 17, threads=0 = auto) varied run to run, and x264 then encoded different frames
+                yuv = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p", threads=1)
+                for pkt in vs.encode(yuv):
                     c.mux(pkt)
             for pkt in vs.encode():
                 c.mux(pkt)
