@@ -34,6 +34,9 @@ class Score:
     higher_is_better: bool = False
     #: a metric that needs at least this many clips (e.g. IS: 10) raises below it
     min_clips: int = 1
+    #: the least value the statistic can take (FD, FAD: 0; IS: 1), or None: its CI is clipped
+    #: there (a basic interval, 2θ̂ − q, can fall below it when θ̂ sits at the bound)
+    floor: float | None = None
 
 
 class Metric(abc.ABC):

@@ -174,11 +174,15 @@ def _interval(replicates, estimate, alpha, method, stat=None, n=None) -> tuple[f
 
 def bootstrap_ci(values_or_statistic: ValuesOrStatistic, n_resamples: int = 1000, seed: int = 0,
                  confidence: float = 0.95, method: Literal["auto", "percentile", "basic", "bca"] = "auto",
-                 n: int | None = None, vectorized: bool = True) -> BootstrapCI:
+                 n: int | None = None, vectorized: bool = True, floor: float | None = None) -> BootstrapCI:
     """Bootstrap CI of a per-clip mean (array) or a set-level statistic of clip indices (callable).
 
     ``n`` (the clip count) is needed for a callable; ``vectorized=False`` calls it once per
-    resample with a length-n index row.
+    resample with a length-n index row. ``floor``: the least value the statistic can take (FD: 0);
+    both bounds are clipped there — a basic interval reflects the replicates about the estimate
+    and so reaches below 0 when the estimate sits at 0 (e.g. the `shuffled` control's FD, whose
+    generated set is the reference set reordered); no true value lies below, so clipping loses
+    no coverage.
     """
     if not 0 < confidence < 1:
         raise MetricError(f"confidence must lie in (0, 1), got {confidence}")
@@ -193,6 +197,8 @@ def bootstrap_ci(values_or_statistic: ValuesOrStatistic, n_resamples: int = 1000
         replicates = _mean_replicates(np.asarray(values_or_statistic, np.float64), n_resamples, rng)
     method = _resolve(method, callable(values_or_statistic))
     lo, hi, used = _interval(replicates, estimate, 1 - confidence, method, stat, n)
+    if floor is not None:
+        lo, hi = max(lo, floor), max(hi, floor)
     return BootstrapCI(estimate, lo, hi, float(replicates.std(ddof=1)) if n_resamples > 1 else 0.0,
                        float(replicates.mean() - estimate), confidence, n_resamples, used, replicates)
 

@@ -88,7 +88,7 @@ def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method
         counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
         return resampler.weighted(counts, counts)
 
-    return Score(statistic=statistic, min_clips=2)
+    return Score(statistic=statistic, min_clips=2, floor=0.0)
 
 
 class _FrechetMetric(_EmbeddingMetric):
@@ -160,4 +160,4 @@ class IS(_EmbeddingMetric):
         def statistic(idx):
             return np.array([inception_score(logits[row]).mean for row in np.asarray(idx)])
 
-        return {"is": Score(statistic=statistic, higher_is_better=True, min_clips=10)}
+        return {"is": Score(statistic=statistic, higher_is_better=True, min_clips=10, floor=1.0)}

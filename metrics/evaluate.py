@@ -87,7 +87,7 @@ def summarise(score: Score, n: int, n_resamples: int, seed: int):
         if v.size == 0:
             return None, 0
         return bootstrap_ci(v, n_resamples=n_resamples, seed=seed), int(v.size)
-    return bootstrap_ci(score.statistic, n_resamples=n_resamples, seed=seed, n=n), n
+    return bootstrap_ci(score.statistic, n_resamples=n_resamples, seed=seed, n=n, floor=score.floor), n
 
 
 def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Mapping[str, Path],

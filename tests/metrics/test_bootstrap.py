@@ -52,6 +52,27 @@ def test_fd_bootstrap_resamples_clip_ids_jointly_from_generated_and_reference():
         assert ci.replicates[i] == pytest.approx(fd_from_embeddings(gen[idx[i]], ref[idx[i]]), rel=1e-9)
 
 
+def test_fd_interval_is_clipped_at_zero_for_a_reordered_reference_set():
+    """The `shuffled` control's case: the generated set is the reference set reordered, so the
+    set FD is 0 while every resample (pairs broken) has FD > 0; the basic interval 2θ̂ − q would
+    reach far below 0, an FD no set can have. With the floor both bounds stay ≥ 0."""
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal((20, 4))
+    gen = ref[rng.permutation(20)]
+    rs = FrechetResampler(gen, ref)
+    raw = bootstrap_ci(rs, n=20, n_resamples=200, seed=1)
+    floored = bootstrap_ci(rs, n=20, n_resamples=200, seed=1, floor=0.0)
+    assert abs(raw.estimate) < 1e-9 and raw.ci_low < -0.1  # what the basic interval alone gives
+    assert floored.ci_low == 0.0 and floored.ci_high == max(raw.ci_high, 0.0)
+    assert floored.estimate == raw.estimate and np.array_equal(floored.replicates, raw.replicates)
+    from metrics.embedding_metrics import frechet_score
+    from metrics.evaluate import summarise
+
+    score = frechet_score(list(gen[:, None]), list(ref[:, None]), method="exact")  # FD and FAD's score
+    ci, n = summarise(score, 20, n_resamples=200, seed=1)
+    assert score.floor == 0.0 and n == 20 and ci.ci_low == 0.0 and ci.ci_high >= ci.estimate
+
+
 def test_paired_per_clip_comparison():
     rng = np.random.default_rng(5)
     a = rng.standard_normal(60)
