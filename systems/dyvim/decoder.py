@@ -111,7 +111,7 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
     with seeded(seed):
         lm = MusicgenForCausalLM(decoder_config(size))
         codec = EncodecModel(tiny_encodec_config() if size == "tiny" else _encodec_32k_config()).eval()
-        informative_codebooks(codec, seed)
+        informative_codec(codec, seed)
     text = proj = None
     if with_text:
         from transformers import T5Config, T5EncoderModel
@@ -126,25 +126,53 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
 
 
 @torch.no_grad()
-def informative_codebooks(codec: nn.Module, seed: int, seconds: float = 8.0) -> None:
-    """Seeded random EnCodec with usable codebooks. transformers initialises the codebooks to zeros
-    (the real ones come from k-means during training), so every frame would get code 0 and a toy
-    model would have nothing to learn. As EnCodec's own k-means initialisation does, each residual
-    codebook is filled with (jittered) encoder outputs — here of a seeded probe signal of tones with
-    onsets and noise — and the residual is passed on to the next codebook."""
+def informative_codec(codec: nn.Module, seed: int, seconds: float = 8.0, level: float = 0.1) -> None:
+    """Seeded random EnCodec whose codes carry the audio and whose audio follows the codes.
+
+    With transformers' init a random EnCodec is useless twice over. Its codebooks are zeros (the
+    real ones come from k-means during training), so every frame gets code 0. And PyTorch's default
+    conv init shrinks the signal at every layer while the biases stay, so the decoder's waveform
+    was the biases' fixed pattern: two random code sequences decoded to waveforms differing by
+    5e-5 of their level, so every tiny model's music was the same clip. Three seeded steps on a
+    probe signal (tones with onsets, and noise) fix both:
+
+    1. encoder convs, in order, get the data-dependent init of weight normalisation (Salimans &
+       Kingma 2016, §3.2): each output channel centred and scaled to unit variance over time;
+    2. each residual codebook is filled with (jittered) encoder outputs, as EnCodec's own k-means
+       init does, and the residual passes on to the next codebook (`_fill_codebooks`);
+    3. decoder convs get the same init on the quantized probe; the last one gives `level`
+       (≈ -20 dBFS RMS), mean removed.
+    """
     g = torch.Generator().manual_seed(seed + 101)
+    dev = next(codec.parameters()).device
+    probe = _probe_signal(g, seconds).view(1, 1, -1).to(dev)
+    head = int(INIT_SECONDS * SAMPLE_RATE)  # the layer statistics need less than the codebooks
+    _data_dependent_init(codec.encoder, probe[..., :head])
+    frames = codec.encoder(probe)  # (1, dim, T)
+    codes = _fill_codebooks(codec, frames[0].t(), g)  # (K, T)
+    n_head = head * frames.shape[-1] // probe.shape[-1]
+    _data_dependent_init(codec.decoder, codec.quantizer.decode(codes[:, None, :n_head]), last_level=level)
+
+
+INIT_SECONDS = 2.0  # of the probe, for the per-layer init passes (one forward per conv)
+
+
+def _probe_signal(g: torch.Generator, seconds: float) -> torch.Tensor:
+    """Seeded notes (random pitch, onset, length, level) over faint noise, at 32 kHz."""
     n = int(seconds * SAMPLE_RATE)
     t = torch.arange(n) / SAMPLE_RATE
     probe = torch.zeros(n)
-    for _ in range(24):  # notes: random pitch, onset, length and level
+    for _ in range(24):
         f0 = 110 * 2 ** (torch.rand(1, generator=g) * 4)
         on = torch.rand(1, generator=g) * seconds
         env = ((t >= on) & (t < on + 0.1 + torch.rand(1, generator=g))).float() * torch.exp(-(t - on).clamp(min=0) * 3)
         probe += 0.2 * env * torch.sin(2 * torch.pi * f0 * t)
-    probe += 0.02 * torch.randn(n, generator=g)
-    dev = next(codec.parameters()).device
-    frames = codec.encoder(probe.view(1, 1, -1).to(dev))[0].t()  # (T, dim)
-    residual = frames
+    return probe + 0.02 * torch.randn(n, generator=g)
+
+
+def _fill_codebooks(codec: nn.Module, frames: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Residual codebooks from encoder frames (T, dim); returns the frames' codes (K, T)."""
+    residual, dev, codes = frames, frames.device, []
     size = codec.quantizer.layers[0].codebook.embed.shape[0]
     for layer in codec.quantizer.layers:
         book = layer.codebook
@@ -153,7 +181,36 @@ def informative_codebooks(codec: nn.Module, seed: int, seconds: float = 8.0) -> 
         book.embed.copy_(residual[rows] + jitter)
         book.embed_avg.copy_(book.embed)
         idx = torch.cdist(residual, book.embed).argmin(dim=1)
+        codes.append(idx)
         residual = residual - book.embed[idx]
+    return torch.stack(codes)
+
+
+def _data_dependent_init(net: nn.Module, inputs: torch.Tensor, last_level: float | None = None) -> None:
+    """Each conv of `net`, in order, rescaled and shifted so that its output on `inputs` has zero
+    mean and unit standard deviation over time per output channel (one scale for all channels
+    where weight norm's magnitude is per input channel, as in a transposed conv); the last conv's
+    output is scaled to `last_level` overall instead, when given."""
+    convs = [m for m in net.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
+    for i, conv in enumerate(convs):
+        seen = {}
+        hook = conv.register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))
+        try:
+            net(inputs)
+        finally:
+            hook.remove()
+        out = seen["out"]  # (B, C, T)
+        mean, std = out.mean(dim=(0, 2)), out.std(dim=(0, 2)).clamp(min=1e-12)
+        norm = getattr(getattr(conv, "parametrizations", None), "weight", None)
+        magnitude = norm.original0 if norm is not None else conv.weight
+        per_channel = magnitude.shape[0] == out.shape[1] and not isinstance(conv, nn.ConvTranspose1d)
+        if last_level is not None and i == len(convs) - 1:
+            scale = torch.full_like(std, last_level / float((out - mean[None, :, None]).std()))
+        else:
+            scale = 1.0 / std if per_channel else torch.full_like(std, 1.0 / float(std.mean()))
+        magnitude.mul_(scale.view(-1, *[1] * (magnitude.dim() - 1)) if per_channel else scale[0])
+        if conv.bias is not None:
+            conv.bias.copy_((conv.bias - mean) * scale)
 
 
 def _encodec_32k_config():

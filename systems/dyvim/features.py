@@ -15,7 +15,7 @@ from bench.data.manifest import Clip
 from systems.dyvim.decoder import FRAME_RATE, SAMPLE_RATE, MusicDecoder, encode_audio
 from systems.dyvim.encoders import build_dynamics_encoder, build_semantics_encoder
 
-CODES_VERSION = 1
+CODES_VERSION = 2  # 2: random codecs get a data-dependent init (decoder.informative_codec): other codes
 
 
 @dataclass
