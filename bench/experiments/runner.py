@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from bench.atomic import write_text_atomic
 from bench.errors import BenchError, ConfigError
-from bench.experiments.spec import Experiment, PlannedRun, optional_readiness, plan
+from bench.experiments.spec import Experiment, PlannedRun, plan, select_systems
 
 EXPERIMENT_FILE = "experiment.yaml"
 STATE_FILE = "state.json"
@@ -37,15 +37,14 @@ def experiment_dir(runs_root: str | Path, name: str) -> Path:
 
 
 def write_experiment_file(folder: Path, exp: Experiment, datasets: Sequence[str], overrides: Sequence[str],
-                          runs: Sequence[PlannedRun], skipped_systems: Sequence[str],
-                          skipped_reasons: dict[str, str] | None = None) -> Path:
+                          runs: Sequence[PlannedRun], skipped: Sequence[str] | Mapping[str, str]) -> Path:
     """`experiment.yaml`: the sweep as run (definition, datasets, extra overrides, run folders,
-    the optional systems left out and why)."""
+    the optional systems left out: names, or names → why)."""
     import yaml
 
+    reasons = dict(skipped) if isinstance(skipped, Mapping) else dict.fromkeys(skipped, "")
     doc = {"experiment": exp.to_dict(), "datasets": list(datasets), "overrides": list(overrides),
-           "skipped_systems": list(skipped_systems),
-           "skipped_reasons": {s: (skipped_reasons or {}).get(s, "") for s in skipped_systems},
+           "skipped_systems": list(reasons), "skipped_reasons": reasons,
            "runs": [{"dataset": r.dataset, "folder": r.folder, "variants": list(r.variants),
                      "systems": list(r.systems), "overrides": list(r.overrides)} for r in runs]}
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,13 +83,11 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
     from bench import api
 
     datasets = list(datasets or exp.datasets)
-    problems = optional_readiness(exp, overrides)
-    systems = [*exp.systems, *(s for s, p in problems.items() if not p)]
-    skipped = {s: "; ".join(p) for s, p in problems.items() if p}
+    systems, skipped = select_systems(exp, overrides)
     runs = plan(exp, datasets, overrides, systems)
     exp_name = name or exp.name
     folder = experiment_dir(runs_root, exp_name)
-    write_experiment_file(folder, exp, datasets, overrides, runs, list(skipped), skipped)
+    write_experiment_file(folder, exp, datasets, overrides, runs, skipped)
     result = ExperimentResult(folder, runs)
     if skipped:
         result.notes.append(f"not ready here, left out: {', '.join(skipped)} "

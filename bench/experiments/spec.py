@@ -192,8 +192,16 @@ def _explicit_variants(items: list, source: str) -> list[Variant]:
 def available_systems(exp: Experiment, overrides: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """(systems to run, optional systems left out: not installed here, or not ready — e.g. a
     baseline whose own environment or weights are absent, per its `readiness` check)."""
+    systems, skipped = select_systems(exp, overrides)
+    return systems, list(skipped)
+
+
+def select_systems(exp: Experiment, overrides: Sequence[str] = ()) -> tuple[list[str], dict[str, str]]:
+    """(systems to run: the required ones, then each ready optional one; optional systems left
+    out → what they lack here)."""
     problems = optional_readiness(exp, overrides)
-    return [*exp.systems, *(s for s, p in problems.items() if not p)], [s for s, p in problems.items() if p]
+    return ([*exp.systems, *(s for s, p in problems.items() if not p)],
+            {s: "; ".join(p) for s, p in problems.items() if p})
 
 
 def optional_readiness(exp: Experiment, overrides: Sequence[str] = ()) -> dict[str, list[str]]:

@@ -193,13 +193,7 @@ def _data_dependent_init(net: nn.Module, inputs: torch.Tensor, last_level: float
     output is scaled to `last_level` overall instead, when given."""
     convs = [m for m in net.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
     for i, conv in enumerate(convs):
-        seen = {}
-        hook = conv.register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))
-        try:
-            net(inputs)
-        finally:
-            hook.remove()
-        out = seen["out"]  # (B, C, T)
+        out = _output_of(net, conv, inputs)  # (B, C, T)
         mean, std = out.mean(dim=(0, 2)), out.std(dim=(0, 2)).clamp(min=1e-12)
         norm = getattr(getattr(conv, "parametrizations", None), "weight", None)
         magnitude = norm.original0 if norm is not None else conv.weight
@@ -211,6 +205,29 @@ def _data_dependent_init(net: nn.Module, inputs: torch.Tensor, last_level: float
         magnitude.mul_(scale.view(-1, *[1] * (magnitude.dim() - 1)) if per_channel else scale[0])
         if conv.bias is not None:
             conv.bias.copy_((conv.bias - mean) * scale)
+
+
+class _Reached(Exception):
+    """Raised by a forward hook to stop the pass at the module whose output it carries."""
+
+    def __init__(self, out: torch.Tensor):
+        self.out = out
+
+
+def _output_of(net: nn.Module, module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """`module`'s output when `net` runs on `inputs`; the pass stops there (layers after it would
+    be computed for nothing)."""
+    def stop(_m, _i, out):
+        raise _Reached(out)
+
+    hook = module.register_forward_hook(stop)
+    try:
+        net(inputs)
+    except _Reached as reached:
+        return reached.out
+    finally:
+        hook.remove()
+    raise RuntimeError(f"{type(module).__name__} did not run in {type(net).__name__}'s forward pass")
 
 
 def _encodec_32k_config():
