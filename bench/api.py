@@ -215,6 +215,9 @@ def train(cfg) -> dict[str, bool]:
 
 def generate(cfg, console=None) -> RunResult:
     """Generation stage of `run` for an already composed config."""
+    import os
+    from datetime import datetime, timezone
+
     from tqdm.auto import tqdm
 
     from bench.config import to_dict
@@ -230,16 +233,22 @@ def generate(cfg, console=None) -> RunResult:
 
         raise ConfigError(f"dataset {cfg.dataset.name!r} has no clips in split {conf['run']['split']!r}")
     run_dir_root = Path(conf["paths"]["runs_root"])
-    run = Run.open(run_dir_root, conf)
+    run = Run.open(run_dir_root, conf, save=False)
     executor = make_executor(conf["executor"])
     result = RunResult(run.dir, len(selected))
 
     systems = build_systems(conf, clips)
+    run.save_config()  # only now: a command refused above leaves no config behind
     device = next((ctx.device for _, ctx in systems.values() if ctx.device != "cpu"), "cpu")
     run.update_env({n: s.describe() for n, (s, _) in systems.items()}, device)
 
+    # Every system's shards go to the executor together, so systems run side by side where the
+    # engine has room (training, where needed, happens here first).
+    session = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
+    jobs, summaries = [], {}
     for sys_name, (system, ctx) in systems.items():
-        summary = SystemSummary(sys_name, system.weights, len(selected) * conf["run"]["samples_per_clip"], 0)
+        summary = summaries[sys_name] = SystemSummary(sys_name, system.weights,
+                                                      len(selected) * conf["run"]["samples_per_clip"], 0)
         if system.needs_training:
             system.train([c for c in clips if c.split == "train"])
             summary.trained = True
@@ -248,11 +257,15 @@ def generate(cfg, console=None) -> RunResult:
         if todo:
             size = executor.shard_size(len(todo), system.max_workers)
             instance = system if executor.in_process(system.max_workers) else None
-            jobs = [GenerationJob(str(run.dir), sys_name, conf["system"][sys_name], ctx, tuple(todo[i : i + size]),
-                                  instance) for i in range(0, len(todo), size)]
-            with tqdm(total=len(todo), desc=f"generate {sys_name}", unit="clip", disable=None) as bar:
-                for outcome in executor.map(jobs, bar.update, system.max_workers):
-                    summary.generated += outcome.done
-                    summary.failed += outcome.failed
+            jobs += [GenerationJob(str(run.dir), sys_name, conf["system"][sys_name], ctx, tuple(todo[i : i + size]),
+                                   instance, f"{sys_name}-{session}-{i // size:04d}", system.sample_rate,
+                                   system.max_workers) for i in range(0, len(todo), size)]
         result.systems.append(summary)
+    with executor, tqdm(total=sum(len(j.requests) for j in jobs), desc=f"generate ({executor.engine})",
+                        unit="clip", disable=None if jobs else True) as bar:
+        for outcome in executor.map(jobs, bar.update):
+            summary = summaries[outcome.system]
+            summary.generated += outcome.done
+            summary.failed += outcome.failed
+            summary.already_done += outcome.already_done
     return result

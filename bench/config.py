@@ -56,10 +56,28 @@ def compose(
             cfg = hydra_compose("config", overrides=ov)
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"bad configuration or override: {exc}") from exc
+        raise ConfigError(f"bad configuration or override: {exc}{_quoting_hint(exc, ov)}") from exc
     if cfg.run.name is None:
         cfg.run.name = cfg.dataset.name
+    from bench.data.prepare import adopt_prepared, explicit_keys
+
+    adopt_prepared(cfg.dataset, explicit_keys(overrides))
     return cfg
+
+
+def _quoting_hint(exc: Exception, overrides: Sequence[str]) -> str:
+    """Hydra's override grammar takes plain ASCII words: a value with a space, a non-ASCII letter
+    or a special character must be quoted inside the override."""
+    text = str(exc)
+    if not any(s in text for s in ("token recognition error", "mismatched input", "extraneous input",
+                                   "no viable alternative", "LexerNoViableAlt")):
+        return ""
+    odd = [o for o in overrides if "=" in o and not o.split("=", 1)[1].isascii()
+           or "=" in o and any(ch in o.split("=", 1)[1] for ch in " ()[]{},:'\"\\")]
+    example = odd[0] if odd else "dataset.params.source_dir=/data/my folder"
+    key, _, value = example.partition("=")
+    return (f"\nHint: quote a value with spaces, non-ASCII letters or special characters inside the override, "
+            f"e.g. '{key}=\"{value}\"' (single quotes for the shell, double quotes for Hydra)")
 
 
 def _metric_override(name: str) -> str:

@@ -40,5 +40,9 @@ class DiskFullError(BenchError):
     """Writing a result failed for lack of space; nothing half-written was kept."""
 
 
+class ReadOnlyError(BenchError):
+    """An output folder is read-only or not writable by this user."""
+
+
 class WeightsNotFoundError(BenchError):
     """`weights: pretrained` was asked for and the checkpoint file is absent."""

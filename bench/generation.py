@@ -2,7 +2,8 @@
 
 The job owns the protocol around the system: it builds the system from its config, checks
 every output (mono float32, exact length), writes it atomically and records failures so the
-other clips go on.
+other clips go on. A clip whose output is already finished is skipped, so a shard that an engine
+re-runs after its worker died (or a re-submitted run) only does what is left.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench.errors import ConfigError, DiskFullError
+from bench.atomic import make_dirs
+from bench.errors import ConfigError, DiskFullError, ReadOnlyError
 from bench.media import atomic_write_audio
-from bench.runs import append_failure, failure_record, output_name, validate_output
+from bench.runs import append_failure, failure_record, is_finished, output_name, validate_output
 from systems.base import GenerationRequest, System, SystemContext, get_system_class, iter_batches
 
 
@@ -28,6 +30,9 @@ class GenerationJob:
     #: the already built system, when the job runs in the process that built it (never pickled to a
     #: worker): a model that took seconds to load is not built again per shard
     instance: System | None = field(default=None, compare=False, repr=False)
+    shard_id: str = ""  # names the shard in <run>/_jobs/ and in failures.jsonl
+    sample_rate: int | None = None  # the system's rate: lets the job skip finished outputs before building it
+    max_workers: int | None = None  # the system's cap on parallel shards on one machine
 
 
 @dataclass
@@ -35,6 +40,27 @@ class JobOutcome:
     system: str
     done: int = 0
     failed: int = 0
+    already_done: int = 0  # finished before this job ran (a re-run shard)
+    lost: str | None = None  # the engine lost the shard: why (its unfinished clips count as failed)
+
+    def summary(self) -> dict:
+        return {"done": self.done, "failed": self.failed, "already_done": self.already_done}
+
+
+def job_shard(job: "GenerationJob", max_workers: int | None = None):
+    """The executor's view of a job (bench.executors.base.Shard)."""
+    from bench.executors.base import Shard
+
+    return Shard(run_job, job, job.shard_id or f"{job.system}-{id(job):x}", job.system, len(job.requests),
+                 job.run_dir, tuple(output_name(r.clip.id, r.sample_index) for r in job.requests),
+                 job.max_workers or max_workers)
+
+
+def _finished(out_dir: Path, req: GenerationRequest, sample_rate: int | None) -> bool:
+    if sample_rate is None:
+        return False
+    return is_finished(out_dir / output_name(req.clip.id, req.sample_index), sample_rate,
+                       int(round(req.clip.duration * sample_rate)))
 
 
 def accepted_kwargs(cls, config: dict, what: str) -> None:
@@ -59,24 +85,30 @@ def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -
     """Generate, check and write every request of the job; never raises for a single clip."""
     outcome = JobOutcome(job.system)
     out_dir = Path(job.run_dir) / job.system
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir)
 
     def fail(req: GenerationRequest, exc: BaseException) -> None:
-        if isinstance(exc, DiskFullError):
-            raise exc  # a full disk stops the run: every further clip would fail the same way
-        append_failure(out_dir, failure_record(req, exc))
+        if isinstance(exc, (DiskFullError, ReadOnlyError)):
+            raise exc  # a full disk or read-only folder stops the run: every further clip would fail the same way
+        append_failure(out_dir, {**failure_record(req, exc), "shard": job.shard_id})
         outcome.failed += 1
 
+    requests = [r for r in job.requests if not _finished(out_dir, r, job.sample_rate)]
+    outcome.already_done = len(job.requests) - len(requests)
+    if progress and outcome.already_done:
+        progress(outcome.already_done)
+    if not requests:
+        return outcome
     try:
         system = job.instance or build_system(job.system, job.system_config, job.context)
     except Exception as exc:
-        for req in job.requests:
+        for req in requests:
             fail(req, exc)
         if progress:
-            progress(len(job.requests))
+            progress(len(requests))
         return outcome
 
-    for batch in iter_batches(job.requests, system.batch_size):
+    for batch in iter_batches(requests, system.batch_size):
         seen = set()
         try:
             for result in system.generate(batch):
@@ -92,7 +124,7 @@ def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -
                     fail(req, exc)
                 if progress:
                     progress(1)
-        except DiskFullError:
+        except (DiskFullError, ReadOnlyError):
             raise
         except Exception as exc:  # the system itself raised: the rest of the batch failed with it
             for req in batch:

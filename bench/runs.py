@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.atomic import remove_stale_temps, write_text_atomic
+from bench.atomic import make_dirs, remove_stale_temps, write_text_atomic
 from bench.data.manifest import Clip
 from bench.errors import RunConfigMismatch
 from bench.envinfo import session_record
@@ -47,16 +47,35 @@ def request_seed(run_seed: int, system: str, clip_id: str, sample_index: int) ->
 
 
 def is_finished(path: Path, sample_rate: int, n_samples: int) -> bool:
-    """A finished output is a readable mono WAV at the right rate with exactly n_samples."""
+    """A finished output is a readable mono WAV at the right rate with exactly n_samples, all
+    finite (a wav with NaN or inf samples is not done: the resume regenerates it)."""
+    return output_problem(path, sample_rate, n_samples) is None
+
+
+def output_problem(path: Path, sample_rate: int, n_samples: int) -> str | None:
+    """Why the wav at `path` breaks the protocol (None when it is a valid output)."""
     import soundfile as sf
 
     if not path.exists():
-        return False
+        return "missing"
     try:
         info = sf.info(str(path))
-    except Exception:
-        return False
-    return info.samplerate == sample_rate and info.channels == 1 and info.frames == n_samples
+    except Exception as exc:
+        return f"unreadable ({exc})"
+    if info.samplerate != sample_rate:
+        return f"sample rate {info.samplerate} Hz, the system's is {sample_rate} Hz"
+    if info.channels != 1:
+        return f"{info.channels} channels, outputs are mono"
+    if info.frames != n_samples:
+        return f"{info.frames} samples ({info.frames / sample_rate:.3f} s), the clip needs {n_samples} ({n_samples / sample_rate:.3f} s)"
+    try:
+        data, _ = sf.read(str(path), dtype="float32", always_2d=False)
+    except Exception as exc:
+        return f"unreadable samples ({exc})"
+    bad = int((~np.isfinite(data)).sum())
+    if bad:
+        return f"{bad} samples are NaN or infinite"
+    return None
 
 
 def identity(cfg: dict) -> dict:
@@ -76,8 +95,11 @@ class Run:
     sessions: list = field(default_factory=list)
 
     @classmethod
-    def open(cls, runs_root: str | Path, cfg: dict) -> "Run":
-        """Create `runs_root/<run.name>` or reopen it, refusing a config that does not match."""
+    def open(cls, runs_root: str | Path, cfg: dict, save: bool = True) -> "Run":
+        """Create `runs_root/<run.name>` or reopen it, refusing a config that does not match.
+
+        With `save=False` nothing is written yet (call `save_config` once the run can start), so a
+        command refused later (a bad system option) leaves no config that would refuse its fix."""
         import yaml
 
         run_dir = Path(runs_root) / cfg["run"]["name"]
@@ -87,9 +109,16 @@ class Run:
             stored = yaml.safe_load(path.read_text()) or {}
             _check_compatible(path, stored, cfg)
             merged["system"] = {**stored.get("system", {}), **cfg.get("system", {})}
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, yaml.safe_dump(merged, sort_keys=False))
-        return cls(run_dir, merged)
+        run = cls(run_dir, merged)
+        if save:
+            run.save_config()
+        return run
+
+    def save_config(self) -> None:
+        import yaml
+
+        make_dirs(self.dir)
+        write_text_atomic(self.dir / CONFIG_NAME, yaml.safe_dump(self.config, sort_keys=False))
 
     def system_dir(self, system: str) -> Path:
         return self.dir / system
@@ -171,7 +200,7 @@ def append_jsonl(path: Path, record: dict) -> None:
     """Append one JSON line under a file lock (parallel workers write the same file)."""
     from filelock import FileLock
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     with FileLock(str(path) + ".lock"):
         with open(path, "a") as fh:
             fh.write(json.dumps(record) + "\n")

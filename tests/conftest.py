@@ -53,3 +53,62 @@ def make_mini_dataset(root: Path, n_sources: int = 5, clips_per_source: int = 2,
 def mini_dataset(tmp_path):
     root = tmp_path / "mini"
     return root, make_mini_dataset(root)
+
+
+# -- real faults: a small tmpfs that fills up, a read-only bind mount ----------------------------
+
+def _mount(*args: str) -> None:
+    import subprocess
+
+    proc = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        reason = f"cannot mount ({' '.join(args)}): {proc.stderr.strip() or proc.returncode}; needs root"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}. CI runs as root and must test these faults for real")
+        pytest.skip(f"{reason}: the real full-disk / read-only faults were not checked")
+
+
+def _umount(path: Path) -> None:
+    import subprocess
+
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """`small_tmpfs(size)` mounts a tmpfs of `size` (e.g. '512k') and returns its folder; the
+    disk really fills up (libsndfile, PyAV and pyarrow raise what they raise on a full device).
+    `.resize(folder, size)` grows it (the user freeing space)."""
+    mounted: list[Path] = []
+
+    class Factory:
+        def __call__(self, size: str) -> Path:
+            folder = tmp_path / f"tmpfs{len(mounted)}"
+            folder.mkdir()
+            _mount("-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder))
+            mounted.append(folder)
+            return folder
+
+        @staticmethod
+        def resize(folder: Path, size: str) -> None:
+            _mount("-o", f"remount,size={size}", str(folder))
+
+    yield Factory()
+    for folder in mounted:
+        _umount(folder)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder that is a read-only bind mount (EROFS for every write, even as root)."""
+    src, dst = tmp_path / "ro_src", tmp_path / "ro"
+    src.mkdir()
+    dst.mkdir()
+    _mount("--bind", str(src), str(dst))
+    try:
+        _mount("-o", "remount,bind,ro", str(dst))
+    except BaseException:
+        _umount(dst)
+        raise
+    yield dst
+    _umount(dst)

@@ -34,6 +34,9 @@ NOT_CONTENT = {"workers"}
 # Datasets the harness can build by itself; the others need the user's download.
 SELF_BUILDING = {"toy"}
 
+# A forced rebuild is made in <root>.rebuild and swapped in when complete.
+REBUILD_SUFFIX = ".rebuild"
+
 
 def _preparer(kind: str):
     if kind not in PREPARERS:
@@ -52,38 +55,126 @@ def dataset_spec(cfg: Any) -> dict:
     return spec
 
 
+def explicit_keys(overrides) -> set[str]:
+    """Dataset keys a command line sets itself (`dataset.params.limit=2` -> 'params.limit')."""
+    keys = set()
+    for o in overrides or ():
+        key = str(o).split("=", 1)[0].lstrip("+~")
+        if key.startswith("dataset."):
+            keys.add(key[len("dataset."):])
+    return keys
+
+
+def stored_spec(root: str | Path) -> dict | None:
+    """The spec a prepared dataset at `root` was made with (None: not prepared there)."""
+    root = Path(root)
+    if not (root / MANIFEST_NAME).exists():
+        return None
+    return read_info(root).get("spec") or {}
+
+
+def adopt_prepared(dcfg: Any, explicit: set[str]) -> None:
+    """Take every content setting the command line did not set from the prepared dataset.
+
+    A prepared dataset is an artefact with an identity: `dataset.json` records how it was made,
+    and later commands (`run`, `evaluate`, `data show`, experiments, human evaluation) use it as
+    prepared without repeating `source_dir` or any other prepare setting. Settings given
+    explicitly stay as given, so a command that would change the dataset is refused by
+    `load_dataset` / `prepare_dataset` with what differs."""
+    from omegaconf import open_dict
+
+    stored = stored_spec(dcfg.root)
+    if not stored or stored.get("kind") != dcfg.get("kind"):
+        return
+    with open_dict(dcfg):
+        for key in ("sample_rate", "clip_duration", "seed"):
+            if key not in explicit and key in stored:
+                dcfg[key] = stored[key]
+        if "params" in explicit:
+            return
+        if dcfg.get("params") is None:
+            dcfg.params = {}
+        for k, v in (stored.get("params") or {}).items():
+            if f"params.{k}" not in explicit:
+                dcfg.params[k] = v
+
+
+def _refusal(cfg: Any, root: Path, stored: dict, spec: dict, verb: str) -> DatasetError:
+    diff = _diff(stored, spec)
+    return DatasetError(
+        f"{root}: this dataset was prepared with other settings than this command asks for ({diff}). "
+        f"A prepared dataset is never rebuilt without being asked: drop those settings to use it as prepared; "
+        f"prepare a separate copy under another name (dataset.name={cfg.name}_small, for a quick-try `limit`); "
+        f"or rebuild it with `bench data prepare {cfg.name} --force` plus those settings (the old one is kept "
+        f"until the new one is complete; runs made on the old one will no longer match it)."
+        + (" Nothing was changed." if verb != "prepare" else "")
+    )
+
+
 def prepare_dataset(cfg: Any, force: bool = False) -> list[Clip]:
-    """Build the dataset described by `cfg` unless an identical build is already on disk."""
+    """Build the dataset described by `cfg` unless an identical build is already on disk.
+
+    A dataset prepared with other settings is refused unless `force`; a forced rebuild is made
+    beside the old one (`<root>.rebuild`) and swapped in only when complete, reusing the old
+    build's per-video work (cut and separated audio) whose inputs did not change."""
     root = Path(cfg.root)
     spec = dataset_spec(cfg)
-    if not force and (root / MANIFEST_NAME).exists() and read_info(root).get("spec") == spec:
-        return read_manifest(root)
+    stored = stored_spec(root)
+    if stored is not None and not force:
+        if stored == spec:
+            return read_manifest(root)
+        raise _refusal(cfg, root, stored, spec, "prepare")
+    if stored is None:
+        return _build(cfg, spec, root)
+    return _rebuild(cfg, spec, root)
+
+
+def _build(cfg: Any, spec: dict, out_dir: Path) -> list[Clip]:
     from omegaconf import OmegaConf
 
+    from bench.atomic import make_dirs
+
+    make_dirs(out_dir)
     params = OmegaConf.to_container(cfg.params, resolve=True) if cfg.get("params") else {}
-    clips = _preparer(cfg.kind)(root, sample_rate=int(cfg.sample_rate), clip_duration=float(cfg.clip_duration),
-                                seed=int(cfg.seed), spec=spec, **params)
-    return clips
+    return _preparer(cfg.kind)(out_dir, sample_rate=int(cfg.sample_rate), clip_duration=float(cfg.clip_duration),
+                               seed=int(cfg.seed), spec=spec, **params)
+
+
+def _rebuild(cfg: Any, spec: dict, root: Path) -> list[Clip]:
+    import shutil
+
+    from bench.data import videoaudio
+
+    staging = root.with_name(root.name + REBUILD_SUFFIX)
+    token = videoaudio.REUSE_FROM.set(root)
+    try:
+        _build(cfg, spec, staging)  # a failure leaves the old dataset untouched (and staging to resume)
+    finally:
+        videoaudio.REUSE_FROM.reset(token)
+    old = root.with_name(root.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    root.rename(old)
+    staging.rename(root)
+    shutil.rmtree(old, ignore_errors=True)
+    return read_manifest(root)
 
 
 def load_dataset(cfg: Any, auto_prepare: bool = True) -> list[Clip]:
-    """Read a prepared dataset; self-building ones (toy) are built on first use (then cached)."""
+    """Read a prepared dataset; self-building ones (toy) are built on first use (then cached).
+
+    A dataset on disk whose settings differ from `cfg` is refused, never rebuilt (see
+    `adopt_prepared`: settings the command did not give are already the prepared ones)."""
     root = Path(cfg.root)
     spec = dataset_spec(cfg)
-    manifest = root / MANIFEST_NAME
-    if manifest.exists():
-        stored = read_info(root).get("spec")
+    stored = stored_spec(root)
+    if stored is not None:
         if stored == spec:
             return read_manifest(root)
-        if cfg.kind not in SELF_BUILDING:
-            raise DatasetError(
-                f"{root}: prepared with a different config ({_diff(stored, spec)}); "
-                f"re-run `bench data prepare {cfg.name} --force` with the config you want"
-            )
+        raise _refusal(cfg, root, stored, spec, "load")
     if cfg.kind in SELF_BUILDING and auto_prepare:
-        return prepare_dataset(cfg, force=True)
+        return prepare_dataset(cfg)
     raise DatasetError(
-        f"dataset {cfg.name!r} is not prepared: {manifest} does not exist. Download it (see README, "
+        f"dataset {cfg.name!r} is not prepared: {root / MANIFEST_NAME} does not exist. Download it (see README, "
         f"'Real datasets') and run `bench data prepare {cfg.name} dataset.params.source_dir=/path/to/download`"
     )
 
@@ -91,5 +182,12 @@ def load_dataset(cfg: Any, auto_prepare: bool = True) -> list[Clip]:
 def _diff(a: dict | None, b: dict) -> str:
     if not a:
         return "no recorded config"
-    keys = sorted({*a, *b})
-    return ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys if a.get(k) != b.get(k))
+    out = []
+    for k in sorted({*a, *b}):
+        if k == "params":
+            pa, pb = a.get(k) or {}, b.get(k) or {}
+            out += [f"params.{p}: prepared {pa.get(p)!r}, asked {pb.get(p)!r}" for p in sorted({*pa, *pb})
+                    if pa.get(p) != pb.get(p)]
+        elif a.get(k) != b.get(k):
+            out.append(f"{k}: prepared {a.get(k)!r}, asked {b.get(k)!r}")
+    return "; ".join(out)

@@ -45,14 +45,15 @@ class Problem:
 def validate_media(clips: list[Clip], progress: bool = True, silence_db: float = -60.0) -> list[Problem]:
     """Check every clip's media; returns the problems found (empty when all is well).
 
-    Video: opens, and covers [start, start + duration) (header duration, within 1.5 frames).
+    Video: opens, covers [start, start + duration) by its header (within 1.5 frames), and really
+    decodes there (a seek and decode of the clip's last second).
     Audio: readable, mono-able, at least `duration` long, finite and not silent (its RMS over
     the clip is above `silence_db` dBFS). Keypoints, when set: the file exists.
     """
     from tqdm.auto import tqdm
 
     from bench.data.cutting import rms_db
-    from bench.media import audio_info, probe_video, read_audio, to_mono
+    from bench.media import audio_info, probe_video, reaches, read_audio, to_mono
 
     problems: list[Problem] = []
     probes: dict[str, object] = {}
@@ -74,6 +75,13 @@ def validate_media(clips: list[Clip], progress: bool = True, silence_db: float =
                 if info.duration + slack < c.start + c.duration:
                     problems.append(Problem(c.id, key, f"the video ends at {info.duration:.2f} s; the clip needs "
                                                        f"[{c.start:.2f}, {c.start + c.duration:.2f}) s"))
+                else:  # the header may claim more than the file holds: decode the clip's last second
+                    ok, last = reaches(vpath, c.start + c.duration, info.fps)
+                    if not ok:
+                        problems.append(Problem(c.id, key, (
+                            f"the video stops decoding at {max(last, 0):.2f} s although its header says "
+                            f"{info.duration:.2f} s; the clip needs [{c.start:.2f}, {c.start + c.duration:.2f}) s "
+                            "(truncated file? re-download it)")))
         except BenchError as exc:
             problems.append(Problem(c.id, str(c.video), str(exc)))
         # audio

@@ -12,8 +12,16 @@ source it belongs to, metadata) and hands them to `cut_items`, which for each it
    `audio/<clip_id>.wav`.
 
 A bad media file is skipped with its reason (kept in dataset.json under "skipped"); the
-preparation only fails when nothing usable is left. Each finished item is checkpointed under
-`.partial/<spec hash>/`, so an interrupted preparation resumes where it stopped.
+preparation only fails when nothing usable is left. Each finished item is recorded under
+`.items/<spec hash>/<item>.json` (kept after the preparation), so an interrupted preparation
+resumes where it stopped, and a forced rebuild (`bench data prepare --force`, made beside the old
+dataset) reuses every item whose inputs and audio settings did not change instead of cutting
+and separating it again. Separated tracks are also kept in the cache, keyed by the music file's
+bytes and the separator, so another dataset name or a new split never separates a track twice.
+
+A video is checked to decode to the end of every clip cut from it (a seek and decode of the
+clip's last second): a truncated file whose header claims more gives only the clips it can
+show, and the rest is listed as skipped.
 
 Video paths are stored absolute (the user's download is not copied: SymMV alone is 76 h of
 video; symlinks would break just as absolute paths do when the download moves, and not at all
@@ -22,6 +30,7 @@ on some file systems). The prepared audio is stored relative to the dataset fold
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -43,7 +52,10 @@ from bench.errors import DatasetError, MediaError
 from bench.media import decode_audio_track
 
 AUDIO_DIR = "audio"
-PARTIAL_DIR = ".partial"
+ITEMS_DIR = ".items"
+PARTIAL_DIR = ".partial"  # the name older versions used (removed on finishing)
+#: the dataset folder a forced rebuild replaces: its finished items are reused where they match
+REUSE_FROM: contextvars.ContextVar[Path | None] = contextvars.ContextVar("REUSE_FROM", default=None)
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".m4v", ".avi", ".flv")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 # An own audio track may end a little before the picture (codec frames); more than this means a
@@ -166,12 +178,18 @@ def cut_items(
     # manifest must never describe audio that is being rewritten under the same clip ids.
     for name in (MANIFEST_NAME, INFO_NAME):
         (out_dir / name).unlink(missing_ok=True)
-    ckpt_dir = out_dir / PARTIAL_DIR / checkpoint_key if checkpoint_key else None
+    ckpt_dir = out_dir / ITEMS_DIR / checkpoint_key if checkpoint_key else None
+    reuse = REUSE_FROM.get()
+    reuse_dir = reuse / ITEMS_DIR / checkpoint_key if reuse is not None and checkpoint_key else None
     cache = _TrackCache()
     result = CutResult()
     per_item: dict[str, dict] = {}
     for item in tqdm(sorted(items, key=lambda i: (i.source, i.name)), desc=desc, unit="video", disable=None):
         done = _load_checkpoint(ckpt_dir, item, out_dir)
+        if done is None and reuse_dir is not None:
+            done = _reuse_checkpoint(reuse_dir, reuse, item, out_dir)
+            if done is not None:
+                _save_checkpoint(ckpt_dir, item, done)
         if done is None:
             done = _cut_one(item, out_dir, cache, sample_rate=sample_rate, clip_duration=clip_duration, hop=hop,
                             separator=separator, max_silence=max_silence, silence_db=silence_db)
@@ -206,7 +224,15 @@ def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip
                 raise MediaError(item.music or item.video, "the audio is empty")
             return _to_mono_rate(separator.separate(data, sr), sr, sample_rate)
 
-        audio = cache.get(item.music or item.video, load)
+        src = item.music or item.video
+        if getattr(separator, "name", "none") == "none":
+            audio = cache.get(src, load)
+        else:  # separation is the expensive step: kept in the cache, keyed by the file's bytes
+            from bench.cache import Cache
+
+            audio = cache.get(src, lambda: Cache().get_or_compute(
+                "separated", {"separator": describe(separator), "sample_rate": sample_rate}, [src],
+                lambda: {"audio": load()})["audio"])
     except MediaError as exc:
         done["skipped"].append({"path": str(exc.path), "reason": exc.problem})
         return done
@@ -231,7 +257,14 @@ def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip
             f"too short: video {info.duration:.2f} s, audio {audio_duration:.2f} s; no whole "
             f"{clip_duration:g} s clip fits in both")})
         return done
+    from bench.media import reaches
+
+    truncated = None
     for start in starts:
+        ok, last = reaches(item.video, start + clip_duration, info.fps)
+        if not ok:  # a header that claims more than the file holds: keep only what decodes
+            truncated = (start, last)
+            break
         seg = cutting.cut(audio, sample_rate, start, clip_duration)
         if cutting.is_silent(seg, sample_rate, max_silence, silence_db):
             done["discarded_silent"] += 1
@@ -243,6 +276,11 @@ def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip
                     source=item.source, genre=item.genre, tempo=item.tempo, caption=item.caption,
                     keypoints=item.keypoints)
         done["clips"].append({k: v for k, v in dataclasses.asdict(clip).items() if k != "root"})
+    if truncated is not None:
+        start, last = truncated
+        done["skipped"].append({"path": str(item.video), "reason": (
+            f"the video stops decoding at {max(last, 0):.2f} s although its header says {info.duration:.2f} s "
+            f"(truncated download?); clips from {start:.2f} s on were not kept")})
     return done
 
 
@@ -265,6 +303,27 @@ def _load_checkpoint(ckpt_dir: Path | None, item: Item, out_dir: Path) -> dict |
     except Exception:
         pass
     return None
+
+
+def _reuse_checkpoint(ckpt_dir: Path, old_root: Path, item: Item, out_dir: Path) -> dict | None:
+    """An item the dataset being rebuilt already finished with the same inputs and settings:
+    its clips' audio is linked (or copied) into the new build."""
+    done = _load_checkpoint(ckpt_dir, item, old_root)
+    if done is None:
+        return None
+    from bench.atomic import atomic_path
+
+    for c in done["clips"]:
+        src, dst = old_root / c["audio"], out_dir / c["audio"]
+        if dst.exists():
+            continue
+        with atomic_path(dst, expected_size=src.stat().st_size) as tmp:
+            tmp.unlink()
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
+    return done
 
 
 def _save_checkpoint(ckpt_dir: Path | None, item: Item, done: dict) -> None:
@@ -312,6 +371,12 @@ def finish(out_dir: str | os.PathLike, clips: list[Clip], info: dict[str, Any]) 
         if p.name not in keep:
             p.unlink(missing_ok=True)
     shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
+    key = info.get("items_key")
+    items_root = out_dir / ITEMS_DIR
+    if items_root.is_dir():  # keep this build's item records (a rebuild reuses them), drop older ones
+        for d in items_root.iterdir():
+            if d.name != key:
+                shutil.rmtree(d, ignore_errors=True)
     return read_manifest(out_dir)
 
 
@@ -341,6 +406,7 @@ def prepare_items(
     all_skipped = sorted((skipped or []) + res.skipped, key=lambda s: (s["path"], s["reason"]))
     info: dict[str, Any] = {
         "spec": spec,
+        "items_key": key,
         "kind": kind,
         "separator": describe(sep),
         "sample_rate": sample_rate,

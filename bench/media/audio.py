@@ -115,7 +115,7 @@ def atomic_write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: 
     import soundfile as sf
 
     data = np.asarray(audio, dtype=np.float32)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, expected_size=data.nbytes + 1024) as tmp:
         with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1 if data.ndim == 1 else data.shape[1],
                           subtype=subtype, format="WAV") as fh:
             _disable_peak_chunk(fh)

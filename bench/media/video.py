@@ -108,6 +108,36 @@ def decode_frames(
     return np.stack([frames[i] for i in idx])
 
 
+def decodable_until(path: str | os.PathLike, end: float, span: float = 1.0) -> float:
+    """Seek to `end - span` and decode towards `end`; the time of the last frame decoded there
+    (-1 when none). A header can claim more than the file holds (a truncated download with its
+    index at the front): this is the cheap check that the picture really reaches `end`."""
+    last = -1.0
+    with _open(path) as c:
+        vs = c.streams.video[0]
+        fps = float(vs.average_rate or vs.guessed_rate or 25)
+        try:
+            if end - span > 0:
+                c.seek(int((end - span) / vs.time_base), stream=vs, backward=True, any_frame=False)
+            for frame in c.decode(vs):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * vs.time_base)
+                last = max(last, t)
+                if t >= end - 1.5 / fps:
+                    break
+        except Exception:  # a decoding error past the truncation point: what was decoded stands
+            pass
+    return last
+
+
+def reaches(path: str | os.PathLike, end: float, fps: float | None = None) -> tuple[bool, float]:
+    """(whether the video decodes up to `end` within 1.5 frames, the last frame time reached)."""
+    last = decodable_until(path, end)
+    # the window's last frame starts one frame before `end`; half a frame more is timing slack
+    return last >= end - 1.5 / (fps or 25.0) - 1e-6, last
+
+
 def _frame_interval(times: list[float]) -> float:
     return float(np.median(np.diff(times))) if len(times) > 1 else 1.0
 

@@ -1,4 +1,3 @@
-import errno
 import signal
 import subprocess
 import sys
@@ -20,19 +19,57 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_full_disk_is_a_named_error_and_nothing_is_kept(tmp_path, monkeypatch):
-    import soundfile as sf
+def test_full_disk_is_a_named_error_and_nothing_is_kept(small_tmpfs):
+    """A real full device: libsndfile says only 'System error.'; the error names the folder."""
+    disk = small_tmpfs("64k")
+    with pytest.raises(DiskFullError, match=r"no space left on the device while writing x\.wav") as info:
+        atomic_write_audio(disk / "x.wav", np.zeros(64000, np.float32), 8000)
+    assert str(disk) in str(info.value) and "needed" in str(info.value)
+    assert list(disk.iterdir()) == []
 
-    real = sf.SoundFile.write
 
-    def full(self, data):
-        real(self, data[: len(data) // 2])  # some bytes reach the disk, then it is full
-        raise OSError(errno.ENOSPC, "No space left on device")
+def test_full_disk_from_pyav_and_pyarrow_is_named(small_tmpfs):
+    from bench.data.manifest import Clip, write_manifest
+    from bench.media import write_video
 
-    monkeypatch.setattr(sf.SoundFile, "write", full)
-    with pytest.raises(DiskFullError, match=r"x\.wav.*no space left"):
-        atomic_write_audio(tmp_path / "x.wav", np.zeros(10), 8000)
-    assert list(tmp_path.iterdir()) == []
+    disk = small_tmpfs("32k")
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (50, 64, 64, 3), dtype=np.uint8)  # noise: does not compress
+    with pytest.raises(DiskFullError, match="no space left"):
+        write_video(disk / "v.mp4", frames, 25)
+    assert not (disk / "v.mp4").exists()
+    clips = [Clip(f"c{i}", "v.mp4", f"audio/c{i}.wav", 0.0, 10.0, f"s{i}", caption="x" * 2000) for i in range(40)]
+    with pytest.raises(DiskFullError, match="no space left"):
+        write_manifest(disk, clips, {"spec": {"pad": "y" * 40000}})
+    assert not [p for p in disk.rglob("*") if p.is_file()]
+
+
+def test_read_only_folder_is_a_named_error(read_only_dir):
+    from bench.atomic import write_text_atomic
+    from bench.errors import ReadOnlyError
+
+    with pytest.raises(ReadOnlyError, match=r"cannot write here \(Read-only file system\)"):
+        atomic_write_audio(read_only_dir / "x.wav", np.zeros(10, np.float32), 8000)
+    with pytest.raises(ReadOnlyError, match="ro/sub"):
+        write_text_atomic(read_only_dir / "sub" / "a.txt", "x")
+
+
+def test_files_get_the_umask_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        import importlib
+
+        import bench.atomic
+
+        importlib.reload(bench.atomic)
+        p = bench.atomic.write_text_atomic(tmp_path / "a.txt", "x")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+        importlib.reload(bench.atomic)
 
 
 def test_a_killed_writer_leaves_only_a_temp_file(tmp_path):

@@ -127,28 +127,20 @@ def test_unknown_names_list_the_known_ones(mini_dataset):
         api.run(["reference"], "nope", ov, metrics=[])
 
 
-def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, monkeypatch):
-    import errno
-
+def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, small_tmpfs, monkeypatch):
+    """A real full disk (a small tmpfs as the runs folder): one named error, no per-clip
+    failures, nothing half-written; after freeing space the same command resumes."""
     from bench.errors import DiskFullError
 
     root, ov = mini_dataset
-    real_write = sf.SoundFile.write
-    calls = {"n": 0}
-
-    def fills_up(self, data):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            real_write(self, data)  # bytes hit the disk, then the device is full
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(self, data)
-
-    monkeypatch.setattr(sf.SoundFile, "write", fills_up)
-    with pytest.raises(DiskFullError, match="no space left"):
+    disk = small_tmpfs("300k")  # the run's config + env and two 2-s 16 kHz float wavs (128 KiB each)
+    monkeypatch.setenv("BENCH_RUNS_ROOT", str(disk))
+    with pytest.raises(DiskFullError, match=r"full/slow_sine: no space left on the device") as info:
         api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full", metrics=[])
-    out = Path(api.load_config("toy", (), ov).paths.runs_root) / "full" / "slow_sine"
+    assert "free" in str(info.value) and "needed" in str(info.value)
+    out = disk / "full" / "slow_sine"
     assert len(list(out.glob("*.wav"))) == 2 and not list(out.glob(".*.tmp"))
     assert not (out / "failures.jsonl").exists()  # a full disk is not the clip's failure
-    monkeypatch.setattr(sf.SoundFile, "write", real_write)
+    small_tmpfs.resize(disk, "8m")
     res = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full", metrics=[])
     assert (res.systems[0].already_done, res.systems[0].failed) == (2, 0)
