@@ -1,0 +1,47 @@
+"""Executors: one interface (`base.Executor`), three engines (DESIGN.md §7).
+
+    executor=local   a process pool on this machine (default)            bench/conf/executor/local.yaml
+    executor=slurm   a Slurm array job through submitit                   bench/conf/executor/slurm.yaml
+    executor=ray     Ray tasks on a cluster or a local Ray instance       bench/conf/executor/ray.yaml
+"""
+
+from __future__ import annotations
+
+from bench.errors import ConfigError
+from bench.executors.base import Executor, Shard, ShardLost, run_shard
+from bench.executors.local import LocalExecutor
+
+
+def _slurm():
+    from bench.executors.slurm import SlurmExecutor
+
+    return SlurmExecutor
+
+
+def _ray():
+    from bench.executors.ray_cluster import RayExecutor
+
+    return RayExecutor
+
+
+# engines are imported only when chosen: submitit and ray stay out of a local run
+EXECUTORS = {"local": lambda: LocalExecutor, "slurm": _slurm, "ray": _ray}
+
+
+def make_executor(cfg: dict) -> Executor:
+    cfg = dict(cfg)
+    name = cfg.pop("name", "local")
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}; known executors: {', '.join(EXECUTORS)}")
+    cls = EXECUTORS[name]()
+    try:
+        return cls(**cfg)
+    except TypeError as exc:
+        import inspect
+
+        keys = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        raise ConfigError(f"executor {name}: {exc}; its keys: {', '.join(keys)} "
+                          f"(bench/conf/executor/{name}.yaml)") from exc
+
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "Shard", "ShardLost", "make_executor", "run_shard"]

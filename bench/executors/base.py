@@ -1,0 +1,168 @@
+"""The one executor interface (DESIGN.md §7): shards in, results out, whatever the engine.
+
+A `Shard` is one unit of work: a module-level function and its payload (for generation, one
+system over a range of clips, `bench.generation.GenerationJob`). Every engine runs it through
+`run_shard` in the worker, which keeps the shard's state file in the run folder up to date
+(`records.py`), so progress, `bench status` and a lost worker are read from files, not from a
+live driver. Engines: `local` (a process pool), `slurm` (submitit), `ray` (Ray); each implements
+`submit` / `poll` / `cancel` on its own handles and shares the driver loop `drive` (waits, shows
+progress across shards from their state files, cancels everything it submitted on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+from bench.executors.records import (JobRecord, now, read_shard_state, record_jobs, worker_identity,
+                                     write_shard_state)
+
+
+@dataclass(frozen=True)
+class Shard:
+    fn: Callable[[Any, Callable[[int], None] | None], Any]  # fn(payload, progress) -> result; picklable
+    payload: Any
+    shard_id: str
+    group: str  # system or experiment variant
+    size: int  # work items, for progress
+    run_dir: str
+    outputs: tuple[str, ...] = ()
+    max_workers: int | None = None  # at most this many shards of the group at once (local engine)
+
+
+class ShardLost(Exception):
+    """The engine lost the shard (worker killed, node gone, job cancelled or timed out)."""
+
+
+def run_shard(shard: Shard) -> Any:
+    """Worker side of every engine: run the shard, keeping its state file current."""
+    counted = {"n": 0}
+    write_shard_state(shard.run_dir, shard.shard_id, state="running", started=now(), progress=0,
+                      size=shard.size, **worker_identity())
+
+    def progress(n: int) -> None:
+        counted["n"] += n
+        write_shard_state(shard.run_dir, shard.shard_id, progress=counted["n"])
+
+    try:
+        result = shard.fn(shard.payload, progress)
+    except BaseException as exc:
+        write_shard_state(shard.run_dir, shard.shard_id, state="failed", finished=now(),
+                          error=f"{type(exc).__name__}: {exc}",
+                          traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        raise
+    write_shard_state(shard.run_dir, shard.shard_id, state="done", finished=now(), progress=shard.size,
+                      summary=getattr(result, "summary", lambda: None)())
+    return result
+
+
+def auto_shard_size(n_items: int, slots: int, per_slot: int = 4) -> int:
+    """About `per_slot` shards per parallel slot: small enough to balance, big enough to amortise."""
+    return max(1, math.ceil(n_items / (per_slot * max(1, slots))))
+
+
+class Executor:
+    """Base of the engines. Subclasses set `engine` and implement `submit`, `poll`, `cancel`."""
+
+    engine = "base"
+    poll_s = 0.5
+
+    def shard_size(self, n_items: int, max_workers: int | None = None) -> int:
+        raise NotImplementedError
+
+    def in_process(self, max_workers: int | None = None) -> bool:
+        """Whether shards run in this process (so they may reuse objects built here)."""
+        return False
+
+    # --- engine-specific ------------------------------------------------------------------------
+    def submit(self, shards: Sequence[Shard]) -> list[tuple[Any, JobRecord]]:
+        """Start shards; one (handle, record) each, in order."""
+        raise NotImplementedError
+
+    def poll(self, handle) -> tuple[bool, Any]:
+        """(finished, result or exception) without blocking; finished=False while it runs."""
+        raise NotImplementedError
+
+    def cancel(self, handle) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the executor started (a local Ray instance); the default has nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- shared -----------------------------------------------------------------------------------
+    def run(self, shards: Sequence[Shard], progress: Callable[[int], None] | None = None
+            ) -> Iterator[tuple[Shard, Any]]:
+        """Run every shard; yields (shard, result) as each finishes, result a ShardLost when the
+        engine lost it (the shard's finished files stay; re-running does the rest)."""
+        yield from drive(self, list(shards), progress)
+
+    def map(self, jobs, progress, max_workers: int | None = None):
+        """Generation jobs → JobOutcome per job (bench.generation)."""
+        from bench.generation import JobOutcome, job_shard
+
+        shards = [job_shard(job, max_workers) for job in jobs]
+        for shard, result in self.run(shards, progress):
+            if isinstance(result, BaseException):
+                state = read_shard_state(shard.run_dir, shard.shard_id)
+                yield JobOutcome(shard.group, failed=max(0, shard.size - int(state.get("progress", 0))),
+                                 lost=str(result))
+            else:
+                yield result
+
+
+def drive(executor: Executor, shards: list[Shard], progress: Callable[[int], None] | None
+          ) -> Iterator[tuple[Shard, Any]]:
+    """Submit, wait, report progress from the shards' state files, cancel on Ctrl-C / error."""
+    if not shards:
+        return
+    run_dirs = {s.run_dir for s in shards}
+    handles = executor.submit(shards)
+    for run_dir in run_dirs:
+        record_jobs(run_dir, [rec for (_, rec), s in zip(handles, shards) if s.run_dir == run_dir])
+    pending = {i: h for i, (h, _) in enumerate(handles)}
+    shown = dict.fromkeys(range(len(shards)), 0)
+
+    def show(i: int, n: int) -> None:
+        if progress and n > shown[i]:
+            progress(n - shown[i])
+            shown[i] = n
+
+    try:
+        while pending:
+            finished_any = False
+            for i in list(pending):
+                done, result = executor.poll(pending[i])
+                s = shards[i]
+                if not done:
+                    show(i, min(s.size, int(read_shard_state(s.run_dir, s.shard_id).get("progress", 0))))
+                    continue
+                finished_any = True
+                del pending[i]
+                if isinstance(result, BaseException):
+                    if not isinstance(result, ShardLost):
+                        result = ShardLost(f"{type(result).__name__}: {result}")
+                    state = read_shard_state(s.run_dir, s.shard_id)
+                    if state.get("state") != "failed":  # the worker died without saying why
+                        write_shard_state(s.run_dir, s.shard_id, state="lost", finished=now(), error=str(result))
+                show(i, s.size)
+                yield s, result
+            if pending and not finished_any:
+                time.sleep(executor.poll_s)
+    except BaseException:  # Ctrl-C (or the consumer stopped): cancel what this driver submitted
+        for i, h in pending.items():
+            try:
+                executor.cancel(h)
+            finally:
+                s = shards[i]
+                write_shard_state(s.run_dir, s.shard_id, state="cancelled", finished=now(),
+                                  error="cancelled by the driver (interrupted)")
+        raise
