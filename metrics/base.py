@@ -37,6 +37,9 @@ class Score:
     #: the least value the statistic can take (FD, FAD: 0; IS: 1), or None: its CI is clipped
     #: there (a basic interval, 2θ̂ − q, can fall below it when θ̂ sits at the bound)
     floor: float | None = None
+    #: a value the statistic should be close to (BCS: 1, a signed offset: 0), or None: systems
+    #: then rank by |value − target| instead of by `higher_is_better`
+    target: float | None = None
 
 
 class Metric(abc.ABC):
@@ -74,6 +77,8 @@ def register_metric(name: str):
 def _builtin_modules() -> None:
     import metrics.rhythm  # noqa: F401  (registers beat, align)
     import metrics.embedding_metrics  # noqa: F401  (registers fd, fad, kl, is)
+    import metrics.sync  # noqa: F401  (registers sync)
+    import metrics.retrieval  # noqa: F401  (registers retrieval)
 
 
 def _entry_points() -> dict:
