@@ -4,6 +4,11 @@ The key of an entry is a hash of (input file bytes, extractor name, extractor co
 renamed or copied file hits the cache, and a changed config or file misses it. Entries are
 `.npz` files written atomically; a per-key file lock makes two processes that ask for the same
 entry compute it once, and concurrent writers of different keys never interfere.
+
+An entry carries its own key and a sha256 of its payload (`__key__`, `__sha256__`), checked on
+every load: a file replaced by another entry (a copied cache, a sync tool, a hand edit) or
+corrupted in place is a miss, recomputed, with a `CacheEntryMismatch` warning — never trusted.
+Entries written before these fields existed are recomputed once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,22 @@ from typing import Callable, Mapping
 import numpy as np
 
 from bench.atomic import atomic_path
+
+KEY_FIELD = "__key__"
+SUM_FIELD = "__sha256__"
+
+
+class CacheEntryMismatch(UserWarning):
+    """A cache entry did not verify (wrong key or checksum): it was recomputed."""
+
+
+def payload_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 _CHUNK = 1 << 20
 _file_hashes: dict[tuple[str, int, int], str] = {}
@@ -63,21 +84,35 @@ class Cache:
         return self.root / extractor / key[:2] / f"{key}.npz"
 
     def load(self, extractor: str, key: str) -> dict[str, np.ndarray] | None:
+        import warnings
+
         p = self.path(extractor, key)
         if not p.exists():
             return None
         try:
             with np.load(p, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+                data = {k: z[k] for k in z.files}
         except Exception:
             p.unlink(missing_ok=True)  # an unreadable entry is recomputed, never trusted
             return None
+        stored_key, stored_sum = data.pop(KEY_FIELD, None), data.pop(SUM_FIELD, None)
+        if stored_key is None or stored_sum is None:
+            p.unlink(missing_ok=True)  # written before entries verified themselves: recompute once
+            return None
+        if str(stored_key) != key or str(stored_sum) != payload_digest(data):
+            what = "belongs to another key" if str(stored_key) != key else "does not match its checksum"
+            warnings.warn(f"{p}: cache entry {what}; recomputing it", CacheEntryMismatch, stacklevel=2)
+            p.unlink(missing_ok=True)
+            return None
+        return data
 
     def store(self, extractor: str, key: str, arrays: Mapping[str, np.ndarray]) -> Path:
         p = self.path(extractor, key)
-        with atomic_path(p) as tmp:
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        meta = {KEY_FIELD: np.asarray(key), SUM_FIELD: np.asarray(payload_digest(arrays))}
+        with atomic_path(p, expected_size=sum(a.nbytes for a in arrays.values()) + 4096) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+                np.savez(fh, **arrays, **meta)
         return p
 
     def get_or_compute(

@@ -43,3 +43,7 @@ class RankDeficientCovarianceWarning(UserWarning):
 
 class BootstrapWarning(UserWarning):
     """A bootstrap interval fell back to a simpler method (e.g. BCa → percentile)."""
+
+
+class MetricFailed(MetricError):
+    """A metric raised while scoring: the message names the metric, the system and the clip count."""

@@ -26,9 +26,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from bench.data.manifest import Clip
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DiskFullError, ReadOnlyError
+from bench.runs import output_problem
 from metrics.base import Score, get_metric_class
-from metrics.errors import PairingError
+from metrics.errors import MetricFailed, PairingError
 
 CONTROLS_FIRST = ("reference", "shuffled")
 
@@ -47,10 +48,16 @@ class Evaluation:
 
 def collect_outputs(run_dir: Path, systems: Sequence[str], clips: Sequence[Clip], allow_missing: bool
                     ) -> tuple[list[Clip], dict[str, dict[str, Path]], list[str]]:
-    """Pair each system's first-sample wavs with the run's clips; see the module docstring."""
+    """Pair each system's first-sample wavs with the run's clips; see the module docstring.
+
+    Every paired wav is checked against the protocol (the system's rate as recorded in env.json,
+    mono, exactly the clip's length, finite samples): one that breaks it is an error naming the
+    file — a resumed `bench run` regenerates it — or, with `allow_missing`, left out with a note."""
     wanted = {c.id for c in clips}
+    by_id = {c.id: c for c in clips}
+    rates = _recorded_rates(run_dir)
     found: dict[str, dict[str, Path]] = {}
-    problems, notes = [], []
+    problems, broken, notes = [], [], []
     for s in systems:
         files = {p.stem: p for p in (run_dir / s).glob("*.wav") if "." not in p.stem}
         missing, extra = sorted(wanted - set(files)), sorted(set(files) - wanted)
@@ -60,18 +67,61 @@ def collect_outputs(run_dir: Path, systems: Sequence[str], clips: Sequence[Clip]
         if missing:
             problems.append(f"{s}: {len(missing)} of {len(wanted)} clips have no output (e.g. {missing[:3]}; "
                             f"see {run_dir / s / 'failures.jsonl'})")
-        found[s] = {k: v for k, v in files.items() if k in wanted}
+        paired = {k: v for k, v in files.items() if k in wanted}
+        rate = rates.get(s) or _majority_rate(paired.values())
+        for cid in sorted(paired):
+            why = output_problem(paired[cid], rate, int(round(by_id[cid].duration * rate))) if rate else None
+            if why is not None:
+                broken.append(f"{paired.pop(cid)}: {why}")
+        found[s] = paired
+    if broken and not allow_missing:
+        raise PairingError(f"{run_dir}: {len(broken)} output(s) break the protocol and were not scored:\n  "
+                           + "\n  ".join(broken[:20]) + (f"\n  ... and {len(broken) - 20} more" if len(broken) > 20 else "")
+                           + "\nRe-run the same `bench run` command: outputs that fail these checks count as not "
+                             "done and are generated again (or pass --allow-missing to score without them).")
+    if broken:
+        problems.append(f"{len(broken)} output(s) break the protocol and were left out (e.g. {broken[0]})")
     if problems and not allow_missing:
         raise PairingError(f"{run_dir}: generated and reference sets do not pair by clip id:\n  "
                            + "\n  ".join(problems)
                            + "\nRe-run `bench run` to finish them, or pass --allow-missing to score the "
                              "clips every system has (the results will say so).")
+    empty = [s for s, f in found.items() if not f]
+    if empty and len(empty) < len(found):  # a system with no output at all would leave no clip to score
+        notes.append(f"left out (--allow-missing): {', '.join(empty)} (no usable output)")
+        found = {s: f for s, f in found.items() if f}
     common = set.intersection(wanted, *(set(f) for f in found.values())) if found else wanted
+    if not common:
+        raise PairingError(f"{run_dir}: no clip has a usable output from every system ({'; '.join(problems)}); "
+                           "nothing to score. Re-run `bench run` to generate them.")
     if len(common) < len(wanted):
         notes.append(f"evaluated on the {len(common)} of {len(wanted)} clips that every system has "
                      f"(--allow-missing): {'; '.join(problems)}")
     kept = [c for c in clips if c.id in common]
     return kept, {s: {cid: f[cid] for cid in (c.id for c in kept)} for s, f in found.items()}, notes
+
+
+def _recorded_rates(run_dir: Path) -> dict[str, int]:
+    """Each system's sample rate as the run recorded it (env.json), where it did."""
+    path = run_dir / "env.json"
+    try:
+        systems = json.loads(path.read_text()).get("systems", {}) if path.exists() else {}
+    except ValueError:
+        return {}
+    return {s: int(d["sample_rate"]) for s, d in systems.items() if isinstance(d, dict) and d.get("sample_rate")}
+
+
+def _majority_rate(paths) -> int | None:
+    import soundfile as sf
+    from collections import Counter
+
+    rates = Counter()
+    for p in paths:
+        try:
+            rates[sf.info(str(p)).samplerate] += 1
+        except Exception:
+            continue
+    return rates.most_common(1)[0][0] if rates else None
 
 
 def _finite_mask(score: Score) -> np.ndarray | None:
@@ -121,6 +171,7 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
     if not systems:
         raise ConfigError(f"{run_dir}: no systems to evaluate")
     kept, outputs, notes = collect_outputs(run_dir, systems, clips, allow_missing)
+    systems = [s for s in systems if s in outputs]  # --allow-missing leaves out systems with no output
     reference = {c.id: c.audio_path for c in kept}
     notes_path = run_dir / "metrics" / "notes.json"
     old_notes = json.loads(notes_path.read_text()).get("by_metric", {}) if notes_path.exists() else {}
@@ -179,7 +230,13 @@ def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamp
     for s in tqdm(systems, desc=f"metric {mname}", unit="system", disable=None if progress else True):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            per_system[s] = scores = metric.scores(kept, outputs[s], reference)
+            try:
+                per_system[s] = scores = metric.scores(kept, outputs[s], reference)
+            except (DiskFullError, ReadOnlyError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                raise MetricFailed(f"metric {mname!r} failed on system {s!r} ({len(kept)} clip(s)): "
+                                   f"{type(exc).__name__}: {exc}") from exc
         for w in caught:  # one note per warning kind, not one per system and set
             if w.category.__name__ not in seen_warnings:
                 seen_warnings.add(w.category.__name__)
@@ -195,7 +252,13 @@ def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamp
                 rows.append({**base, "clip": None, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan,
                              "ci_method": None, "n_clips": len(kept)})
                 continue
-            ci, n_used = summarise(score, len(kept), n_resamples, seed)
+            try:
+                ci, n_used = summarise(score, len(kept), n_resamples, seed)
+            except (DiskFullError, ReadOnlyError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                raise MetricFailed(f"metric {mname!r}, key {key!r}, system {s!r}: its confidence interval "
+                                   f"failed on {len(kept)} clip(s): {type(exc).__name__}: {exc}") from exc
             if score.per_clip is not None and n_used < len(kept):
                 undefined = [c.id for c, v in zip(kept, score.per_clip) if not np.isfinite(v)]
                 notes.append(f"{key} ({s}): undefined for {len(undefined)} of {len(kept)} clips (e.g. "

@@ -39,6 +39,32 @@ def test_corrupt_entry_is_recomputed(tmp_path):
     assert cache.get_or_compute("e", {}, [b"x"], lambda: {"v": np.zeros(2)})["v"].tolist() == [0, 0]
 
 
+def test_an_entry_replaced_by_another_valid_entry_is_a_miss_with_a_warning(tmp_path):
+    """Another key's (valid) entry copied over this one, or a payload edited in place: both are
+    recomputed with a CacheEntryMismatch warning, never returned."""
+    import shutil
+
+    import pytest
+
+    from bench.cache import CacheEntryMismatch
+
+    cache = Cache(tmp_path)
+    k1, k2 = cache.key("e", {}, [b"one"]), cache.key("e", {}, [b"two"])
+    cache.store("e", k1, {"v": np.full(3, 1.0)})
+    cache.store("e", k2, {"v": np.full(3, 2.0)})
+    shutil.copyfile(cache.path("e", k2), cache.path("e", k1))
+    with pytest.warns(CacheEntryMismatch, match="belongs to another key"):
+        got = cache.get_or_compute("e", {}, [b"one"], lambda: {"v": np.full(3, 1.0)})
+    assert got["v"].tolist() == [1.0, 1.0, 1.0] and cache.misses == 1
+    with np.load(cache.path("e", k2)) as z:  # same key, other payload (edited in place)
+        data = {k: z[k] for k in z.files}
+    data["v"] = np.full(3, 9.0)
+    with open(cache.path("e", k2), "wb") as fh:
+        np.savez(fh, **data)
+    with pytest.warns(CacheEntryMismatch, match="does not match its checksum"):
+        assert cache.load("e", k2) is None
+
+
 FILL = """
 import os, sys, time
 import numpy as np
