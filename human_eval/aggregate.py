@@ -5,7 +5,7 @@
 - bradley_terry (more than two systems): per question, log-strengths (mean 0) fitted by choix's
   ILSR on a comparison matrix where a tie is half a win each way; percentile CIs from a
   bootstrap over raters (a rater's votes move together);
-- rating: OVL / REL means × 10 with a Student-t 95 % interval;
+- rating: OVL / REL means × 10 with a Student-t 95 % interval clipped to the scale (10–100);
 - rater quality: attention-check failures, straight-lining and too-fast answers, with the
   exclusion rule applied before any of the above and reported;
 - agreement: Krippendorff's α across raters (nominal for pairwise, interval for ratings).
@@ -25,6 +25,7 @@ from human_eval.assign import PAIRWISE_QUESTIONS, RATING_QUESTIONS
 RESULT_COLUMNS = ["study", "kind", "question", "system", "opponent", "wins", "ties", "losses", "n", "value",
                   "ci_low", "ci_high"]
 Z95 = 1.959963984540054
+RATING_MIN, RATING_MAX = 1.0, 10.0  # the OVL/REL answer scale (reported ×10: 10..100)
 
 
 @dataclass
@@ -144,11 +145,53 @@ def bradley_terry(mat: np.ndarray, alpha: float = 0.01) -> np.ndarray:
     return params - params.mean()
 
 
+def bradley_terry_batch(mats: np.ndarray, alpha: float = 0.01, max_iter: int = 1000, tol: float = 1e-8) -> np.ndarray:
+    """`bradley_terry` of many comparison matrices at once (B × k × k → B × k): choix's ILSR
+    (the stationary distribution of the LSR Markov chain, rates initialised at α, iterated)
+    on the whole batch with numpy, so a 1,000-replicate bootstrap costs milliseconds, not one
+    Python fit per replicate. A replicate whose chain is singular gives NaN."""
+    mats = np.asarray(mats, float)
+    b, k, _ = mats.shape
+    params = np.zeros((b, k))
+    ones = np.zeros((b, k))
+    ones[:, -1] = 1.0
+    for _ in range(max_iter):
+        w = np.exp(params - params.mean(axis=1, keepdims=True))
+        w *= k / w.sum(axis=1, keepdims=True)  # choix's exp_transform: weights summing to k
+        chain = alpha + np.transpose(mats, (0, 2, 1)) / (w[:, :, None] + w[:, None, :])
+        idx = np.arange(k)
+        chain[:, idx, idx] = 0.0
+        chain[:, idx, idx] = -chain.sum(axis=2)
+        system = np.transpose(chain, (0, 2, 1)).copy()  # π Q = 0 as Qᵀ πᵀ = 0 ...
+        system[:, -1, :] = 1.0  # ... with Σ π = 1 in place of one (redundant) equation
+        with np.errstate(all="ignore"):
+            try:
+                pi = np.linalg.solve(system, ones[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                pi = np.stack([_solve_or_nan(system[i], ones[i]) for i in range(b)])
+            new = np.log(np.where(pi > 0, pi, np.nan))
+        new -= new.mean(axis=1, keepdims=True)
+        done = np.nansum(np.abs(new - params), axis=1) < tol
+        params = np.where(np.isnan(new), np.nan, new)
+        if done.all() or np.isnan(params).all():
+            break
+        params = np.nan_to_num(params, nan=0.0) if not np.isnan(params).any() else params
+    return params
+
+
+def _solve_or_nan(a: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(a, rhs)
+    except np.linalg.LinAlgError:
+        return np.full(len(rhs), np.nan)
+
+
 def bt_rows(votes: pd.DataFrame, study: str, systems: list[str], n_boot: int, seed: int, alpha: float) -> list[dict]:
     rows = []
     pv = votes[(votes["kind"] == "pairwise") & votes["check"].isna()]
     rng = np.random.default_rng(seed)
     raters = np.array(sorted(pv["rater"].unique()))
+    k = len(systems)
     by_rater = {q: {r: comparison_matrix(g, systems) for r, g in pv[pv["question"] == q].groupby("rater")}
                 for q in PAIRWISE_QUESTIONS}
     for q in PAIRWISE_QUESTIONS:
@@ -156,12 +199,11 @@ def bt_rows(votes: pd.DataFrame, study: str, systems: list[str], n_boot: int, se
         if not mats:
             continue
         est = bradley_terry(sum(mats.values()), alpha)
-        boots = []
-        zero = np.zeros((len(systems), len(systems)))
-        for _ in range(n_boot):
-            pick = rng.choice(raters, size=len(raters), replace=True)
-            boots.append(bradley_terry(sum((mats.get(r, zero) for r in pick), zero), alpha))
-        boots = np.array(boots) if boots else np.full((1, len(systems)), np.nan)
+        # a rater bootstrap: replicate b counts how often each rater was drawn; its matrix is
+        # the count-weighted sum of the raters' matrices (a rater's votes move together)
+        stack = np.stack([mats.get(r, np.zeros((k, k))) for r in raters]).reshape(len(raters), k * k)
+        counts = rng.multinomial(len(raters), np.full(len(raters), 1 / len(raters)), size=n_boot)
+        boots = bradley_terry_batch((counts @ stack).reshape(n_boot, k, k), alpha) if n_boot else np.full((1, k), np.nan)
         total = sum(mats.values())
         for i, s in enumerate(systems):
             wins = float(total[i].sum())
@@ -182,8 +224,12 @@ def rating_rows(votes: pd.DataFrame, study: str, systems: list[str]) -> list[dic
             if vals.size == 0:
                 continue
             m, lo, hi = mean_ci(vals)
+            # the t interval is symmetric and can run past the scale with few ratings (n=2: 65
+            # [−125.6, 255.6]); the scale's ends are certain bounds, so it is clipped to them
+            lo, hi = (max(RATING_MIN, lo), min(RATING_MAX, hi)) if vals.size >= 2 else (lo, hi)
             rows.append(dict(study=study, kind="rating", question=q, system=s, opponent=None, wins=None, ties=None,
-                             losses=None, n=int(vals.size), value=10 * m, ci_low=10 * lo, ci_high=10 * hi, method="t"))
+                             losses=None, n=int(vals.size), value=10 * m, ci_low=10 * lo, ci_high=10 * hi,
+                             method="t, clipped to the 1-10 scale"))
     return rows
 
 
@@ -239,3 +285,21 @@ def aggregate(votes: pd.DataFrame, study: str, rule: ExclusionRule | None = None
     for col in ("wins", "ties", "losses", "n", "value", "ci_low", "ci_high"):
         table[col] = table[col].astype(float)
     return Aggregate(table, quality, agreement(kept), asdict(rule), notes)
+
+
+def results_payload(db, study_id: str, rule: ExclusionRule | None = None) -> dict:
+    """Everything `bench human-eval results` reports, as JSON: the results table, every rater's
+    quality row, who was excluded and why, notes, agreement and the rule applied."""
+    import json
+
+    from human_eval.export import votes_frame
+
+    res = aggregate(votes_frame(db, study_id), study_id, rule or ExclusionRule())
+
+    def records(frame: pd.DataFrame) -> list:
+        return json.loads(frame.to_json(orient="records"))
+
+    raters = records(res.raters)
+    return {"study": study_id, "rule": res.rule, "results": records(res.table), "raters": raters,
+            "excluded": [{"rater": r["rater"], "reasons": r["reasons"]} for r in raters if r["excluded"]],
+            "notes": res.notes, "agreement": res.agreement}

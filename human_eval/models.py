@@ -6,7 +6,7 @@
     items        what can be shown: a pairwise pair (clip, system A, system B) or a single clip;
                  attention checks are items too (`check` = identical | degraded)
     assignments  item × rater with its position in the rater's sequence and left/right order
-    play_progress  how far each side of an assignment was really played (server-clamped)
+    play_progress  how long each side of an assignment was really played (server's clock, one side at a time)
     play_events  the raw play events the page sent (audit trail)
     votes        one answer per (assignment, question); the unique key makes retries idempotent
 """
@@ -92,7 +92,10 @@ class PlayProgress(Base):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), primary_key=True)
     side: Mapped[str] = mapped_column(String(8), primary_key=True)  # left | right
     first_play_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    played_s: Mapped[float] = mapped_column(Float, default=0.0)  # clamped to the wall time since first play
+    # Seconds of this side credited by the server's clock: the sum of the intervals during which
+    # it was the one side playing (a play of the other side ends its interval), at most the duration.
+    played_s: Mapped[float] = mapped_column(Float, default=0.0)
+    playing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class PlayEvent(Base):

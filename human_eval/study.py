@@ -3,8 +3,8 @@ rater-side steps the web app drives (authenticate, next item, play events, votes
 
 Everything a rater may do is checked here, not only in the page: the token (hash) must belong
 to the study in the URL and the study must be open; an assignment must be the rater's own; a
-vote is accepted only after both samples were played far enough, as measured by the server
-from play events clamped to the wall time since playback started.
+vote is accepted only after both samples were played far enough, as measured by the server's
+own clock between play events, one side at a time, on the item on screen (record_play).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from human_eval.models import (Assignment, Item, PlayEvent, PlayProgress, Rater,
 from human_eval.storage import Database, safe_url
 from human_eval.tokens import new_token, token_hash
 
-PLAY_SLACK_S = 0.5  # a reported position may run ahead of the wall clock by this much (at most 10 % of a clip)
 END_TOLERANCE_S = 0.3  # `ended` may fire a frame or two before the reported duration
 PAIR_ANSWERS = ("left", "tie", "right")
 RATING_ANSWERS = tuple(str(i) for i in range(1, 11))
@@ -51,7 +50,8 @@ def create_study(db: Database, study_id: str, plan: Plan, run_dir: str, dataset:
                  expires_days: float = 30.0) -> str:
     """Store the study, its items and every rater slot's assignments; returns the admin token.
 
-    `media` maps (system, clip_id, variant) — variant "" or "degraded" — to the file shown.
+    `media` maps (system, clip_id, variant) — variant "", "degraded" or "copy" (an identical
+    check's second sample: the same music, other bytes; optional) — to the file shown.
     """
     admin = new_token()
     now = utcnow()
@@ -67,7 +67,9 @@ def create_study(db: Database, study_id: str, plan: Plan, run_dir: str, dataset:
             a = media[(it.system_a, it.clip_id, "")]
             b = None
             if it.kind == "pairwise":
-                b = media[(it.system_b, it.clip_id, "degraded" if it.check == "degraded" else "")]
+                variant = {"degraded": "degraded", "identical": "copy"}.get(it.check or "", "")
+                # an identical pair's B is a byte-different copy of A when one was made
+                b = media.get((it.system_b, it.clip_id, variant)) or media[(it.system_b, it.clip_id, "")]
             rows.append(Item(study_id=study_id, kind=it.kind, clip_id=it.clip_id, caption=captions.get(it.clip_id),
                              system_a=it.system_a, system_b=it.system_b, check=it.check, expected=it.expected,
                              media_a=a.name, media_b=b.name if b else None, duration=a.duration))
@@ -219,34 +221,58 @@ def sides(item: Item) -> tuple[str, ...]:
     return ("left", "right") if item.kind == "pairwise" else ("left",)
 
 
+def current_assignment(s, rater: Rater) -> int | None:
+    """The id of the rater's item on screen: the first (by position) without votes."""
+    unvoted = ~select(Vote.id).where(Vote.assignment_id == Assignment.id).exists()
+    return s.connection().execute(select(Assignment.id).where(Assignment.rater_id == rater.id, unvoted)
+                                  .order_by(Assignment.position).limit(1)).scalar()
+
+
+def _credit(prog: PlayProgress, now, duration: float) -> None:
+    """Close `prog`'s open play interval at `now` (the server's clock), crediting at most the duration."""
+    since = as_utc(prog.playing_since)
+    if since is not None:
+        prog.played_s = min(duration, (prog.played_s or 0.0) + max(0.0, (now - since).total_seconds()))
+        prog.playing_since = None
+
+
 def record_play(db: Database, rater: Rater, assignment_id: int, side: str, event: str, position: float) -> float:
-    """Store a play event; returns the seconds of that side the server now counts as played."""
+    """Store a play event; returns the seconds of that side the server now counts as played.
+
+    Credit is the server's clock, not the page's word: a side earns the wall time between its
+    `play` (or first `progress`) and its `pause`/`ended`, one side at a time (a play of the other
+    side ends the interval, as the page pauses the other video), at most the clip's duration,
+    and only on the item on screen (shown, not yet answered). A script that reports all items
+    or both sides at once therefore earns no more than a listener would in the same time.
+    """
     if event not in ("play", "progress", "pause", "ended"):
-        raise Refused(400, f"unknown play event {event!r}")
-    try:
-        position = float(position)
-    except (TypeError, ValueError):
-        raise Refused(400, "position must be a number of seconds") from None
-    if not 0 <= position < 1e6:
-        raise Refused(400, "position out of range")
+        raise Refused(400, f"unknown play event {event!r}; one of play, progress, pause, ended")
     now = utcnow()
     with db.write() as s:
         a, item = _own_assignment(s, rater, assignment_id)
         if side not in sides(item):
-            raise Refused(400, f"this item has no {side!r} sample")
+            raise Refused(400, f"this item has no {side!r} sample; sides: {', '.join(sides(item))}")
+        if current_assignment(s, rater) != a.id:
+            raise Refused(409, "this item is not the one on screen (it was answered, or comes later)")
+        if a.shown_at is None:
+            raise Refused(409, "load the item's page before playing it")
         s.add(PlayEvent(assignment_id=a.id, side=side, event=event, position=position, received_at=now))
-        prog = s.get(PlayProgress, (a.id, side))
-        if prog is None:
-            # The clock starts at the first event: a position can never run ahead of real time.
-            # Insert-or-ignore: two first events racing on PostgreSQL must not collide.
-            from human_eval.dialect import insert_ignore
+        from human_eval.dialect import insert_ignore
 
-            insert_ignore(s, PlayProgress, [dict(assignment_id=a.id, side=side, first_play_at=now, played_s=0.0)],
-                          ["assignment_id", "side"])
-            prog = s.get(PlayProgress, (a.id, side), populate_existing=True)
-        elapsed = (now - as_utc(prog.first_play_at)).total_seconds()
-        credited = min(position, elapsed + min(PLAY_SLACK_S, 0.1 * item.duration), item.duration)
-        prog.played_s = max(prog.played_s or 0.0, credited)
+        # Insert-or-ignore: two first events racing on PostgreSQL must not collide.
+        insert_ignore(s, PlayProgress, [dict(assignment_id=a.id, side=side, first_play_at=now, played_s=0.0)],
+                      ["assignment_id", "side"])
+        progs = {p.side: p for p in s.scalars(select(PlayProgress).where(PlayProgress.assignment_id == a.id)
+                                              .with_for_update())}
+        prog = progs[side]
+        if event in ("play", "progress"):
+            for other, p in progs.items():
+                if other != side:
+                    _credit(p, now, item.duration)
+            _credit(prog, now, item.duration)
+            prog.playing_since = now
+        else:
+            _credit(prog, now, item.duration)
         return prog.played_s
 
 
@@ -285,11 +311,15 @@ def submit_vote(db: Database, study: Study, rater: Rater, assignment_id: int, an
                                     .where(PlayProgress.assignment_id == a.id)).all())
             short = [side for side in sides(item) if played.get(side, 0.0) < need]
             if short and not _answered(s, a.id):
-                names = {"left": "A", "right": "B"}
-                raise Refused(409, "play " + " and ".join(names[x] for x in short)
-                              + f" first (at least {need:.1f} s of each)")
-        shown = as_utc(a.shown_at)
-        spent = int((now - shown).total_seconds() * 1000) if shown else None
+                if item.kind == "pairwise":
+                    names = {"left": "A", "right": "B"}
+                    raise Refused(409, "play " + " and ".join(names[x] for x in short)
+                                  + f" first (at least {need:.1f} s of each)")
+                raise Refused(409, f"play the video first (at least {need:.1f} s)")
+        # Every vote has a time spent: an item answered without its page ever being loaded
+        # (a script) counts as answered in 0 s, which the "too fast" rule then sees.
+        shown = as_utc(a.shown_at) or now
+        spent = max(0, int((now - shown).total_seconds() * 1000))
         rows = [dict(assignment_id=a.id, rater_id=rater.id, question=q, answer=answers[q], submission_id=submission_id[:64],
                      shown_at=shown, answered_at=now, time_spent_ms=spent) for q in wanted]
         # Insert first (the common case), then look at what was there: the unique key decides.

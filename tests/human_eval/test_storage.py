@@ -18,11 +18,11 @@ def test_migrations_create_the_models_schema(db_url):
     from alembic.runtime.migration import MigrationContext
 
     db = open_database(db_url)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == "0002"
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert migrate(db) == "0001"  # idempotent on an up-to-date database
+    assert migrate(db) == "0002"  # idempotent on an up-to-date database
     db.dispose()
 
 
