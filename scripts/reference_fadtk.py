@@ -129,9 +129,59 @@ def _install_shims() -> None:
     dl.download_file = download_file
     sys.modules.update({"hypy_utils": hy, "hypy_utils.tqdm_utils": tqm, "hypy_utils.logging_utils": logm,
                         "hypy_utils.nlp_utils": nlp, "hypy_utils.downloader": dl})
-    if importlib.util.find_spec("torchaudio") is None:
-        sys.modules["torchaudio"] = types.ModuleType("torchaudio")  # load_audio only; never called here
+    if importlib.util.find_spec("torchaudio") is None:  # load_audio / convert_audio only; never called here
+        from importlib.machinery import ModuleSpec
+
+        ta = types.ModuleType("torchaudio")
+        ta.__spec__ = ModuleSpec("torchaudio", None)
+        sys.modules["torchaudio"] = ta
     sys.modules[_SHIM_MARK] = types.ModuleType(_SHIM_MARK)
+
+
+ENCODEC_VERSION = "0.1.1"
+ENCODEC_SDIST_SHA256 = "36dde98ccfe6c51a15576476cadfcb3b35a63507b8b8555abd69889a6fba6772"
+
+
+def encodec_dir() -> Path:
+    """facebookresearch/encodec 0.1.1 (what fadtk's EnCodec embedders import), pure Python: its PyPI
+    sdist downloaded once, checked and extracted (nothing is built or installed)."""
+    import tarfile
+
+    root = cache_root() / "wheels"
+    target = root / f"encodec-{ENCODEC_VERSION}"
+    if (target / "encodec" / "model.py").is_file():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    sdist = root / f"encodec-{ENCODEC_VERSION}.tar.gz"
+    if not sdist.is_file():
+        r = subprocess.run([sys.executable, "-m", "pip", "download", f"encodec=={ENCODEC_VERSION}", "--no-deps",
+                            "--no-binary", ":all:", "-d", str(root), "-q"], capture_output=True, text=True)
+        if r.returncode != 0 or not sdist.is_file():
+            raise RuntimeError(f"cannot download {sdist.name} from PyPI:\n{r.stderr[-2000:]}")
+    got = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if got != ENCODEC_SDIST_SHA256:
+        sdist.unlink()
+        raise RuntimeError(f"{sdist.name}: sha256 {got} is not PyPI's {ENCODEC_SDIST_SHA256}; deleted, retry")
+    tmp = root / f".encodec-{ENCODEC_VERSION}.{os.getpid()}"
+    with tarfile.open(sdist) as t:
+        t.extractall(tmp, filter="data")
+    try:
+        os.replace(tmp / f"encodec-{ENCODEC_VERSION}", target)
+    except OSError:
+        pass
+    return target
+
+
+def load_encodec():
+    """The encodec package (facebookresearch) from its sdist; ``encodec.utils`` imports torchaudio
+    for ``convert_audio`` only, which the parity checks do not call (a stand-in module is used)."""
+    if "encodec" in sys.modules:
+        return sys.modules["encodec"]
+    _install_shims()
+    path = str(encodec_dir())
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    return importlib.import_module("encodec")
 
 
 def load_fadtk():

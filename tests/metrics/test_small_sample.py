@@ -22,8 +22,8 @@ def _clips(rng, n_clips, frames, d, shift=0.0):
 @pytest.fixture(scope="module")
 def sets():
     rng = np.random.RandomState(5)
-    # fadtk stores float16 embeddings (ModelLoader.get_embedding); 128-d like EnCodec/VGGish
-    return {"ref": _clips(rng, 12, 40, 128), "gen": _clips(rng, 10, 40, 128, shift=0.3)}
+    # fadtk stores float16 embeddings (ModelLoader.get_embedding)
+    return {"ref": _clips(rng, 12, 40, 32), "gen": _clips(rng, 10, 40, 32, shift=0.3)}
 
 
 def _fadtk(tmp_path, sets):
