@@ -270,17 +270,23 @@ def clip_motion_beats(clip: Clip, *, motion: str = "video", kind: str = DEFAULT_
 
 def video_music_alignment(clip: Clip, generated_wav: AudioInput, sample_rate: int | None = None, *,
                           motion: str = "video", kinds: Sequence[str] = KINDS, sigma: float = SIGMA_S,
-                          cache: Cache | bool | None = True) -> dict[str, float]:
+                          beat_tracker: str = "librosa", cache: Cache | bool | None = True) -> dict[str, float]:
     """Beat Align Scores between `clip`'s motion and the music beats of `generated_wav` (a path,
     or an array at `sample_rate`, whose t=0 is the clip's start), in both directions.
 
     For the first of `kinds` (default "peaks") the keys are ba_v2m, ba_m2v, ba_mean and
     n_motion_beats; every further kind adds the same keys suffixed `_<kind>` (by default
     ba_v2m_minima, ... : FACT's kinematic-beat definition). n_music_beats counts the music
-    beats used; music beats at or past the clip's duration are ignored."""
+    beats used (from `beat_tracker`: 'librosa' or 'madmom'); music beats at or past the clip's
+    duration are ignored."""
     if not kinds:
         raise ValueError("kinds must name at least one motion beat kind")
-    beats = music_features(generated_wav, sample_rate, cache=cache).beat_times
+    if beat_tracker == "librosa":
+        beats = music_features(generated_wav, sample_rate, cache=cache).beat_times
+    else:  # metrics.trackers (madmom: CC BY-NC-SA 4.0 models)
+        from metrics.trackers import beat_times
+
+        beats = beat_times(generated_wav, beat_tracker, sample_rate, cache=cache)
     beats = beats[beats < clip.duration]
     curve, times = clip_motion_curve(clip, motion=motion, cache=cache)
     out: dict[str, float] = {}

@@ -42,6 +42,23 @@ D2M onset detector (delta=0.2 on an envelope normalised by its maximum) often fi
 two onsets in legato music (on `toy`'s organ/strings/choir clips: 1-3 onsets in 10 s), so the
 published BCS/BHS rest on very few events there.
 
+Beat precision / recall / F1 (keys `beat_precision`, `beat_recall`, `beat_f`)
+---------------------------------------------------------------------------
+The same one-to-one ±TOLERANCE_S matches of tracker beats, over the generated beats
+(precision: LORIS's redefined "coverage", B_a / B_g; Yu et al. 2023, "Long-Term Rhythmic Video
+Soundtracker"), over the reference beats (recall: D2M-GAN's BHS, B_a / B_t, = `bhs_tol`), and
+their harmonic mean (the beat F-measure of Dixon 2007 as mir_eval and MIREX compute it). All
+three are higher-is-better, unlike BCS: B_g / B_t is a ratio of counts whose ideal is 1 (a system
+with twice the reference's beats scores 2), so `bcs` and `bcs_tol` carry `target = 1` and rank
+by |BCS − 1|.
+
+Beat tracker
+------------
+`beat_tracker="librosa"` (default) uses beat_track's beats above; `"madmom"` madmom's RNN + DBN
+tracker (metrics.trackers; its models are CC BY-NC-SA 4.0). The tempo then comes from the
+median inter-beat interval (60 / median IBI). The published BCS/BHS use onset peaks, whatever
+the tracker.
+
 Tempo
 -----
 `tempo_gen`, `tempo_ref` (bpm from beat_track), `tempo_error` = |bpm_gen - bpm_ref| and
@@ -253,33 +270,66 @@ def tempo_error_octave(bpm_generated: float, bpm_reference: float) -> float:
 
 
 def beat_metrics(generated_wav: AudioInput, reference_wav: AudioInput, sample_rate: int | None = None, *,
-                 tolerance: float = TOLERANCE_S, cache: Cache | bool | None = True) -> dict[str, float]:
+                 tolerance: float = TOLERANCE_S, beat_tracker: str = "librosa",
+                 cache: Cache | bool | None = True) -> dict[str, float]:
     """Beat metrics of one generated track against its reference.
 
     Either argument may be a file path or an array; `sample_rate` is the rate of array inputs
     (files are read at their own rate). Keys: bcs, bhs (published protocol: onset peaks in 1-s
-    bins), bcs_tol, bhs_tol (beat-tracker beats within ±`tolerance` s), tempo_gen, tempo_ref,
+    bins), bcs_tol, bhs_tol, beat_precision, beat_recall, beat_f (`beat_tracker`'s beats within
+    ±`tolerance` s), tempo_gen, tempo_ref,
     tempo_error, tempo_error_octave, n_onsets_gen, n_onsets_ref, n_beats_gen, n_beats_ref. See
     the module docstring.
     """
     gen = music_features(generated_wav, sample_rate, cache=cache)
     ref = music_features(reference_wav, sample_rate, cache=cache)
     bcs, bhs = beat_coverage_hit_binned(gen.onset_times, ref.onset_times, gen.duration, ref.duration)
-    bcs_tol, bhs_tol = beat_coverage_hit(gen.beat_times, ref.beat_times, tolerance)
+    if beat_tracker == "librosa":
+        gen_beats, ref_beats, gen_tempo, ref_tempo = gen.beat_times, ref.beat_times, gen.tempo, ref.tempo
+    else:
+        from metrics.trackers import beat_times
+
+        gen_beats = beat_times(generated_wav, beat_tracker, sample_rate, cache=cache)
+        ref_beats = beat_times(reference_wav, beat_tracker, sample_rate, cache=cache)
+        gen_tempo, ref_tempo = tempo_from_beats(gen_beats), tempo_from_beats(ref_beats)
+    bcs_tol, bhs_tol = beat_coverage_hit(gen_beats, ref_beats, tolerance)
     return {
         "bcs": bcs,
         "bhs": bhs,
         "bcs_tol": bcs_tol,
         "bhs_tol": bhs_tol,
-        "tempo_gen": gen.tempo,
-        "tempo_ref": ref.tempo,
-        "tempo_error": tempo_error(gen.tempo, ref.tempo),
-        "tempo_error_octave": tempo_error_octave(gen.tempo, ref.tempo),
+        **beat_precision_recall_f(gen_beats, ref_beats, tolerance),
+        "tempo_gen": gen_tempo,
+        "tempo_ref": ref_tempo,
+        "tempo_error": tempo_error(gen_tempo, ref_tempo),
+        "tempo_error_octave": tempo_error_octave(gen_tempo, ref_tempo),
         "n_onsets_gen": float(gen.onset_times.size),
         "n_onsets_ref": float(ref.onset_times.size),
-        "n_beats_gen": float(gen.beat_times.size),
-        "n_beats_ref": float(ref.beat_times.size),
+        "n_beats_gen": float(gen_beats.size),
+        "n_beats_ref": float(ref_beats.size),
     }
+
+
+def beat_precision_recall_f(generated: Iterable[float], reference: Iterable[float],
+                            tolerance: float = TOLERANCE_S) -> dict[str, float]:
+    """beat_precision = hits / #gen (LORIS), beat_recall = hits / #ref (D2M-GAN's BHS),
+    beat_f = their harmonic mean (Dixon 2007; mir_eval), hits one-to-one within ±tolerance.
+    No reference beats: all NaN; reference beats but no generated ones: 0, NaN precision."""
+    g = np.asarray(list(generated), dtype=np.float64)
+    r = np.asarray(list(reference), dtype=np.float64)
+    if r.size == 0:
+        return {"beat_precision": math.nan, "beat_recall": math.nan, "beat_f": math.nan}
+    hits = match_events(g, r, tolerance)
+    p = hits / g.size if g.size else math.nan
+    rec = hits / r.size
+    f = 2 * hits / (g.size + r.size)
+    return {"beat_precision": p, "beat_recall": rec, "beat_f": f}
+
+
+def tempo_from_beats(beats: np.ndarray) -> float:
+    """60 / median inter-beat interval (0.0 with fewer than two beats)."""
+    b = np.sort(np.asarray(beats, np.float64))
+    return 60.0 / float(np.median(np.diff(b))) if b.size >= 2 else 0.0
 
 
 def beat_metrics_set(generated: Mapping[str, AudioInput], reference: Mapping[str, AudioInput],

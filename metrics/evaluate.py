@@ -243,7 +243,7 @@ def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamp
                 notes.append(f"{mname}: {w.message}")
         for key, score in scores.items():
             base = dict(metric=mname, key=key, system=s, higher_is_better=score.higher_is_better,
-                        weights=metric.weights, config=config, versions=versions, n_resamples=n_resamples,
+                        target=score.target, weights=metric.weights, config=config, versions=versions, n_resamples=n_resamples,
                         fingerprint=fps[s])
             if len(kept) < score.min_clips:
                 note = f"{key}: not computed, it needs at least {score.min_clips} clips and the run has {len(kept)}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from reports.errors import ReportError
 
 RESULT_COLUMNS = ["experiment", "dataset", "variant", "label", "system", "metric", "key", "value", "ci_low",
-                  "ci_high", "n_clips", "weights", "system_weights", "higher_is_better", "run"]
+                  "ci_high", "n_clips", "weights", "system_weights", "higher_is_better", "target", "run"]
 # Columns every metrics parquet of this harness has; an older layout lacks some of them.
 METRIC_COLUMNS = {"metric", "key", "system", "clip", "value", "ci_low", "ci_high", "n_clips", "higher_is_better",
                   "weights"}
@@ -114,6 +114,8 @@ def run_results(run_dir: str | Path, experiment: str = "", variant: str = "", la
             df[k] = v
         kinds = {s: d.get("weights") for s, d in (info.env.get("systems") or {}).items() if isinstance(d, dict)}
         df["system_weights"] = df["system"].map(kinds)
+        if "target" not in df.columns:  # closer-to-target metrics (metrics.base.Score.target); older runs lack it
+            df["target"] = float("nan")
         df = df[RESULT_COLUMNS]
     else:
         df = pd.DataFrame(columns=RESULT_COLUMNS)

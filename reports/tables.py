@@ -141,9 +141,14 @@ def _tex(text: str) -> str:
     return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text))
 
 
-def mark_best(cells: list[Cell], higher_is_better: bool) -> None:
-    """Mark the best and second-best finite cells (ties share the mark)."""
-    values = sorted({c.value for c in cells if not c.empty}, reverse=higher_is_better)
+def mark_best(cells: list[Cell], higher_is_better: bool | float) -> None:
+    """Mark the best and second-best finite cells (ties share the mark); a float (not a bool) is a
+    target: closest to it is best (BCS: 1)."""
+    if isinstance(higher_is_better, float):
+        target = higher_is_better
+        values = sorted({c.value for c in cells if not c.empty}, key=lambda v: abs(v - target))
+    else:
+        values = sorted({c.value for c in cells if not c.empty}, reverse=higher_is_better)
     for c in cells:
         if not c.empty and values:
             c.mark = "best" if c.value == values[0] else "second" if len(values) > 1 and c.value == values[1] else ""
@@ -155,10 +160,11 @@ def load_paper() -> dict:
     return yaml.safe_load(PAPER_FILE.read_text())
 
 
-def _directions(frame) -> dict[str, bool]:
-    d = {"ovl": True, "rel": True, "is": True}
+def _directions(frame) -> dict[str, bool | float]:
+    d: dict[str, bool | float] = {"ovl": True, "rel": True, "is": True}
     for key, g in frame.groupby("key"):
-        d[key] = bool(g["higher_is_better"].iloc[0])
+        target = g["target"].iloc[0] if "target" in g.columns else None
+        d[key] = float(target) if target is not None and target == target else bool(g["higher_is_better"].iloc[0])
     return d
 
 
