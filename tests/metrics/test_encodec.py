@@ -102,3 +102,20 @@ def test_kaiser_kernel_against_torchaudio_formula():
     k, width = kaiser_resample_kernel(44100, 24000)
     assert k.shape == (80, 1, 2 * width + 147) and k.dtype == torch.float32
     assert float(k.sum(dim=-1).mean()) == pytest.approx(1.0, abs=2e-3)  # unit DC gain per phase
+
+
+def test_kaiser_resample_matches_torchaudio_golden():
+    """fadtk's torchaudio Kaiser resampler, golden outputs made by scripts/make_kaiser_resample_golden.py."""
+    from pathlib import Path
+
+    from metrics.embedders.encodec import resample_kaiser
+
+    golden = np.load(Path(__file__).parent / "golden" / "resample_kaiser_torchaudio.npz")
+    cases = sorted({k.split("_")[0] for k in golden.files if k.startswith("case")})
+    assert len(cases) == 5
+    for c in cases:
+        orig, new, _ = golden[f"{c}_rates"]
+        y = resample_kaiser(torch.from_numpy(golden[f"{c}_input"])[None], int(orig), int(new))[0].numpy()
+        want = golden[f"{c}_output"]
+        assert y.shape == want.shape
+        np.testing.assert_allclose(y, want, atol=1e-6)
