@@ -348,3 +348,63 @@ def test_every_vote_records_time_spent(app):
     with db.read() as s:
         spent = s.scalars(select(Vote.time_spent_ms).where(Vote.rater_id == rater.id)).all()
     assert spent and all(t >= 300 for t in spent)
+
+
+def test_admin_results_json_is_fast_and_complete_for_200_raters(tmp_path):
+    """200 raters × 30 items (17,400 votes): the admin JSON in < 1 s of CPU (wall time printed;
+    a shared test machine inflates it), with the rater table, exclusions and notes."""
+    from sqlalchemy import insert
+
+    from human_eval.aggregate import results_payload
+    from human_eval.assign import build_plan
+    from human_eval.models import utcnow
+    from human_eval.storage import open_database
+    from human_eval.study import Media, create_study
+
+    db = open_database(f"sqlite:///{tmp_path / 'big.sqlite'}")
+    systems, clips = ["a", "b", "c"], [f"c{i}" for i in range(40)]
+    plan = build_plan(clips, systems, 200, 30, seed=0, checks=2)
+    media = {(s, c, v): Media(f"{s}{c}{v}.mp4", 10.0) for s in systems for c in clips for v in ("", "degraded")}
+    admin = create_study(db, "big", plan, str(tmp_path), "x", systems, {"play_fraction": 1.0}, media, {})
+    rng = random.Random(0)
+    with db.read() as s:
+        rows = s.execute(select(Assignment.id, Assignment.rater_id, Item.kind, Item.check, Assignment.a_on_left)
+                         .join(Item, Assignment.item_id == Item.id)).all()
+    now, votes = utcnow(), []
+    right_check = {"identical": lambda left: "tie", "degraded": lambda left: "left" if left else "right"}
+    for a, r, kind, check, a_on_left in rows:
+        for q in (("semantic", "dynamic", "overall") if kind == "pairwise" else ("ovl", "rel")):
+            answer = (rng.choice(["left", "right"]) if check is None else right_check[check](a_on_left)) \
+                if kind == "pairwise" else str(rng.randint(1, 10))
+            votes.append(dict(assignment_id=a, rater_id=r, question=q, answer=answer, submission_id="x", shown_at=now,
+                              answered_at=now, time_spent_ms=1000 if r % 50 == 0 else rng.randint(4000, 40000)))
+    with db.write() as s:
+        s.execute(insert(Vote), votes)
+    results_payload(db, "big")  # imports and caches warm
+    cpu, wall = [], []
+    for _ in range(3):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        payload = results_payload(db, "big")
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    print(f"results.json for 200 raters: cpu {min(cpu):.3f} s, wall {min(wall):.3f} s")
+    assert min(cpu) < 1.0
+    assert len(payload["raters"]) == 200
+    excluded = {e["rater"] for e in payload["excluded"]}
+    fast = {49, 99, 149, 199}  # slots of rater ids 50, 100, 150, 200: 1 s per item
+    assert fast <= excluded
+    assert all("too fast" in e["reasons"] for e in payload["excluded"] if e["rater"] in fast)
+    assert len(payload["notes"]) == len(excluded)
+    assert {"semantic", "ovl"} <= set(payload["agreement"]) and payload["rule"]["min_median_s"] == 3.0
+    kinds = {r["kind"] for r in payload["results"]}
+    assert kinds == {"pairwise", "rating", "bradley_terry"}
+    for r in payload["results"]:
+        if r["kind"] == "rating":
+            assert 10 <= r["ci_low"] <= r["value"] <= r["ci_high"] <= 100
+    client = TestClient(create_app(db))
+    t0 = time.perf_counter()
+    r = client.get("/s/big/admin/results.json", headers={"Authorization": f"Bearer {admin}"})
+    print(f"GET results.json: {time.perf_counter() - t0:.3f} s")
+    assert r.status_code == 200 and r.json()["excluded"] == payload["excluded"]
+    client.close()
+    db.dispose()
