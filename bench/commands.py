@@ -103,6 +103,9 @@ def cmd_evaluate(args) -> int:
                               allow_missing=True if args.allow_missing else None, overrides=args.overrides)
     print_evaluation(evaluation)
     console.print(f"results: [bold]{evaluation.run_dir / 'metrics'}[/bold]")
+    from metrics.headline import headline  # controls on synchrony/retrieval, trackers vs truth (issue 16)
+    for line in headline(evaluation):
+        print(line)
     return 0
 
 

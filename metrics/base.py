@@ -79,6 +79,7 @@ def _builtin_modules() -> None:
     import metrics.embedding_metrics  # noqa: F401  (registers fd, fad, kl, is)
     import metrics.sync  # noqa: F401  (registers sync)
     import metrics.retrieval  # noqa: F401  (registers retrieval)
+    import metrics.symbolic  # noqa: F401  (registers symbolic)
 
 
 def _entry_points() -> dict:

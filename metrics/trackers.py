@@ -205,8 +205,11 @@ def _basic_pitch_compute(path: Path) -> dict[str, np.ndarray]:
     y = _load(path, None, 22050)
     if y.size == 0 or not np.any(y != 0):  # silence: no notes (basic-pitch would still run)
         return {"notes": np.zeros((0, 4))}
-    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):  # it prints "Predicting MIDI for ..."
-        _, _, events = predict(str(path), model)
+    import warnings
+
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # librosa → audioread imports aifc (3.13)
+        _, _, events = predict(str(path), model)  # (it prints "Predicting MIDI for ..." on stdout)
     notes = np.array([[s, e, p, v] for s, e, p, v, *_ in events], np.float64).reshape(-1, 4)
     return {"notes": notes[np.argsort(notes[:, 0], kind="stable")] if notes.size else notes}
 
