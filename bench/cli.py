@@ -23,6 +23,7 @@ VERB_MODULES = {
     "report": ("render a run's or experiment's stored results as an offline HTML report", "reports.cli"),
     "experiment": ("the paper's tables and figures as named, resumable sweeps", "bench.experiment_cli"),
     "human-eval": ("pairwise rating form, invitations and vote aggregation", "human_eval.cli"),
+    "status": ("clips done/failed/pending per system, jobs in flight, failed shards' errors", "bench.status"),
 }
 # `bench perf <area>` benchmarks that live beside their package (same two functions).
 PERF_MODULES = {
@@ -126,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     sysp.add_parser("list", help="registered systems (built-in, configs and entry points)")
     p = sysp.add_parser("check", help="say what each system still needs here (repository, environment, weights)")
     p.add_argument("names", nargs="*", help="systems to check (default: all); key=value items are Hydra overrides")
+    p.add_argument("--deep", action="store_true", help="also import the code in the built environment, load every "
+                   "weight file and generate one short clip (a baseline's one-minute check)")
+    p = sysp.add_parser("verify", help="check every baseline adapter against its official repository (no network)")
+    p.add_argument("names", nargs="*", help="baselines to verify (default: all seven)")
+    p.add_argument("--source", default=None, help="folder with one official repository per baseline at its pinned "
+                   "commit (default: $BENCH_BASELINES_SRC, else ../shared/baselines-src beside the checkout)")
+    p.add_argument("--no-real-runs", action="store_true", help="skip the real runs (import closure and contract only)")
     p = sysp.add_parser("setup", help="clone a baseline at its pinned commit and build its own environment")
     p.add_argument("name")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. system.cmt.base_python=/usr/bin/python3.8")

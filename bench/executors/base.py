@@ -31,6 +31,7 @@ class Shard:
     run_dir: str
     outputs: tuple[str, ...] = ()
     max_workers: int | None = None  # at most this many shards of the group at once (local engine)
+    threads: int | None = None  # torch threads in the worker (None: the process default)
 
 
 class ShardLost(Exception):
@@ -40,6 +41,7 @@ class ShardLost(Exception):
 def run_shard(shard: Shard) -> Any:
     """Worker side of every engine: run the shard, keeping its state file current."""
     counted = {"n": 0}
+    restore = _set_threads(shard.threads)
     write_shard_state(shard.run_dir, shard.shard_id, state="running", started=now(), progress=0,
                       size=shard.size, **worker_identity())
 
@@ -50,13 +52,27 @@ def run_shard(shard: Shard) -> Any:
     try:
         result = shard.fn(shard.payload, progress)
     except BaseException as exc:
+        _set_threads(restore)
         write_shard_state(shard.run_dir, shard.shard_id, state="failed", finished=now(),
                           error=f"{type(exc).__name__}: {exc}",
                           traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         raise
+    _set_threads(restore)
     write_shard_state(shard.run_dir, shard.shard_id, state="done", finished=now(), progress=shard.size,
                       summary=getattr(result, "summary", lambda: None)())
     return result
+
+
+def _set_threads(n: int | None) -> int | None:
+    """Fix torch's intra-op threads (a float sum over another thread count rounds differently in
+    the last bits, so identical outputs across engines need the same count); returns the old one."""
+    if not n:
+        return None
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    return old
 
 
 def auto_shard_size(n_items: int, slots: int, per_slot: int = 4) -> int:
@@ -69,6 +85,7 @@ class Executor:
 
     engine = "base"
     poll_s = 0.5
+    threads_per_task: int | None = None
 
     def shard_size(self, n_items: int, max_workers: int | None = None) -> int:
         raise NotImplementedError
@@ -109,7 +126,9 @@ class Executor:
         """Generation jobs → JobOutcome per job (bench.generation)."""
         from bench.generation import JobOutcome, job_shard
 
-        shards = [job_shard(job, max_workers) for job in jobs]
+        from dataclasses import replace
+
+        shards = [replace(job_shard(job, max_workers), threads=self.threads_per_task) for job in jobs]
         for shard, result in self.run(shards, progress):
             if isinstance(result, BaseException):
                 state = read_shard_state(shard.run_dir, shard.shard_id)

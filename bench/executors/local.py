@@ -18,9 +18,11 @@ class LocalExecutor(Executor):
 
     engine = "local"
 
-    def __init__(self, workers: int | str = "auto", shard_size: int | str = "auto"):
+    def __init__(self, workers: int | str = "auto", shard_size: int | str = "auto",
+                 threads_per_task: int | None = None):
         self.workers = (os.cpu_count() or 1) if workers == "auto" else int(workers)
         self._shard = shard_size
+        self.threads_per_task = threads_per_task
         if self.workers < 1:
             raise ConfigError(f"executor.workers must be >= 1 or 'auto', got {workers}")
 

@@ -21,11 +21,13 @@ class RayExecutor(Executor):
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None, object_store_mb: int | None = 200,
                  cpus_per_task: float = 1, gpus_per_task: float = 0, max_retries: int = 0,
-                 shard_size: int | str = "auto"):
+                 shard_size: int | str = "auto", threads_per_task: int | None = None):
         self.address, self.num_cpus, self.object_store_mb = address, num_cpus, object_store_mb
         self.cpus_per_task, self.gpus_per_task = float(cpus_per_task), float(gpus_per_task)
         self.max_retries, self._shard = int(max_retries), shard_size
         self._started = False
+        # Ray gives a task OMP_NUM_THREADS = its CPUs; torch follows unless told otherwise
+        self.threads_per_task = threads_per_task or max(1, int(self.cpus_per_task))
         self._remote = None
 
     def _ray(self):

@@ -28,13 +28,14 @@ class SlurmExecutor(Executor):
                  qos: str | None = None, gpus_per_task: int = 0, cpus_per_task: int = 4, mem_gb: float = 32,
                  time_min: int = 240, array_parallelism: int = 64, sbatch_extra: dict | None = None,
                  setup: Sequence[str] = (), job_name_prefix: str = "dyvim-bench", shard_size: int | str = "auto",
-                 log_dir: str | None = None, poll_s: float = 2.0):
+                 log_dir: str | None = None, poll_s: float = 2.0, threads_per_task: int | None = None):
         if cluster not in CLUSTERS:
             raise ConfigError(f"executor.cluster={cluster!r}: one of {', '.join(CLUSTERS)}")
         self.cluster, self.partition, self.account, self.qos = cluster, partition, account, qos
         self.gpus_per_task, self.cpus_per_task, self.mem_gb = int(gpus_per_task), int(cpus_per_task), mem_gb
         self.time_min, self.array_parallelism = int(time_min), int(array_parallelism)
         self.sbatch_extra, self.setup = dict(sbatch_extra or {}), list(setup)
+        self.threads_per_task = threads_per_task
         self.job_name_prefix, self._shard, self.log_dir, self.poll_s = job_name_prefix, shard_size, log_dir, poll_s
 
     def shard_size(self, n_items: int, max_workers: int | None = None) -> int:
