@@ -148,6 +148,62 @@ async def unpaced(url, target: Target, rates: list[float], step_s: float, deadli
     return (max(ok) if ok else 0.0), stats_all
 
 
+def hardening(db, url: str, port: int, pid: int, seed: int) -> dict:
+    """Issue 17's probes against the served app (human_eval/probes.py): a forged token with
+    3 + 3 uploads of 200 MB at once (slowest answer, server RSS growth), every malformed input
+    (count of 5xx), and a scripted rater that skips listening on a study that enforces play
+    (its votes stored and not excluded by the results)."""
+    import re
+
+    import httpx
+
+    from human_eval.aggregate import results_payload
+    from human_eval.assign import build_plan
+    from human_eval.models import Assignment, Item, Rater
+    from human_eval.probes import forged_big_body, run_malformed, scripted_bot
+    from human_eval.study import Media, authenticate, create_study, invite
+    from sqlalchemy import func, select
+
+    from human_eval.models import Vote
+
+    study = f"probe-{uuid.uuid4().hex[:8]}"
+    clips = [f"clip{i:03d}" for i in range(6)]
+    plan = build_plan(clips, ["system_a", "system_b"], 2, 6, seed=seed, checks=2)
+    media = {(s, c, v): Media(f"{s}-{c}-{v}.mp4", 10.0) for s in ("system_a", "system_b") for c in clips
+             for v in ("", "degraded")}
+    create_study(db, study, plan, tempfile.gettempdir(), "synthetic", ["system_a", "system_b"], {"play_fraction": 1.0},
+                 media, {})
+    tokens = [t for _, t in invite(db, study, 2)]
+    with httpx.Client(base_url=url, timeout=30) as client:  # every worker warm (imports, study row cached)
+        for _ in range(20):
+            client.get(f"/s/{study}/r/{tokens[0]}")
+    big = forged_big_body(port, pid, study, size_mb=200, parallel=3)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        bot_base, probe_base = f"/s/{study}/r/{tokens[0]}", f"/s/{study}/r/{tokens[1]}"
+        csrfs = [re.search(r'name="csrf" value="([^"]+)"', client.get(f"/s/{study}/r/{t}/item").text).group(1)
+                 for t in tokens]
+        _, bot = authenticate(db, study, tokens[0])
+        with db.read() as s:
+            seq = s.execute(select(Assignment.id, Item.kind).join(Item, Assignment.item_id == Item.id)
+                            .where(Assignment.rater_id == bot.id).order_by(Assignment.position)).all()
+        scripted_bot(client, bot_base, csrfs[0], [(a, k) for a, k in seq], wait_s=1.0)
+        page = client.get(f"{probe_base}/item").text
+        media_name = re.search(r'<video id="video-left" src="[^"]*/([^"/]+)"', page).group(1)
+        _, prober = authenticate(db, study, tokens[1])
+        with db.read() as s:
+            current = s.scalar(select(Assignment.id).where(Assignment.rater_id == prober.id)
+                               .order_by(Assignment.position).limit(1))
+        statuses = run_malformed(client, probe_base, csrfs[1], current, media_name, port=port)
+    with db.read() as s:
+        stored = s.scalar(select(func.count()).select_from(Vote).where(Vote.rater_id == bot.id))
+    excluded = {e["rater"] for e in results_payload(db, study)["excluded"]}
+    with db.read() as s:
+        bot_slot = s.scalar(select(Rater.slot).where(Rater.id == bot.id))
+    return dict(forged_big_body_ms=round(big["ms"], 1), rss_growth_mb=round(big["rss_growth_mb"], 1),
+                malformed_500s=sum(1 for st in statuses.values() if st >= 500 or st == 0),
+                bot_votes_kept=0 if bot_slot in excluded else int(stored))
+
+
 def count_stored(db, study: str) -> tuple[set, int]:
     """Assignment ids with votes, and vote rows beyond one per (assignment, question)."""
     from sqlalchemy import func, select
@@ -225,6 +281,7 @@ def bench_backend(name: str, url: str, args, deadline: float) -> dict:
     ladder_target = make_target(db, args.raters, args.votes, args.seed + 1)
     server = _serve(url, port, args.workers)
     try:
+        probes = hardening(db, f"http://127.0.0.1:{port}", port, server.pid, args.seed)
         t0 = time.monotonic()
         stats = asyncio.run(paced(f"http://127.0.0.1:{port}", paced_target, (args.pause_min, args.pause_max),
                                   args.repeat, deadline, args.seed, args.pages))
@@ -245,7 +302,7 @@ def bench_backend(name: str, url: str, args, deadline: float) -> dict:
                duplicates=dups + dups_l, lost=len(stats.sent - stored) + len(ladder.sent - stored_l),
                errors=stats.errors + ladder.errors, retries=stats.retries + ladder.retries, paced_s=round(paced_s, 1), p95_ms=round(stats.p95(), 1),
                p50_ms=round(float(np.percentile(stats.latencies_ms, 50)), 1) if stats.latencies_ms else None,
-               max_rate=max_rate)
+               max_rate=max_rate, **probes)
     print(" ".join(f"{k}={v}" for k, v in out.items()), flush=True)
     return out
 
@@ -277,6 +334,10 @@ def main(args) -> int:
         raise ConfigError("no backend was benchmarked")
     total = {k: sum(r[k] for r in results) for k in ("votes_sent", "votes_stored", "duplicates", "lost")}
     print(json.dumps({"results": results}), flush=True)
+    print(f"forged_big_body_ms={max(r['forged_big_body_ms'] for r in results):.1f} "
+          f"rss_growth_mb={max(r['rss_growth_mb'] for r in results):.1f} "
+          f"malformed_500s={sum(r['malformed_500s'] for r in results)} "
+          f"bot_votes_kept={sum(r['bot_votes_kept'] for r in results)}", flush=True)
     print(f"votes_sent={total['votes_sent']} votes_stored={total['votes_stored']} duplicates={total['duplicates']} "
           f"lost={total['lost']} p95_ms={max(r['p95_ms'] for r in results):.1f} "
           f"max_rate={min(r['max_rate'] for r in results):g}")

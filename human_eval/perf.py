@@ -7,10 +7,15 @@ study is stored, the app is served by uvicorn in its own process on 127.0.0.1, a
    --pages each vote is preceded by loading the item page); latency is measured on votes;
 2. unpaced: an open-loop ladder of vote rates (votes/s, a few seconds each) on fresh raters, to
    find the highest rate whose p95 stays under 200 ms.
+Before them, issue 17's probes (human_eval/probes.py, loadtest.hardening): 3 + 3 uploads of
+200 MB under a forged token at once (declared length and chunked), every malformed input, and
+a scripted rater that skips listening on a study that enforces play.
 Then the database is counted: votes sent vs stored, duplicates, lost. Play enforcement is off in
 these synthetic studies (play_fraction 0); everything else is the production path. Bounded: at
 most R × V votes per phase and --max-s seconds in all.
-Last line: votes_sent=… votes_stored=… duplicates=… lost=… p95_ms=… max_rate=…
+Last two lines:
+    forged_big_body_ms=… rss_growth_mb=… malformed_500s=… bot_votes_kept=…   (worst / total over backends)
+    votes_sent=… votes_stored=… duplicates=… lost=… p95_ms=… max_rate=…
 (totals over backends; p95_ms the worst paced p95, max_rate the lowest).
 """
 

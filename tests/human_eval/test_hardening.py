@@ -70,12 +70,13 @@ def test_every_malformed_input_is_a_4xx_with_a_message(app):
     cases = malformed_cases(base, csrf, prog.current.id, media)
     assert len(cases) >= 35
     for name, method, url, kwargs in cases:
+        kwargs = {k: v for k, v in kwargs.items() if k != "raw"}
         r = client.request(method, url, **kwargs)
         assert r.status_code in (400, 403, 404, 409, 413, 422), (name, r.status_code, r.text[:200])
         if method != "HEAD":
             assert _message(r), name
     # the named cases of the issue, exactly
-    by_name = {name: client.request(m, u, **k) for name, m, u, k in cases}
+    by_name = {name: client.request(m, u, **{x: y for x, y in k.items() if x != "raw"}) for name, m, u, k in cases}
     assert by_name["vote csrf number"].status_code == 400 and "string" in _message(by_name["vote csrf number"])
     assert by_name["vote non-ASCII csrf header"].status_code == 400
     assert by_name["vote assignment 2^63"].status_code == 422 and "whole number" in _message(by_name["vote assignment 2^63"])

@@ -1,4 +1,6 @@
-"""`bench perf human-eval` at a tiny size: every vote stored once, and the last line as promised."""
+"""`bench perf human-eval` at a tiny size: every vote stored once, issue 17's probes (forged big
+body answered fast without memory growth, no 500 on malformed input, no bot vote kept), and the
+last two lines as promised."""
 
 import os
 import re
@@ -18,7 +20,10 @@ def test_perf_human_eval_tiny():
                            "--step-s", "0.5", "--backends", backends, "--max-s", "120"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    last = proc.stdout.strip().splitlines()[-1]
+    *_, probes, last = proc.stdout.strip().splitlines()
+    p = re.match(r"^forged_big_body_ms=([\d.]+) rss_growth_mb=(-?[\d.]+) malformed_500s=(\d+) bot_votes_kept=(\d+)$", probes)
+    assert p, probes
+    assert float(p.group(1)) < 100 and float(p.group(2)) < 20 and p.group(3) == "0" and p.group(4) == "0", probes
     m = LAST.match(last)
     assert m, last
     sent, stored, dups, lost = map(int, m.groups()[:4])
