@@ -168,6 +168,31 @@ def _print_summary(result) -> None:
                           "re-run the same command to retry them")
 
 
+def _print_prepared(dcfg, clips) -> None:
+    """What a prepare made and what it left out (every skip with its reason is in dataset.json)."""
+    from collections import Counter
+    from pathlib import Path
+
+    from bench.data.manifest import INFO_NAME, read_info
+
+    info = read_info(dcfg.root)
+    splits = Counter(c.split for c in clips)
+    found, used = info.get("videos_found"), info.get("videos_used")
+    origin = f" from {used} of {found} videos" if found is not None and used is not None else ""
+    console.print(f"{dcfg.name}: {len(clips)} clips{origin} ({', '.join(f'{k} {v}' for k, v in sorted(splits.items()))}) "
+                  f"in {dcfg.root}")
+    skipped = info.get("skipped") or []
+    if skipped:
+        where = Path(dcfg.root) / INFO_NAME
+        console.print(f"[yellow]{len(skipped)} file(s) skipped[/yellow] (all reasons in {where}):")
+        for s in skipped[:5]:
+            console.print(f"  {s['path']}: {s['reason']}", soft_wrap=True)
+        if len(skipped) > 5:
+            console.print(f"  ... and {len(skipped) - 5} more")
+    if info.get("discarded_silent"):
+        console.print(f"{info['discarded_silent']} clip(s) discarded as silent")
+
+
 def cmd_data(args, parser) -> int:
     from bench.config import config_names
 
@@ -190,7 +215,7 @@ def cmd_data(args, parser) -> int:
     if args.data_verb == "prepare":
         clips = api.prepare(args.name, args.overrides, force=args.force)
         cfg = api.load_config(args.name, (), args.overrides)
-        console.print(f"{args.name}: {len(clips)} clips in {cfg.dataset.root}")
+        _print_prepared(cfg.dataset, clips)
         return 0
     if args.data_verb == "show":
         from bench.data.stats import dataset_stats, validate_media
@@ -205,7 +230,7 @@ def cmd_data(args, parser) -> int:
         problems = validate_media(clips)
         if problems:
             for p in problems:
-                console.print(f"[red]problem[/red] {p}")
+                console.print(f"[red]problem[/red] {p}", soft_wrap=True)
             return 1
         console.print(f"media: all {len(clips)} clips valid")
         return 0

@@ -78,10 +78,11 @@ def validate_media(clips: list[Clip], progress: bool = True, silence_db: float =
                 else:  # the header may claim more than the file holds: decode the clip's last second
                     ok, last = reaches(vpath, c.start + c.duration, info.fps)
                     if not ok:
+                        from bench.media.video import not_reached
+
                         problems.append(Problem(c.id, key, (
-                            f"the video stops decoding at {max(last, 0):.2f} s although its header says "
-                            f"{info.duration:.2f} s; the clip needs [{c.start:.2f}, {c.start + c.duration:.2f}) s "
-                            "(truncated file? re-download it)")))
+                            f"{not_reached(c.start + c.duration, last, info.duration)}; the clip needs "
+                            f"[{c.start:.2f}, {c.start + c.duration:.2f}) s (truncated file? re-download it)")))
         except BenchError as exc:
             problems.append(Problem(c.id, str(c.video), str(exc)))
         # audio

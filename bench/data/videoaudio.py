@@ -277,10 +277,12 @@ def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip
                     keypoints=item.keypoints)
         done["clips"].append({k: v for k, v in dataclasses.asdict(clip).items() if k != "root"})
     if truncated is not None:
+        from bench.media.video import not_reached
+
         start, last = truncated
         done["skipped"].append({"path": str(item.video), "reason": (
-            f"the video stops decoding at {max(last, 0):.2f} s although its header says {info.duration:.2f} s "
-            f"(truncated download?); clips from {start:.2f} s on were not kept")})
+            f"{not_reached(start + clip_duration, last, info.duration)} (truncated download?); clips from "
+            f"{start:.2f} s on were not kept")})
     return done
 
 

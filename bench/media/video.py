@@ -138,6 +138,12 @@ def reaches(path: str | os.PathLike, end: float, fps: float | None = None) -> tu
     return last >= end - 1.5 / (fps or 25.0) - 1e-6, last
 
 
+def not_reached(end: float, last: float, header: float) -> str:
+    """The problem text for a video that `reaches` found short of `end`."""
+    got = f"its last frame there is at {last:.2f} s" if last >= 0 else f"no frame decodes in [{max(end - 1, 0):.2f}, {end:.2f}) s"
+    return f"the video does not decode to {end:.2f} s ({got}) although its header says {header:.2f} s"
+
+
 def _frame_interval(times: list[float]) -> float:
     return float(np.median(np.diff(times))) if len(times) > 1 else 1.0
 
