@@ -80,6 +80,7 @@ def _builtin_modules() -> None:
     import metrics.sync  # noqa: F401  (registers sync)
     import metrics.retrieval  # noqa: F401  (registers retrieval)
     import metrics.symbolic  # noqa: F401  (registers symbolic)
+    import metrics.relevance  # noqa: F401  (registers imagebind)
 
 
 def _entry_points() -> dict:

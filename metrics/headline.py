@@ -9,7 +9,8 @@ the trackers (issue 16's bar): what is real comes first.
                                       against the true notes (notes_f_truth of `reference`)
 
 The differences are paired over clip ids with their bootstrap CI (metrics.bootstrap.
-paired_comparison), read from the per-clip rows the evaluation stored; the line before the
+paired_comparison), read from the rows stored in runs/<name>/metrics/ (so an evaluation of one
+metric still shows the others' latest values); the line before the
 headline prints each value with its CI and whether the CI excludes 0. A value that was not
 computed prints as `n/a`.
 """
@@ -42,7 +43,6 @@ def headline_values(evaluation, n_resamples: int = 1000, seed: int = 0) -> dict[
     from metrics.bootstrap import paired_comparison
 
     run_dir = Path(evaluation.run_dir)
-    table = evaluation.table
     out: dict[str, tuple[float, float, float] | None] = {}
     for name, (metric, key) in DIFFERENCES.items():
         a, b = _per_clip(run_dir, metric, key, "reference"), _per_clip(run_dir, metric, key, "shuffled")
@@ -56,14 +56,23 @@ def headline_values(evaluation, n_resamples: int = 1000, seed: int = 0) -> dict[
         pc = paired_comparison(va[ok], vb[ok], n_resamples=n_resamples, seed=seed)
         out[name] = (pc.difference, pc.ci_low, pc.ci_high)
     for name, (metric, key) in TRACKER_VALUES.items():
-        row = table[(table["metric"] == metric) & (table["key"] == key) & (table["system"] == "reference")] \
-            if len(table) else table
-        if not len(row) or not np.isfinite(row["value"].iloc[0]):
-            out[name] = None
-            continue
-        r = row.iloc[0]
-        out[name] = (float(r["value"]), float(r["ci_low"]), float(r["ci_high"]))
+        r = _set_row(run_dir, metric, key, "reference")
+        out[name] = None if r is None else (float(r["value"]), float(r["ci_low"]), float(r["ci_high"]))
     return out
+
+
+def _set_row(run_dir: Path, metric: str, key: str, system: str):
+    """The stored set row (value, CI) of one system under one key, or None (absent or NaN)."""
+    import pandas as pd
+
+    path = run_dir / "metrics" / f"{metric}.parquet"
+    if not path.exists():
+        return None
+    df = pd.read_parquet(path)
+    sel = df[(df["key"] == key) & (df["system"] == system) & df["clip"].isna()]
+    if not len(sel) or not np.isfinite(sel["value"].iloc[0]):
+        return None
+    return sel.iloc[0]
 
 
 def headline(evaluation, n_resamples: int = 1000, seed: int = 0) -> list[str]:
