@@ -30,14 +30,43 @@ from metrics.frechet import DEFAULT_FD_METHOD
 
 _EMBEDDERS: dict[tuple, object] = {}
 
+#: the per-file output a Fréchet/kernel metric pools, by embedder (one row per clip, or a clip's frames)
+ROWS = {"cnn14_16k": "embedding", "cnn14_32k": "embedding", "vggish": "frames",
+        "encodec_24k": "frames", "encodec_48k": "frames"}
+#: Cnn14 at the evaluation rates audioldm_eval offers (EvaluationHelper(sampling_rate=16000|32000))
+CNN14_BY_RATE = {16000: "cnn14_16k", 32000: "cnn14_32k"}
+
+
+def _cnn14_for(sample_rate, metric: str) -> str:
+    try:
+        return CNN14_BY_RATE[int(sample_rate)]
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"metric {metric}: sample_rate must be 16000 or 32000 (Cnn14's two front ends, "
+                          f"as audioldm_eval), got {sample_rate!r}") from None
+
+
+def _check_embedder(name: str, metric: str) -> str:
+    if name not in ROWS:
+        raise ConfigError(f"metric {metric}: embedder must be one of {', '.join(ROWS)}, got {name!r}")
+    return name
+
 
 class _EmbeddingMetric(Metric):
     embedder_name = ""
 
     def __init__(self, cache=None, seed: int = 0, weights: str = "pretrained", checkpoint: str | None = None,
-                 device: str = "cpu", **embedder_options):
+                 device: str = "cpu", embedder: str | None = None, sample_rate: int | None = None,
+                 **embedder_options):
         super().__init__(cache, seed)
         from metrics.embedders import make_embedder
+
+        if embedder is not None:
+            self.embedder_name = _check_embedder(embedder, self.name)
+        if sample_rate is not None:
+            if not self.embedder_name.startswith("cnn14"):
+                raise ConfigError(f"metric {self.name}: sample_rate picks Cnn14's front end (16000 | 32000); the "
+                                  f"{self.embedder_name} embedder has its own rate")
+            self.embedder_name = _cnn14_for(sample_rate, self.name)
 
         # pretrained files default to <cache_dir>/weights/<official name>: never the CWD
         kwargs = dict(weights=weights, checkpoint=checkpoint, seed=seed, device=device,
@@ -51,6 +80,9 @@ class _EmbeddingMetric(Metric):
 
     def describe(self) -> dict:
         return {"embedder": self.embedder_name, **self.embedder.describe()}
+
+    def _rows(self, outputs: list[dict]) -> list[np.ndarray]:
+        return [o[ROWS[self.embedder_name]] for o in outputs]
 
     def _embed(self, paths: Mapping[str, Path], clips: Sequence[Clip]) -> list[dict]:
         return self.embedder.embed_files([paths[c.id] for c in clips], cache=self.cache)
@@ -110,24 +142,134 @@ class _FrechetMetric(_EmbeddingMetric):
 
 @register_metric("fd")
 class FD(_FrechetMetric):
-    """Fréchet distance on PANNs Cnn14 (16 kHz) 2048-d embeddings (lower is better)."""
+    """Fréchet distance on PANNs Cnn14 2048-d embeddings, 16 kHz (default) or ``sample_rate=32000``
+    (lower is better)."""
 
     embedder_name = "cnn14_16k"
 
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
-        return {"fd": frechet_score([g["embedding"] for g in gen], [r["embedding"] for r in ref], self.fd_method)}
+        return {"fd": frechet_score(self._rows(gen), self._rows(ref), self.fd_method)}
 
 
 @register_metric("fad")
 class FAD(_FrechetMetric):
-    """Fréchet Audio Distance on VGGish 128-d frame embeddings (lower is better)."""
+    """Fréchet Audio Distance on frame embeddings pooled over clips: VGGish 128-d (default, as
+    audioldm_eval) or ``embedder=encodec_24k|encodec_48k`` (fadtk's encodec-emb, -48k); lower is better."""
 
     embedder_name = "vggish"
 
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
-        return {"fad": frechet_score([g["frames"] for g in gen], [r["frames"] for r in ref], self.fd_method)}
+        return {"fad": frechet_score(self._rows(gen), self._rows(ref), self.fd_method)}
+
+
+@register_metric("fad_inf")
+class FADInf(_EmbeddingMetric):
+    """FAD∞ (fadtk's ``score_inf``): FD of n frames drawn with replacement from the generated set's
+    pooled frames, against the reference set's statistics, extrapolated to n → ∞ over `steps`
+    sizes from `min_n` (seeded). Also reports the fit's slope and r² (keys fad_inf_slope,
+    fad_inf_r2). CI: a bootstrap over clips whose replicates take the extrapolation's limit — the
+    FD of the resampled pooled frames (refitting 25 random draws per replicate would cost seconds
+    each); the draws' own noise is in r²."""
+
+    embedder_name = "vggish"
+
+    def __init__(self, cache=None, seed: int = 0, steps: int = 25, min_n: int = 500, **kwargs):
+        super().__init__(cache, seed, **kwargs)
+        if int(steps) < 2 or int(min_n) < 2:
+            raise ConfigError(f"metric fad_inf: steps and min_n must be ≥ 2, got {steps}, {min_n}")
+        self.steps, self.min_n = int(steps), int(min_n)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "steps": self.steps, "min_n": self.min_n, "peer": "fadtk 1.1.0 score_inf"}
+
+    def scores(self, clips, generated, reference):
+        from metrics.frechet import FrechetResampler
+        from metrics.small_sample import fad_inf, pooled_stats
+
+        gen, ref = _embed_both(self, clips, generated, reference)
+        g, r = self._rows(gen), self._rows(ref)
+        fit = fad_inf(g, pooled_stats(r), steps=self.steps, min_n=self.min_n, seed=self.seed)
+        a = np.concatenate([np.atleast_2d(x) for x in g]).astype(np.float64)
+        b = np.concatenate([np.atleast_2d(x) for x in r]).astype(np.float64)
+        owner_a = np.repeat(np.arange(len(g)), [len(np.atleast_2d(x)) for x in g])
+        owner_b = np.repeat(np.arange(len(r)), [len(np.atleast_2d(x)) for x in r])
+        resampler = FrechetResampler(a, b, groups=(owner_a, owner_b), n_groups=(len(g), len(r)))
+        n = len(g)
+
+        def statistic(idx):
+            idx = np.asarray(idx)
+            if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
+                return np.array([fit.score])
+            counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
+            return resampler.weighted(counts, counts)
+
+        def constant(value):
+            return lambda idx: np.full(np.asarray(idx).shape[0], value)
+
+        return {"fad_inf": Score(statistic=statistic, min_clips=2),
+                "fad_inf_slope": Score(statistic=constant(fit.slope), min_clips=2),
+                "fad_inf_r2": Score(statistic=constant(fit.r2), min_clips=2, higher_is_better=True)}
+
+
+@register_metric("fad_clip")
+class FADPerClip(_EmbeddingMetric):
+    """Per-clip FAD (fadtk's ``score_individual``, "per-song FAD"): each generated clip's frames
+    fitted alone against the reference set's pooled statistics; the set value is their mean.
+    Undefined (left out, noted) for a clip with fewer than 2 frames."""
+
+    embedder_name = "vggish"
+
+    def describe(self) -> dict:
+        return {**super().describe(), "peer": "fadtk 1.1.0 score_individual"}
+
+    def scores(self, clips, generated, reference):
+        from metrics.small_sample import per_clip_fad, pooled_stats
+
+        gen, ref = _embed_both(self, clips, generated, reference)
+        return {"fad_clip": Score(per_clip=per_clip_fad(self._rows(gen), pooled_stats(self._rows(ref))))}
+
+
+@register_metric("kid")
+class KID(_EmbeddingMetric):
+    """Kernel Inception Distance (audioldm_eval's ``calculate_kid``: cubic polynomial kernel,
+    unbiased MMD², mean over `subsets` random subsets of `subset_size`, RandomState(2020)) on Cnn14
+    2048-d embeddings (default) or any embedder's rows. Unbiased for any set size, unlike FD.
+    CI: a bootstrap over clips of the full-set MMD² (the KID itself whenever subset_size ≥ n)."""
+
+    embedder_name = "cnn14_16k"
+
+    def __init__(self, cache=None, seed: int = 0, subsets: int = 100, subset_size: int = 1000,
+                 degree: int = 3, coef0: float = 1.0, **kwargs):
+        super().__init__(cache, seed, **kwargs)
+        if ROWS[self.embedder_name] == "frames":
+            raise ConfigError(f"metric kid: {self.embedder_name} gives frames; KID resamples clips and needs one "
+                              "row per clip (use cnn14_16k or cnn14_32k)")
+        self.subsets, self.subset_size, self.degree, self.coef0 = int(subsets), int(subset_size), int(degree), float(coef0)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "subsets": self.subsets, "subset_size": self.subset_size, "degree": self.degree,
+                "coef0": self.coef0, "rng_seed": 2020, "peer": "audioldm_eval calculate_kid"}
+
+    def scores(self, clips, generated, reference):
+        from metrics.small_sample import KIDResampler, kid
+
+        gen, ref = _embed_both(self, clips, generated, reference)
+        g = np.concatenate([np.atleast_2d(x) for x in self._rows(gen)])
+        r = np.concatenate([np.atleast_2d(x) for x in self._rows(ref)])
+        full = kid(g, r, self.subsets, self.subset_size, self.degree, None, self.coef0).mean
+        resampler = KIDResampler(g, r, self.degree, None, self.coef0)
+        n = len(g)
+
+        def statistic(idx):
+            idx = np.asarray(idx)
+            if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
+                return np.array([full])
+            counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
+            return resampler.weighted(counts, counts)
+
+        return {"kid": Score(statistic=statistic, min_clips=2)}
 
 
 @register_metric("kl")

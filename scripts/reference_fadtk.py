@@ -80,6 +80,16 @@ def fadtk_dir() -> Path:
     return extract_wheel("fadtk", FADTK_VERSION, WHEEL_SHA256)
 
 
+def audioldm_eval_module(name: str):
+    """audioldm_eval 0.0.3's own ``metrics/<name>.py`` (kid, kl: they import only torch, numpy, tqdm,
+    os, pathlib) loaded from its PyPI wheel."""
+    path = extract_wheel("audioldm_eval", "0.0.3", AUDIOLDM_EVAL_SHA256) / "audioldm_eval" / "metrics" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_audioldm_eval_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def audioldm_eval_kid():
     """audioldm_eval 0.0.3's own ``metrics/kid.py`` (identical to GitHub main's, checked 2026-12-02)
     as a module: ``calculate_kid(featuresdict_1, featuresdict_2, subsets, subset_size, degree,

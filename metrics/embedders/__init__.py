@@ -12,20 +12,32 @@ from __future__ import annotations
 
 from bench.errors import UnknownNameError
 from metrics.embedders.cnn14 import Cnn14Embedder
+from metrics.embedders.encodec import EncodecEmbedder
 from metrics.embedders.vggish import VGGishEmbedder
 
 EMBEDDERS = {
     "cnn14_16k": lambda **kw: Cnn14Embedder(sample_rate=16000, **kw),
     "cnn14_32k": lambda **kw: Cnn14Embedder(sample_rate=32000, **kw),
     "vggish": lambda **kw: VGGishEmbedder(**kw),
+    "encodec_24k": lambda **kw: EncodecEmbedder(sample_rate=24000, **kw),
+    "encodec_48k": lambda **kw: EncodecEmbedder(sample_rate=48000, **kw),
+}
+
+#: what each embedder is, for `bench metrics list`: (dims per row, rows per file, peer tool, official file)
+EMBEDDER_INFO = {
+    "cnn14_16k": ("2048 + 527 logits", "1 per clip", "audioldm_eval 0.0.3 (16 kHz)", "Cnn14_16k_mAP=0.438.pth"),
+    "cnn14_32k": ("2048 + 527 logits", "1 per clip", "audioldm_eval 0.0.3 (32 kHz)", "Cnn14_mAP=0.431.pth"),
+    "vggish": ("128", "1 per 0.96 s", "audioldm_eval 0.0.3 FAD / fadtk vggish", "vggish-10086976.pth"),
+    "encodec_24k": ("128 (float16)", "75 per s", "fadtk 1.1.0 encodec-emb", "encodec_24khz-d7cc33bc.th"),
+    "encodec_48k": ("128 (float16)", "150 per s", "fadtk 1.1.0 encodec-emb-48k", "encodec_48khz-7e698e3e.th"),
 }
 
 
 def make_embedder(name: str, **kwargs):
-    """An embedder by registry name: ``cnn14_16k``, ``cnn14_32k`` or ``vggish``."""
+    """An embedder by registry name (EMBEDDERS: cnn14_16k, cnn14_32k, vggish, encodec_24k, encodec_48k)."""
     if name not in EMBEDDERS:
         raise UnknownNameError("embedder", name, list(EMBEDDERS))
     return EMBEDDERS[name](**kwargs)
 
 
-__all__ = ["Cnn14Embedder", "VGGishEmbedder", "make_embedder", "EMBEDDERS"]
+__all__ = ["Cnn14Embedder", "VGGishEmbedder", "EncodecEmbedder", "make_embedder", "EMBEDDERS", "EMBEDDER_INFO"]

@@ -36,7 +36,7 @@ from metrics.embedders.weights import (check_weights_kind, load_strict, resolve_
                                        torch_load, weights_dir)
 from metrics.errors import MetricError
 
-IMPL_VERSION = 2  # 2: inference through `inference_net` (batch norms folded, channels-last blocks)
+IMPL_VERSION = 2  # (model built lazily since: same numbers) 2: inference through `inference_net` (batch norms folded, channels-last blocks)
 DEFAULT_BATCH_SIZE = 8
 CLASSES_NUM = 527
 EMBEDDING_DIM = 2048
@@ -250,18 +250,36 @@ class Cnn14Embedder:
             from bench.cache import file_digest
 
             self.weights_sha256: str | None = file_digest(self.checkpoint)
-            model = build_cnn14(self.sample_rate, seed=None)
-            obj = torch_load(self.checkpoint)
-            state = obj["model"] if isinstance(obj, dict) and "model" in obj else obj
-            load_strict(model, state, self.checkpoint, "Cnn14")
         else:
             self.checkpoint = None
             self.weights_sha256 = None
-            model = build_cnn14(self.sample_rate, self.seed)
-        self.model = model.to(self.device).eval()  # the official module and parameters
-        self._net = inference_net(self.model)  # what runs: the same function, faster
+        # the network is built on the first file missing from the cache: a warm run whose
+        # embeddings are all cached loads no weights (the file's digest above names them)
+        self._model: torch.nn.Module | None = None
+        self._net_cache: torch.nn.Module | None = None
         self._logits: list[torch.Tensor] = []
-        self._net.fc_audioset.register_forward_hook(lambda _m, _i, out: self._logits.append(out))
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The official module and parameters (built on first use)."""
+        if self._model is None:
+            if self.checkpoint is not None:
+                model = build_cnn14(self.sample_rate, seed=None)
+                obj = torch_load(self.checkpoint)
+                state = obj["model"] if isinstance(obj, dict) and "model" in obj else obj
+                load_strict(model, state, self.checkpoint, "Cnn14")
+            else:
+                model = build_cnn14(self.sample_rate, self.seed)
+            self._model = model.to(self.device).eval()
+        return self._model
+
+    @property
+    def _net(self) -> torch.nn.Module:
+        """What runs: the same function as `model`, faster (inference_net)."""
+        if self._net_cache is None:
+            self._net_cache = inference_net(self.model)
+            self._net_cache.fc_audioset.register_forward_hook(lambda _m, _i, out: self._logits.append(out))
+        return self._net_cache
 
     # ---- identity
     def cache_name(self) -> str:

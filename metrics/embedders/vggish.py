@@ -153,13 +153,9 @@ class VGGishEmbedder:
                 "VGGish", checkpoint, VGGISH_FILE, VGGISH_URL, cache_dir, extra_dirs=[_torch_hub_checkpoints()],
                 checksum=VGGISH_CHECKSUM)
             self.weights_sha256: str | None = file_digest(self.checkpoint)
-            model = build_vggish(seed=None)
-            load_strict(model, torch_load(self.checkpoint), self.checkpoint, "VGGish")
-            model.embeddings = nn.Sequential(*list(model.embeddings.children())[:-1])
         else:
             self.checkpoint = None
             self.weights_sha256 = None
-            model = build_vggish(self.seed, final_relu=False)
         self.pca_params: Path | None = None
         self.pca_sha256: str | None = None
         if pca_params is not None and str(pca_params).strip() not in ("", "None", "null"):
@@ -169,10 +165,23 @@ class VGGishEmbedder:
                     f"{p}: VGGish PCA parameters not found. Download {PCA_FILE} from {PCA_URL}, or leave "
                     "pca_params unset (audioldm_eval's FAD does not apply the PCA).")
             self.pca_params, self.pca_sha256 = p, file_digest(p)
-        # channels-last convolutions: the same function, ~20 % less CPU time (float reordering
-        # only, ~1e-6 relative); parameter values and names are untouched
-        model.features.to(memory_format=torch.channels_last)
-        self.model = model.to(self.device).eval()
+        # built on the first file missing from the cache (a warm run loads no weights)
+        self._model: nn.Module | None = None
+
+    @property
+    def model(self) -> nn.Module:
+        if self._model is None:
+            if self.checkpoint is not None:
+                model = build_vggish(seed=None)
+                load_strict(model, torch_load(self.checkpoint), self.checkpoint, "VGGish")
+                model.embeddings = nn.Sequential(*list(model.embeddings.children())[:-1])
+            else:
+                model = build_vggish(self.seed, final_relu=False)
+            # channels-last convolutions: the same function, ~20 % less CPU time (float reordering
+            # only, ~1e-6 relative); parameter values and names are untouched
+            model.features.to(memory_format=torch.channels_last)
+            self._model = model.to(self.device).eval()
+        return self._model
 
     # ---- identity
     def cache_name(self) -> str:

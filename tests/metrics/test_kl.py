@@ -62,3 +62,34 @@ def test_pairing_by_clip_id_and_errors():
         kl_per_clip(np.zeros((2, 3)), np.zeros((3, 3)))
     with pytest.raises(MetricError, match="variant"):
         kl_per_clip(np.zeros((2, 3)), np.zeros((2, 3)), "logsoftmax")
+
+
+def test_kl_sigmoid_float32_finding_reproduced_on_request():
+    """README "KL-sigmoid float32": with nearly identical embeddings across clips the reference's
+    one float32 sum over N×527 nearly cancelling terms drifts from the exact value; its own
+    calculate_kl (audioldm_eval 0.0.3 wheel) is reproduced bit for bit on request, and its formula
+    in float64 gives our value."""
+    import torch
+
+    from metrics.kl import kl_divergence, kl_divergence_like_reference
+    from tests.metrics.conftest import load_script
+
+    kl_mod = load_script("reference_fadtk").audioldm_eval_module("kl")
+    rng = np.random.RandomState(0)
+    base = rng.normal(-4.0, 3.0, size=527)
+    gen = (base + 1e-3 * rng.standard_normal((64, 527))).astype(np.float32)
+    ref = (base + 1e-3 * rng.standard_normal((64, 527))).astype(np.float32)
+    feats = lambda x: {"logits": torch.from_numpy(x), "file_path_": [f"/a/{i}.wav" for i in range(len(x))]}  # noqa: E731
+    theirs = kl_mod.calculate_kl(feats(gen), feats(ref), "logits", same_name=True)[0]
+    for variant in ("softmax", "sigmoid"):
+        assert kl_divergence_like_reference(gen, ref, variant) == theirs[f"kullback_leibler_divergence_{variant}"]
+    exact = kl_divergence(gen, ref, "sigmoid")
+    g64, r64 = torch.from_numpy(gen).double(), torch.from_numpy(ref).double()
+    their_formula_f64 = float(torch.nn.functional.kl_div((g64.sigmoid() + 1e-6).log(), r64.sigmoid(),
+                                                         reduction="sum") / len(gen))
+    assert exact == pytest.approx(their_formula_f64, rel=1e-9)
+    # relative drift of the reference's float32 value: ~1e-3 for sigmoid, ~2e-5 for softmax (measured)
+    drift_sigmoid = abs(theirs["kullback_leibler_divergence_sigmoid"] - exact) / abs(exact)
+    softmax = kl_divergence(gen, ref)
+    drift_softmax = abs(theirs["kullback_leibler_divergence_softmax"] - softmax) / abs(softmax)
+    assert drift_sigmoid > 3e-4 and drift_softmax < 1e-4
