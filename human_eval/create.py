@@ -29,6 +29,7 @@ from human_eval.tokens import media_name
 
 STUDY_FILE = "study.json"
 DEGRADE_SNR_DB = -6.0  # noise 6 dB louder than the music, then hard clipping: unmistakably worse
+COPY_GAIN = 10 ** (-0.05 / 20)  # an identical check's second sample: −0.05 dB
 
 
 def study_dir(run_dir: str | Path, study_id: str) -> Path:
@@ -117,8 +118,8 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
     salt = _salt(folder)
     by_id = {c.id: c for c in chosen}
     needed = {(it.system_a, it.clip_id, "") for it in plan.items}
-    needed |= {(it.system_b, it.clip_id, "degraded" if it.check == "degraded" else "")
-               for it in plan.items if it.system_b}
+    variant_of = {"degraded": "degraded", "identical": "copy"}
+    needed |= {(it.system_b, it.clip_id, variant_of.get(it.check or "", "")) for it in plan.items if it.system_b}
     media = {}
     for system, clip_id, variant in sorted(needed):
         clip = by_id[clip_id]
@@ -129,6 +130,12 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
                 noisy = folder / "degraded" / system / f"{clip_id}.wav"
                 atomic_write_audio(noisy, degrade(load_audio(wav, 32000, 0.0, clip.duration), seed), 32000)
                 wav = noisy
+            elif variant == "copy":
+                # an identical check's B: the same music 0.05 dB quieter (inaudible), so the two
+                # files differ byte for byte and a script cannot spot the pair by hashing them
+                copy = folder / "copies" / system / f"{clip_id}.wav"
+                atomic_write_audio(copy, load_audio(wav, 32000, 0.0, clip.duration) * COPY_GAIN, 32000)
+                wav = copy
             mux_clip(clip, wav, out)
         media[(system, clip_id, variant)] = Media(out.name, float(clip.duration))
     settings = dict(seed=seed, per_rater=per_rater, raters=raters, play_fraction=play_fraction,
