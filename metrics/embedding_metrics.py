@@ -68,6 +68,9 @@ class _EmbeddingMetric(Metric):
                                   f"{self.embedder_name} embedder has its own rate")
             self.embedder_name = _cnn14_for(sample_rate, self.name)
 
+        # options left null in the YAML (e.g. fad's pca_params) are not passed: another embedder
+        # picked with `embedder=` need not know them
+        embedder_options = {k: v for k, v in embedder_options.items() if v is not None}
         # pretrained files default to <cache_dir>/weights/<official name>: never the CWD
         kwargs = dict(weights=weights, checkpoint=checkpoint, seed=seed, device=device,
                       cache_dir=getattr(cache, "root", None), **embedder_options)
