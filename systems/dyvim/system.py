@@ -25,7 +25,7 @@ from systems.dyvim.decoder import SAMPLE_RATE, decode_codes, load_music_decoder
 from systems.dyvim.features import FeatureExtractor, collate, dynamics_head
 from systems.dyvim.generate import SamplingConfig, sample_codes
 from systems.dyvim.model import DyViMConfig, DyViMModel
-from systems.dyvim.train import TrainConfig, load_best, train_dyvim
+from systems.dyvim.train import TrainConfig, load_best, train_distributed, train_dyvim
 
 MODEL_KEYS = set(DyViMConfig.__dataclass_fields__)
 
@@ -47,6 +47,13 @@ def build_model(config: DyViMConfig, cache: Cache | None, *, video_fps: float = 
     head = dynamics_head(config.dynamics_encoder, extractor.dynamics) if extractor.dynamics is not None else None
     model = DyViMModel(config, decoder, head, extractor.dynamics_dim, extractor.semantics_shape, video_fps)
     return model.to(device), extractor
+
+
+def training_model(config: DyViMConfig, video_fps: float, encoder_weights: str | None,
+                   weights_paths: dict | None) -> DyViMModel:
+    """The model alone, as each data-parallel training process builds it (features come computed)."""
+    return build_model(config, None, video_fps=video_fps, encoder_weights=encoder_weights,
+                       weights_paths=weights_paths)[0]
 
 
 class DyViMSystem(System):
@@ -74,6 +81,7 @@ class DyViMSystem(System):
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint else None
         if self.checkpoint is not None and not self.checkpoint.is_file():
             raise ConfigError(f"system.dyvim.checkpoint={self.checkpoint} not found")
+        self._build_args = (video_fps, encoder_weights, weights_paths)
         self.model, self.extractor = build_model(self.config, Cache(context.cache_dir), video_fps=video_fps,
                                                  encoder_weights=encoder_weights, weights_paths=weights_paths,
                                                  device=context.device)
@@ -122,8 +130,15 @@ class DyViMSystem(System):
         self.train_dir.mkdir(parents=True, exist_ok=True)
         (self.train_dir / "split.json").write_text(json.dumps({"train": [c.id for c in clips],
                                                                "val": [c.id for c in val]}, indent=1))
-        summary = train_dyvim(self.model, train_items, val_items, self.train_config, self.train_dir,
-                              self.context.device)
+        if self.train_config.gpus > 1:  # DDP through accelerate, one process per GPU (gloo on CPU)
+            import functools
+
+            print(f"dyvim: data-parallel training on {self.train_config.gpus} processes", file=sys.stderr)
+            summary = train_distributed(functools.partial(training_model, self.config, *self._build_args),
+                                        train_items, val_items, self.train_config, self.train_dir)
+        else:
+            summary = train_dyvim(self.model, train_items, val_items, self.train_config, self.train_dir,
+                                  self.context.device)
         print(f"dyvim: trained {summary.steps} steps in {summary.train_time_s:.1f} s "
               f"(best val NLL {summary.best_val_loss}); checkpoint {self.train_dir / 'best.pt'}", file=sys.stderr)
 

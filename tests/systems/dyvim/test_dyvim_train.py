@@ -100,3 +100,55 @@ def test_checkpoint_of_another_config_is_a_clear_error(tmp_path):
         load_best(other, tmp_path / "run" / "best.pt")
     with pytest.raises(ConfigError, match="not found"):
         load_best(other, tmp_path / "missing.pt")
+
+
+def _curve(path, split="train"):
+    return np.array([float(r["loss"]) for r in rows(path) if r["split"] == split])
+
+
+def _close_weights(a, b, atol=1e-5):
+    sa, sb = a.trainable_state(), b.trainable_state()
+    return sa.keys() == sb.keys() and all(torch.allclose(sa[k], sb[k], atol=atol) for k in sa)
+
+
+def test_gradient_accumulation_keeps_the_global_batch_loss(tmp_path):
+    """Batch 4 as 2 micro-batches of 2: the same loss curve and weights as one batch of 4."""
+    base = dict(steps=4, batch_size=4, lr=1e-3, warmup_steps=2, eval_every=2, segment_seconds=0.5)
+    whole, accum = model(), model()
+    train_dyvim(whole, items(8), items(2, seed=1), TrainConfig(**base), tmp_path / "whole", progress=False)
+    train_dyvim(accum, items(8), items(2, seed=1), TrainConfig(**base, grad_accum_steps=2), tmp_path / "accum",
+                progress=False)
+    a, b = _curve(tmp_path / "whole" / "log.csv"), _curve(tmp_path / "accum" / "log.csv")
+    assert len(a) == 4 and np.allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.allclose(_curve(tmp_path / "whole" / "log.csv", "val"), _curve(tmp_path / "accum" / "log.csv", "val"),
+                       rtol=1e-5)
+    assert _close_weights(whole, accum)
+    with pytest.raises(ConfigError, match="multiple of gpus"):
+        TrainConfig(**{**base, "batch_size": 3}, grad_accum_steps=2)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_and_resume_in_one(tmp_path):
+    """DDP (accelerate, 2 CPU processes over gloo) for 2 steps, resumed by 1 process to step 4:
+    the global-batch loss curve and the weights match a single-process run of the same config."""
+    import functools
+
+    from systems.dyvim.system import training_model
+    from systems.dyvim.train import train_distributed
+
+    base = dict(steps=4, batch_size=4, lr=1e-3, warmup_steps=2, eval_every=2, segment_seconds=0.5)
+    single = model()
+    train_dyvim(single, items(8), items(2, seed=1), TrainConfig(**base), tmp_path / "single", progress=False)
+
+    factory = functools.partial(training_model, DyViMConfig(**CFG), 25.0, None, None)
+    out = tmp_path / "ddp"
+    assert train_distributed(factory, items(8), items(2, seed=1), TrainConfig(**base, gpus=2), out,
+                             progress=False, until_step=2) is None
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == 2 and not (out / "summary.json").exists()
+    resumed = model()
+    summary = train_dyvim(resumed, items(8), items(2, seed=1), TrainConfig(**base), out, progress=False)
+    assert (summary.resumed_from, summary.steps) == (2, 4)
+    a, b = _curve(tmp_path / "single" / "log.csv"), _curve(out / "log.csv")
+    assert len(a) == len(b) == 4 and np.allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert np.allclose(_curve(tmp_path / "single" / "log.csv", "val"), _curve(out / "log.csv", "val"), rtol=1e-4)
+    assert _close_weights(single, resumed, atol=1e-4)
