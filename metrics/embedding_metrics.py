@@ -45,6 +45,17 @@ def _cnn14_for(sample_rate, metric: str) -> str:
                           f"as audioldm_eval), got {sample_rate!r}") from None
 
 
+def embedder_of(config: Mapping) -> str:
+    """The embedder a metric config (``bench/conf/metric/*.yaml`` keys) runs."""
+    from metrics.base import get_metric_class
+
+    cls = get_metric_class(config["name"])
+    name = config.get("embedder") or cls.embedder_name
+    if config.get("sample_rate") is not None and name.startswith("cnn14"):
+        name = _cnn14_for(config["sample_rate"], config["name"])
+    return name
+
+
 def _check_embedder(name: str, metric: str) -> str:
     if name not in ROWS:
         raise ConfigError(f"metric {metric}: embedder must be one of {', '.join(ROWS)}, got {name!r}")
@@ -56,8 +67,9 @@ class _EmbeddingMetric(Metric):
 
     def __init__(self, cache=None, seed: int = 0, weights: str = "pretrained", checkpoint: str | None = None,
                  device: str = "cpu", embedder: str | None = None, sample_rate: int | None = None,
-                 **embedder_options):
+                 preset: str | None = None, **embedder_options):
         super().__init__(cache, seed)
+        self.preset = preset
         from metrics.embedders import make_embedder
 
         if embedder is not None:
@@ -82,7 +94,13 @@ class _EmbeddingMetric(Metric):
         self.weights = weights
 
     def describe(self) -> dict:
-        return {"embedder": self.embedder_name, **self.embedder.describe()}
+        out = {"embedder": self.embedder_name, **self.embedder.describe()}
+        if self.preset:
+            from metrics.presets import PRESETS
+
+            out["preset"] = self.preset
+            out["peer_tool"] = PRESETS[self.preset].peer if self.preset in PRESETS else None
+        return out
 
     def _rows(self, outputs: list[dict]) -> list[np.ndarray]:
         return [o[ROWS[self.embedder_name]] for o in outputs]

@@ -1,0 +1,84 @@
+"""Compatibility presets: configs, the all-at-once missing-weights error, stamped rows, `bench metrics list`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bench.errors import ConfigError, UnknownNameError, WeightsNotFoundError
+from metrics.presets import PRESETS, check_preset_weights, preset_metric_configs
+
+
+def test_every_preset_names_its_peer_and_available_ones_resolve():
+    from metrics.base import get_metric_class
+    from metrics.embedding_metrics import ROWS, embedder_of
+
+    for p in PRESETS.values():
+        assert p.peer
+        if p.unavailable:
+            with pytest.raises(ConfigError, match="cannot run here"):
+                preset_metric_configs(p.name)
+            continue
+        for key, cfg in preset_metric_configs(p.name, weights="random").items():
+            get_metric_class(cfg["name"])
+            assert embedder_of(cfg) in ROWS and cfg["preset"] == p.name
+    with pytest.raises(UnknownNameError):
+        preset_metric_configs("fadtk-nope")
+
+
+def test_missing_weights_are_all_named_before_any_work(tmp_path):
+    configs = {**preset_metric_configs("audioldm_eval-0.0.3-32k"), **{f"e_{k}": v for k, v in
+                                                                     preset_metric_configs("fadtk-encodec").items()}}
+    with pytest.raises(WeightsNotFoundError) as exc:
+        check_preset_weights(configs, cache_dir=tmp_path)
+    msg = str(exc.value)
+    for name in ("Cnn14_mAP=0.431.pth", "vggish-10086976.pth", "encodec_24khz-d7cc33bc.th"):
+        assert name in msg
+    assert "3 pretrained weights file(s) missing" in msg and "nothing was computed" in msg
+    # present files are not reported
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "encodec_24khz-d7cc33bc.th").write_bytes(b"x")
+    with pytest.raises(WeightsNotFoundError) as exc:
+        check_preset_weights(configs, cache_dir=tmp_path)
+    assert "encodec_24khz" not in str(exc.value) and "2 pretrained" in str(exc.value)
+
+
+def test_preset_rows_are_stamped(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from bench.cache import Cache
+    from bench.data.manifest import Clip
+    from metrics.evaluate import evaluate
+
+    rng = np.random.RandomState(0)
+    run = tmp_path / "run"
+    clips = []
+    for i in range(4):
+        t = np.arange(24000) / 24000
+        for folder, f0 in ((tmp_path / "ref", 220.0), (run / "A", 330.0)):
+            folder.mkdir(parents=True, exist_ok=True)
+            x = 0.3 * np.sin(2 * np.pi * (f0 + 40 * i) * t) + 0.05 * rng.standard_normal(t.shape)
+            sf.write(folder / f"c{i}.wav", x.astype(np.float32), 24000, subtype="PCM_16")
+        clips.append(Clip(f"c{i}", "", str(tmp_path / "ref" / f"c{i}.wav"), 0.0, 1.0, f"c{i}"))
+    configs = preset_metric_configs("fadtk-encodec", weights="random")
+    configs["fad_inf"].update(min_n=20, steps=4)
+    ev = evaluate(run, clips, ["A"], configs, n_resamples=20, cache=Cache(tmp_path / "cache"), progress=False)
+    keys = set(ev.table["key"])
+    assert {"fad", "fad_inf", "fad_inf_slope", "fad_inf_r2", "fad_clip"} <= keys
+    cfg = json.loads(ev.table["config"].iloc[0])
+    assert cfg["preset"] == "fadtk-encodec" and cfg["peer_tool"] == "fadtk 1.1.0"
+    assert cfg["embedder"] == "encodec_24k" and cfg["weights"] == "random"
+
+
+def test_bench_metrics_list_shows_embedders_and_presets():
+    out = subprocess.run([sys.executable, "-m", "bench", "metrics", "list"], capture_output=True, text=True,
+                         timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    for name in ("encodec_24k", "cnn14_32k", "vggish", "fadtk-encodec", "audioldm_eval-0.0.3", "stable-audio-metrics",
+                 "fad_inf", "kid", "not available"):
+        assert name in out.stdout
