@@ -24,6 +24,7 @@ VERB_MODULES = {
     "experiment": ("the paper's tables and figures as named, resumable sweeps", "bench.experiment_cli"),
     "human-eval": ("pairwise rating form, invitations and vote aggregation", "human_eval.cli"),
     "status": ("clips done/failed/pending per system, jobs in flight, failed shards' errors", "bench.status"),
+    "metrics": ("embedders, metrics and peer-tool presets (bench metrics list)", "metrics.cli"),
 }
 # `bench perf <area>` benchmarks that live beside their package (same two functions).
 PERF_MODULES = {
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train systems that need it on the dataset's train split, e.g. "
                                    "`bench train dyvim --dataset aist system.dyvim.tuning=lora`.")
     p.add_argument("system", nargs="?", default=None, help="the system to train (or use --systems)")
+    p.add_argument("--gpus", type=int, default=None, metavar="N",
+                   help="data-parallel training on N GPUs (DDP via accelerate; CPU processes where there is no CUDA); "
+                        "sets system.<system>.train.gpus")
     _add_run_args(p, systems_required=False)
 
     data = sub.add_parser("data", help="prepare, list and inspect datasets").add_subparsers(dest="data_verb", metavar="<action>")
@@ -168,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser.print_help()
         return 0
+    if args.verb == "train" and args.gpus:
+        names = [args.system] if args.system else list(args.systems or [])
+        args.overrides = list(args.overrides) + [f"system.{n}.train.gpus={args.gpus}" for n in names]
     from bench.errors import BenchError
 
     try:
