@@ -131,19 +131,19 @@ def clip_timepoints(duration: float, clip_s: float, n_clips: int) -> list[tuple[
 
 
 def _mel_banks(n_mels: int, n_fft: int, sr: float, low: float = 20.0, high: float = 0.0):
-    """Kaldi's triangular mel banks (mel = 1127 ln(1 + f / 700)), (n_mels, n_fft // 2 + 1)."""
+    """Kaldi's triangular mel banks (mel = 1127 ln(1 + f / 700)), (n_mels, n_fft // 2 + 1), in
+    float32 with the same operation order as torchaudio's get_mel_banks (no VTLN warp)."""
     import torch
 
     high = high if high > 0 else sr / 2 + high
-    mel = lambda f: 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)  # noqa: E731
-    lo, hi = mel(low), mel(high)
+    lo, hi = 1127.0 * math.log(1.0 + low / 700.0), 1127.0 * math.log(1.0 + high / 700.0)
     delta = (hi - lo) / (n_mels + 1)
-    b = np.arange(n_mels)[:, None]
-    left, centre, right = lo + b * delta, lo + (b + 1) * delta, lo + (b + 2) * delta
-    m = mel(sr / n_fft * np.arange(n_fft // 2))[None, :]
+    b = torch.arange(n_mels).unsqueeze(1)
+    left, centre, right = lo + b * delta, lo + (b + 1.0) * delta, lo + (b + 2.0) * delta
+    m = (1127.0 * (1.0 + (sr / n_fft) * torch.arange(n_fft / 2) / 700.0).log()).unsqueeze(0)
     up, down = (m - left) / (centre - left), (right - m) / (right - centre)
-    banks = np.maximum(0.0, np.minimum(up, down))
-    return torch.tensor(np.pad(banks, ((0, 0), (0, 1))), dtype=torch.float32)
+    banks = torch.max(torch.zeros(1), torch.min(up, down))
+    return torch.nn.functional.pad(banks, (0, 1)).to(torch.float32)
 
 
 def kaldi_fbank(waveform, sample_rate: int = AUDIO_SR, n_mels: int = N_MELS):
