@@ -146,30 +146,57 @@ def figure6_case(title: str, times: np.ndarray, motion: np.ndarray, music: Mappi
 
 def figure8_votes(votes, ours: str | None = None):
     """Stacked vote shares per question (semantic / dynamic / overall) for each system pair:
-    wins of `ours` (green), ties (grey), wins of the opponent (red); one bar per study × pair."""
+    wins of the pair's first system (green), ties (grey), wins of the other (red). One panel per
+    study (studies are never pooled) and one bar per pair and question: the results table holds
+    every pair twice, (a, b) and (b, a), mirrored; the pair is shown once, from `ours` when
+    given, else from the system that is not a control (reference, shuffled), else by name.
+    Shares are written inside their segment when it is wide enough to hold the label."""
+    from reports.results import CONTROLS
+
     plt, _ = _plt()
     v = votes.copy()
-    if ours is not None:
-        v = v[v["system"] == ours]
     v = v.drop_duplicates(["study", "question", "system", "opponent"])
-    bars = list(v.groupby(["study", "system", "opponent", "question"], sort=False))
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(bars), 1) + 1.0))
-    labels = []
-    for i, ((study, system, opponent, question), g) in enumerate(bars):
-        r = g.iloc[0]
-        n = max(int(r["wins"] + r["ties"] + r["losses"]), 1)
-        w, t, l = r["wins"] / n, r["ties"] / n, r["losses"] / n
-        ax.barh(i, w, color=PALETTE["ours"], label="system wins" if i == 0 else None)
-        ax.barh(i, t, left=w, color=PALETTE["tie"], label="cannot tell" if i == 0 else None)
-        ax.barh(i, l, left=w + t, color=PALETTE["opponent"], label="opponent wins" if i == 0 else None)
-        ax.text(w / 2, i, f"{w:.0%}", ha="center", va="center", fontsize=7, color="white")
-        labels.append(f"{study}: {system} vs {opponent} — {question} (n={n})")
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of votes")
-    ax.legend(loc="lower right", fontsize=7)
-    ax.set_title("Human votes (pairwise)")
+
+    def first(system: str, opponent: str) -> bool:
+        if ours is not None and ours in (system, opponent):
+            return system == ours
+        if (system in CONTROLS) != (opponent in CONTROLS):
+            return system not in CONTROLS
+        return system < opponent
+
+    v = v[[first(s, o) for s, o in zip(v["system"], v["opponent"])]]
+    order = {q: i for i, q in enumerate(("semantic", "dynamic", "overall"))}
+    seen = {st: i for i, st in enumerate(dict.fromkeys(v["study"]))}  # studies in order of appearance
+    v = v.assign(_q=v["question"].map(order).fillna(len(order)), _s=v["study"].map(seen)) \
+        .sort_values(["_s", "system", "opponent", "_q"], kind="stable")
+    studies = list(dict.fromkeys(v["study"])) or [""]
+    heights = [max(int((v["study"] == st).sum()), 1) for st in studies]
+    fig, axes = plt.subplots(len(studies), 1, figsize=(7.0, 0.42 * sum(heights) + 1.1 * len(studies)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, study in zip(axes[:, 0], studies):
+        rows = v[v["study"] == study]
+        labels = []
+        for i, (_, r) in enumerate(rows.iterrows()):
+            n = max(int(r["wins"] + r["ties"] + r["losses"]), 1)
+            parts = [(r["wins"] / n, PALETTE["ours"], "first system wins", "white"),
+                     (r["ties"] / n, PALETTE["tie"], "cannot tell", "black"),
+                     (r["losses"] / n, PALETTE["opponent"], "second system wins", "white")]
+            left = 0.0
+            for share, color, name, ink in parts:
+                ax.barh(i, share, left=left, color=color, label=name if i == 0 else None)
+                if share >= 0.09:  # a label only where it fits inside its segment
+                    ax.text(left + share / 2, i, f"{share:.0%}", ha="center", va="center", fontsize=7, color=ink)
+                left += share
+            labels.append(f"{r['system']} vs {r['opponent']} — {r['question']} (n={n})")
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of votes")
+        ax.set_title(f"Human votes (pairwise), study {study}" if study else "Human votes (pairwise)", fontsize=9)
+        if len(labels):
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(labels) < 4 else -0.12), ncol=3,
+                      fontsize=7, frameon=False)
+    fig.tight_layout()
     return fig
 
 

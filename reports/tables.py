@@ -24,15 +24,63 @@ KEY_NAMES = {"fd": "FD", "fad": "FAD", "kl_softmax": "KL", "kl_sigmoid": "KL(sig
 TABLE1_KEYS = ("fd", "fad", "kl_softmax", "ovl", "rel")
 
 
+KL_EPS = 1e-6  # audioldm_eval's epsilon inside the log of KL (metrics/kl.py)
+KL_CLASSES = 527  # Cnn14's AudioSet classes: KL(p‖p) = −Σ_c p_c·log(1 + ε/p_c) ≈ −527·ε
+ROUNDING_ABS = 1e-12  # |value| below this (and not 0) is floating-point noise around 0
+NOISE_NOTES = {
+    "rounding": "0.00* : stored as a tiny number (e.g. −3.5e-18) that is floating-point rounding around 0, shown as 0",
+    "kl_eps": f"≈0 : KL of a set against itself is not exactly 0 here because audioldm_eval (whose numbers we "
+              f"reproduce) adds ε = {KL_EPS:g} to the probabilities inside the log: KL(p‖p) = −Σ p·log(1 + ε/p) "
+              f"≈ −{KL_CLASSES}·ε = {-KL_CLASSES * KL_EPS:.6f} over the {KL_CLASSES} AudioSet classes; read it as 0",
+}
+RANDOM_NOTE = "† random weights (the metric's embedder or the system): not comparable to published numbers"
+
+
 @dataclass
 class Cell:
     value: float = math.nan
     ci: tuple[float, float] | None = None
     mark: str = ""  # "best" | "second" | ""
+    weights: str = ""  # the weights kind behind the value: "metric=<kind> system=<kind>", or "published"
+    noise: str = ""  # "" | "rounding" | "kl_eps": the stored value is numerical noise around 0 (NOISE_NOTES)
 
     @property
     def empty(self) -> bool:
         return not math.isfinite(self.value)
+
+    @property
+    def random(self) -> bool:
+        return "random" in self.weights
+
+
+def weights_kind(metric_weights, system_weights) -> str:
+    """`metric=<kind> system=<kind>` from a result row's `weights` and `system_weights`."""
+    def kind(v) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else str(v)
+
+    return f"metric={kind(metric_weights)} system={kind(system_weights)}"
+
+
+def noise_kind(key: str, value: float) -> str:
+    """Why a value is numerical noise around 0 rather than a result, or ""."""
+    if not math.isfinite(value) or value == 0:
+        return ""
+    if abs(value) < ROUNDING_ABS:
+        return "rounding"
+    if str(key).startswith("kl") and -1.2 * KL_CLASSES * KL_EPS <= value < 0:
+        return "kl_eps"
+    return ""
+
+
+def cell_text(c: Cell) -> str:
+    """A cell's printed number: noise around 0 as 0.00* (rounding) or ≈0 (KL's ε)."""
+    if c.empty:
+        return "–"
+    if c.noise == "rounding":
+        return "0.00*"
+    if c.noise == "kl_eps":
+        return "≈0"
+    return _fmt(c.value)
 
 
 @dataclass
@@ -54,10 +102,13 @@ class Table:
         buf = io.StringIO()
         w = csv.writer(buf)
         heads = [g for g, span in self.groups for _ in range(span)]
-        w.writerow([self.row_header, *heads])
-        w.writerow(["", *self.columns])
+        # the values as computed, then one column per value column with the weights kind behind
+        # each value (metric embedder and system), so a pasted number never loses its caveat
+        w.writerow([self.row_header, *heads, *heads])
+        w.writerow(["", *self.columns, *[f"weights: {c}" for c in self.columns]])
         for label, _, cells in self.rows:
-            w.writerow([label, *["" if c.empty else f"{c.value:.6g}" for c in cells]])
+            w.writerow([label, *["" if c.empty else f"{c.value:.6g}" for c in cells],
+                        *["" if c.empty else c.weights for c in cells]])
         return buf.getvalue()
 
     def to_latex(self) -> str:
@@ -80,18 +131,29 @@ class Table:
         for label, kind, cells in self.rows:
             texts = []
             for c in cells:
-                t = "--" if c.empty else _fmt(c.value)
+                t = "--" if c.empty else _tex(cell_text(c))
                 t = f"\\textbf{{{t}}}" if c.mark == "best" else f"\\underline{{{t}}}" if c.mark == "second" else t
-                texts.append(t)
+                texts.append(t + ("$^\\dagger$" if c.random else ""))
             name = _tex(label) if kind != "paper" else f"\\textit{{{_tex(label)}}}"
             lines.append(" & ".join([name, *texts]) + " \\\\")
-        lines += ["\\bottomrule", "\\end{tabular}"]
+        lines.append("\\bottomrule")
+        for note in self.legend():  # under the rule, across the table: the marks' meaning
+            lines.append(f"\\multicolumn{{{n + 1}}}{{l}}{{{_tex(note)}}} \\\\")
+        lines.append("\\end{tabular}")
         return "\n".join(lines) + "\n"
+
+    def legend(self) -> list[str]:
+        """What the marks in this table's cells mean (random weights, numerical noise)."""
+        cells = [c for _, _, row in self.rows for c in row if not c.empty]
+        out = [RANDOM_NOTE] if any(c.random for c in cells) else []
+        return out + [NOISE_NOTES[k] for k in NOISE_NOTES if any(c.noise == k for c in cells)]
 
     def to_html(self) -> str:
         """A sortable <table> (click a header): values in data-value, CIs in the cell title."""
         e = html.escape
-        out = [f'<table class="results sortable" id="table-{e(self.name)}">', f"<caption>{e(self.caption)}</caption>",
+        # the table scrolls inside its own box (first column sticky) instead of widening the page
+        out = [f'<div class="table-scroll" id="scroll-{e(self.name)}">',
+               f'<table class="results sortable" id="table-{e(self.name)}">', f"<caption>{e(self.caption)}</caption>",
                "<thead>"]
         if any(g for g, _ in self.groups):
             out.append("<tr><th></th>" + "".join(f'<th colspan="{span}" class="group">{e(g)}</th>'
@@ -104,16 +166,22 @@ class Table:
                 if c.empty:
                     tds.append('<td class="blank" data-value="" title="no result (see notes)">–</td>')
                     continue
-                text = _fmt(c.value)
+                text = e(cell_text(c))
                 text = f"<b>{text}</b>" if c.mark == "best" else f"<u>{text}</u>" if c.mark == "second" else text
-                title = f' title="95% CI [{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]"' if c.ci and all(map(math.isfinite, c.ci)) else ""
-                ci = (f'<span class="ci">[{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]</span>'
-                      if c.ci and all(map(math.isfinite, c.ci)) else "")
-                tds.append(f'<td class="{c.mark}" data-value="{c.value!r}"{title}>{text}{ci}</td>')
+                has_ci = c.ci and all(map(math.isfinite, c.ci)) and not c.noise
+                tip = [f"95% CI [{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]"] if has_ci else []
+                tip += [f"stored value {c.value!r}"] if c.noise else []
+                tip += [f"weights: {c.weights}"] if c.weights else []
+                title = f' title="{e("; ".join(tip))}"' if tip else ""
+                ci = f'<span class="ci">[{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]</span>' if has_ci else ""
+                dagger = '<sup class="random" title="random weights">†</sup>' if c.random else ""
+                classes = " ".join(x for x in (c.mark, "noise" if c.noise else "", "random" if c.random else "") if x)
+                tds.append(f'<td class="{classes}" data-value="{c.value!r}"{title}>{text}{dagger}{ci}</td>')
             out.append(f'<tr class="{kind}"><th>{e(label)}</th>{"".join(tds)}</tr>')
-        out.append("</tbody></table>")
-        if self.notes:
-            out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in self.notes) + "</ul>")
+        out.append("</tbody></table></div>")
+        notes = self.legend() + list(self.notes)
+        if notes:
+            out.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
         return "\n".join(out)
 
     def write(self, folder: str | Path) -> list[Path]:
@@ -133,7 +201,8 @@ def _fmt(v: float) -> str:
 _TEX_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
                 "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\^{}",
                 "↓": "$\\downarrow$", "↑": "$\\uparrow$", "²": "$^2$", "α": "$\\alpha$", "–": "--",
-                "—": "---", "·": "$\\cdot$", "×": "$\\times$", "≤": "$\\leq$", "≥": "$\\geq$"}
+                "—": "---", "·": "$\\cdot$", "×": "$\\times$", "≤": "$\\leq$", "≥": "$\\geq$",
+                "≈": "$\\approx$", "†": "$^\\dagger$", "‖": "$\\|$", "ε": "$\\epsilon$", "−": "-", "Σ": "$\\Sigma$"}
 
 
 def _tex(text: str) -> str:
@@ -176,7 +245,9 @@ def _cell(frame, **where) -> Cell:
     if not len(sel):
         return Cell()
     r = sel.iloc[0]
-    return Cell(float(r["value"]), (float(r["ci_low"]), float(r["ci_high"])))
+    return Cell(float(r["value"]), (float(r["ci_low"]), float(r["ci_high"])),
+                weights=weights_kind(r.get("weights"), r.get("system_weights")),
+                noise=noise_kind(r.get("key", where.get("key", "")), float(r["value"])))
 
 
 def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[str, int] | None = None,
@@ -211,7 +282,8 @@ def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[st
         p1 = paper["table1"]
         back = {v: k for k, v in p1["columns"].items()}
         for s, pname in paper["systems"].items():
-            cells = [Cell(p1["values"].get(d, {}).get(s, {}).get(back.get(k, ""), math.nan)) for d in datasets for k in keys]
+            cells = [Cell(p1["values"].get(d, {}).get(s, {}).get(back.get(k, ""), math.nan), weights="published")
+                     for d in datasets for k in keys]
             if any(not c.empty for c in cells):
                 rows.append((f"{pname} (paper)", "paper", cells))
         notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
@@ -241,7 +313,7 @@ def ablation_table(frame, variants: list[dict], key: str = "fad", system: str = 
         for d in datasets:
             if d in pvals:
                 rows.append((f"{DATASET_NAMES.get(d, d)} (paper)", "paper",
-                             [Cell(pvals[d].get(v["name"], math.nan)) for v in variants]))
+                             [Cell(pvals[d].get(v["name"], math.nan), weights="published") for v in variants]))
         notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
     columns = [v["label"] for v in variants]
     label = KEY_NAMES.get(key, key) + ("↑" if direction else "↓")

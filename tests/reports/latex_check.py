@@ -16,7 +16,7 @@ from pathlib import Path
 # What Table.to_latex may emit: booktabs rules, \multicolumn, marks, and _tex's escapes.
 ALLOWED_MACROS = {"begin", "end", "toprule", "midrule", "bottomrule", "cmidrule", "multicolumn", "textbf", "underline",
                   "textit", "textbackslash", "textasciitilde", "downarrow", "uparrow", "alpha", "cdot", "times", "leq",
-                  "geq"}
+                  "geq", "dagger", "approx", "epsilon", "Sigma"}
 ESCAPED = "&%$#_{}^"
 
 
@@ -69,20 +69,25 @@ def structure_problems(tex: str, table=None) -> list[str]:
         if not 2 <= int(a) <= int(b) <= n:
             problems.append(f"\\cmidrule{{{a}-{b}}} outside the data columns 2-{n}")
     rows = [line for line in body.splitlines() if line.rstrip().endswith("\\\\")]
+    legend = body.split("\\bottomrule", 1)[1] if "\\bottomrule" in body else ""
+    legend_rows = [line for line in legend.splitlines() if line.rstrip().endswith("\\\\")]
     for line in rows:
         cells = _split_cells(line)
         width = sum(int(m.group(1)) if (m := re.match(r"\\multicolumn\{(\d+)\}", c)) else 1 for c in cells)
         if width != n:
             problems.append(f"row fills {width} of the spec's {n} columns: {line}")
     if table is not None:
-        problems += _mark_problems(rows, table)
+        problems += _mark_problems(rows[:len(rows) - len(legend_rows)], table)
+        if len(legend_rows) != len(table.legend()):
+            problems.append(f"{len(legend_rows)} legend rows under the table for {len(table.legend())} kinds of mark")
     return problems
 
 
 def _mark_problems(rows: list[str], table) -> list[str]:
     """The data rows (after the header rows) against table.rows: labels in order, values as
-    printed, \\textbf exactly on best cells and \\underline exactly on second-best ones."""
-    from reports.tables import _fmt
+    printed, \\textbf exactly on best cells and \\underline exactly on second-best ones, a
+    dagger exactly on values with random weights."""
+    from reports.tables import _tex, cell_text
 
     problems = []
     data = rows[-len(table.rows):] if table.rows else []
@@ -94,9 +99,13 @@ def _mark_problems(rows: list[str], table) -> list[str]:
             problems.append(f"{label}: {len(texts) - 1} cells for {len(cells)} values")
             continue
         for text, cell in zip(texts[1:], cells):
+            dagger = text.endswith("$^\\dagger$")
+            if dagger != cell.random:
+                problems.append(f"{label}: cell {text!r} {'has' if dagger else 'lacks'} the random-weights dagger")
+            text = text.removesuffix("$^\\dagger$")
             bold, under = _unbrace(text, "textbf"), _unbrace(text, "underline")
             inner = bold if bold is not None else under if under is not None else text
-            want = "--" if cell.empty else _fmt(cell.value)
+            want = "--" if cell.empty else _tex(cell_text(cell))
             if inner != want:
                 problems.append(f"{label}: cell {text!r}, expected the value {want!r}")
             if (bold is not None) != (cell.mark == "best") or (under is not None) != (cell.mark == "second"):

@@ -71,3 +71,29 @@ def test_figure8_stacked_votes(tmp_path):
     widths = [p.get_width() for p in fig.axes[0].patches]
     assert widths[:3] == pytest.approx([0.6, 0.2, 0.2])
     saved(fig, tmp_path, "fig8")
+
+
+def test_figure8_one_row_per_pair_per_study_and_no_clipped_labels(tmp_path):
+    """The results table holds each pair twice (mirrored): one bar per pair and question; two
+    studies are two panels, never pooled; a 0 % segment gets no label."""
+    rows = []
+    for study, (w, t, l) in (("pilot", (12, 0, 8)), ("main", (5, 3, 12))):
+        for q in ("semantic", "dynamic", "overall"):
+            rows.append(dict(study=study, kind="pairwise", question=q, system="shuffled", opponent="reference",
+                             wins=l, ties=t, losses=w, n=20))
+            rows.append(dict(study=study, kind="pairwise", question=q, system="reference", opponent="shuffled",
+                             wins=w, ties=t, losses=l, n=20))
+    fig = figures.figure8_votes(pd.DataFrame(rows))
+    assert len(fig.axes) == 2
+    for ax, study in zip(fig.axes, ("pilot", "main")):
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        # both are controls: the pair is read from the first by name
+        assert len(labels) == 3 and all(lab.startswith("reference vs shuffled") for lab in labels)
+        assert study in ax.get_title()
+        texts = [t.get_text() for t in ax.texts]
+        assert "0%" not in texts
+    assert [t.get_text() for t in fig.axes[0].texts][:2] == ["60%", "40%"]  # pilot: 12 wins of 20, no ties, 8 losses
+    v = pd.DataFrame(rows)
+    one = figures.figure8_votes(v, ours="shuffled")
+    assert all(t.get_text().startswith("shuffled vs reference") for t in one.axes[0].get_yticklabels())
+    saved(fig, tmp_path, "fig8_two")

@@ -59,7 +59,7 @@ def test_table1_marks_best_and_second_per_column_ignoring_controls(overall):
     # cmt has no SymMV result: a blank, not a zero, and not ranked
     assert rows["cmt"][2].empty and rows["cmt"][2].mark == ""
     html = t.to_html()
-    assert re.search(r'class="best"[^>]*><b>4\.10</b>', html) and re.search(r'class="second"[^>]*><u>6\.00</u>', html)
+    assert re.search(r'class="best[^"]*"[^>]*><b>4\.10</b>', html) and re.search(r'class="second[^"]*"[^>]*><u>6\.00</u>', html)
     assert 'class="blank"' in html
 
 
@@ -98,9 +98,10 @@ def test_latex_is_structurally_valid_and_marks_cells(overall):
     tex = t.to_latex()
     check_latex(tex, len(t.columns), t)
     dy = next(line for line in tex.splitlines() if line.startswith("dyvim"))
-    assert dy.split("&")[1].strip() == "\\textbf{4.10}"
+    assert dy.split("&")[1].strip() == "\\textbf{4.10}$^\\dagger$"  # random-weight embedder: marked
     vm = next(line for line in tex.splitlines() if line.startswith("vidmuse"))
-    assert vm.split("&")[1].strip() == "\\underline{6.00}"
+    assert vm.split("&")[1].strip() == "\\underline{6.00}$^\\dagger$"
+    assert "\\multicolumn{5}{l}{$^\\dagger$ random weights" in tex
     assert "\\textit{M$^2$UGen (paper)}" in tex and "²" not in tex
 
 
@@ -192,12 +193,15 @@ def test_table2_is_one_table_with_the_papers_column_groups(table2_frame):
     assert "\\cmidrule(lr){2-3} \\cmidrule(lr){4-7}" in tex
     aist = next(line for line in tex.splitlines() if line.startswith("AIST++ &"))
     assert [c.strip() for c in aist.rstrip("\\ ").split("&")][1:] == [
-        "4.63", "4.59", "\\underline{4.41}", "\\textbf{4.11}", "4.45", "\\textbf{4.11}"]
+        "4.63$^\\dagger$", "4.59$^\\dagger$", "\\underline{4.41}$^\\dagger$", "\\textbf{4.11}$^\\dagger$",
+        "4.45$^\\dagger$", "\\textbf{4.11}$^\\dagger$"]
     html = t.to_html()
     assert '<th colspan="2" class="group">Visual conditions</th><th colspan="4" class="group">Condition strategies' in html
     head = t.to_csv().splitlines()
-    assert head[0] == "dataset (FAD↓),Visual conditions,Visual conditions," + ",".join(["Condition strategies"] * 4)
-    assert head[1] == ",w/o-D,w/o-S,D_cross,D_extend*,S_prepend,S_cross*"
+    groups = "Visual conditions,Visual conditions," + ",".join(["Condition strategies"] * 4)
+    assert head[0] == f"dataset (FAD↓),{groups},{groups}"
+    cols = ["w/o-D", "w/o-S", "D_cross", "D_extend*", "S_prepend", "S_cross*"]
+    assert head[1] == "," + ",".join(cols) + "," + ",".join(f"weights: {c}" for c in cols)
 
 
 @pytest.fixture
@@ -241,5 +245,55 @@ def test_latex_check_catches_broken_tables(overall):
     dy = next(line for line in tex.splitlines() if line.startswith("dyvim"))
     assert latex_check.structure_problems(tex.replace(dy, "dyvim \\\\"), t)  # too few cells
     assert latex_check.structure_problems(tex.replace("\\textbf{4.10}", "4.10"), t)  # best not bold
+    assert latex_check.structure_problems(tex.replace("\\textbf{4.10}$^\\dagger$", "\\textbf{4.10}"), t)  # dagger lost
     assert latex_check.structure_problems(tex.replace("\\textbf{4.10}", "\\bfseries 4.10"), t)  # no such macro here
     assert latex_check.structure_problems(tex.replace("FAD", "FAD↓↓"))  # raw Unicode
+
+
+def test_every_exported_value_carries_its_weights_kind():
+    """CSV: a weights column per value column; LaTeX and HTML: a dagger on random-weight values
+    and the legend; the paper's rows are `published`."""
+    import csv
+    import io
+
+    f = frame([dict(system="reference", key="fad", value=0.0, weights="pretrained", system_weights="none"),
+               dict(system="dyvim", key="fad", value=4.1, weights="pretrained", system_weights="random"),
+               dict(system="vidmuse", key="fad", value=6.0, weights="pretrained", system_weights="pretrained"),
+               dict(system="dyvim", key="ovl", metric="human", value=70.0, weights="n/a", system_weights="random",
+                    higher_is_better=True)])
+    t = table1(f, keys=("fad", "ovl"), paper=load_paper())
+    rows = list(csv.reader(io.StringIO(t.to_csv())))
+    assert rows[1] == ["", "FAD↓", "OVL↑", "weights: FAD↓", "weights: OVL↑"]
+    by_label = {r[0]: r for r in rows[2:]}
+    assert by_label["dyvim"] == ["dyvim", "4.1", "70", "metric=pretrained system=random", "metric=n/a system=random"]
+    assert by_label["vidmuse"][3] == "metric=pretrained system=pretrained" and by_label["vidmuse"][4] == ""
+    assert any(r[0].endswith("(paper)") and "published" in r[3:] for r in rows[2:])
+    tex = t.to_latex()
+    check_latex(tex, 2, t)
+    dy = next(line for line in tex.splitlines() if line.startswith("dyvim"))
+    vm = next(line for line in tex.splitlines() if line.startswith("vidmuse"))
+    assert dy.count("$^\\dagger$") == 2 and "dagger" not in vm
+    html = t.to_html()
+    assert html.count('<sup class="random"') == 2 and "† random weights" in html
+
+
+def test_numerical_noise_around_zero_is_shown_as_such():
+    """FAD −3.47e-18 prints as 0.00*, KL −0.000511 of the reference against itself as ≈0, each
+    with the reason (audioldm_eval's ε inside the log); real values are untouched."""
+    from reports.tables import cell_text, noise_kind
+
+    assert noise_kind("fad", -3.47e-18) == "rounding" and noise_kind("kl_softmax", -0.000511) == "kl_eps"
+    assert noise_kind("kl_softmax", -0.01) == "" and noise_kind("fad", 1e-3) == "" and noise_kind("fad", 0.0) == ""
+    f = frame([dict(system="reference", key="fad", value=-3.47e-18), dict(system="dyvim", key="fad", value=4.1),
+               dict(system="reference", key="kl_softmax", value=-0.000511, higher_is_better=False),
+               dict(system="dyvim", key="kl_softmax", value=0.9, higher_is_better=False)])
+    t = table1(f, keys=("fad", "kl_softmax"))
+    ref = cells_by_row(t)["reference"]
+    assert [cell_text(c) for c in ref] == ["0.00*", "≈0"]
+    html = t.to_html()
+    assert "-0.000511" not in html.split("</table>")[0].replace('data-value="-0.000511"', "").replace(
+        "stored value -0.000511", "")
+    assert "ε = 1e-06" in html and "−527·ε" in html and "floating-point rounding" in html
+    tex = t.to_latex()
+    check_latex(tex, 2, t)
+    assert "$\\approx$0" in tex and "0.00*" in tex and "e-18" not in tex.split("\\bottomrule")[0]
