@@ -222,7 +222,7 @@ def generate(cfg, console=None) -> RunResult:
 
     from bench.config import to_dict
     from bench.executors import make_executor
-    from bench.generation import GenerationJob
+    from bench.generation import GenerationJob, identity_config
     from bench.runs import Run
 
     conf = to_dict(cfg)
@@ -233,7 +233,7 @@ def generate(cfg, console=None) -> RunResult:
 
         raise ConfigError(f"dataset {cfg.dataset.name!r} has no clips in split {conf['run']['split']!r}")
     run_dir_root = Path(conf["paths"]["runs_root"])
-    run = Run.open(run_dir_root, conf, save=False)
+    run = Run.open(run_dir_root, identity_config(conf), save=False)  # gpus etc. may change on resume
     executor = make_executor(conf["executor"])
     result = RunResult(run.dir, len(selected))
 

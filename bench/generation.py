@@ -63,6 +63,23 @@ def _finished(out_dir: Path, req: GenerationRequest, sample_rate: int | None) ->
                        int(round(req.clip.duration * sample_rate)))
 
 
+# Keys that say how a system's work is executed, not what it computes: a run trained on N GPUs (or
+# with gradient accumulation) resumes and extends with another setting.
+EXECUTION_KEYS = (("train", "gpus"), ("train", "grad_accum_steps"))
+
+
+def identity_config(conf: dict) -> dict:
+    """`conf` without the EXECUTION_KEYS of its systems: what the run folder records and compares."""
+    import copy
+
+    out = copy.deepcopy(conf)
+    for scfg in out.get("system", {}).values():
+        for section, key in EXECUTION_KEYS:
+            if isinstance(scfg.get(section), dict):
+                scfg[section].pop(key, None)
+    return out
+
+
 def accepted_kwargs(cls, config: dict, what: str) -> None:
     """Refuse config keys the class's constructor does not take, listing the ones it does."""
     params = inspect.signature(cls.__init__).parameters

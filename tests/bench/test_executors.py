@@ -1,0 +1,81 @@
+"""The executor interface: the shared driver loop (progress, lost shards, Ctrl-C cancels what it
+submitted), config errors, and which keys stay out of a run's identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.errors import ConfigError
+from bench.executors import make_executor
+from bench.executors.base import Executor, Shard, ShardLost
+from bench.executors.records import read_jobs, read_shard_state, write_shard_state
+from bench.generation import identity_config
+
+
+class FakeEngine(Executor):
+    """Handles are shard indices; `script` says per poll what happens."""
+
+    engine = "fake"
+    poll_s = 0.0
+
+    def __init__(self, interrupt_at_poll=None, lose=()):
+        self.polls, self.cancelled, self.interrupt_at, self.lose = 0, [], interrupt_at_poll, set(lose)
+
+    def submit(self, shards):
+        from bench.executors.records import JobRecord
+
+        self.shards = shards
+        return [(i, JobRecord("fake", f"job{i}", s.shard_id, s.group, s.size)) for i, s in enumerate(shards)]
+
+    def poll(self, i):
+        self.polls += 1
+        if self.polls == self.interrupt_at:
+            raise KeyboardInterrupt
+        s = self.shards[i]
+        if self.polls <= len(self.shards):  # first round: every shard reports progress and runs on
+            write_shard_state(s.run_dir, s.shard_id, state="running", progress=1)
+            return False, None
+        if i in self.lose:
+            return True, RuntimeError("node went away")
+        return True, f"result {i}"
+
+    def cancel(self, i):
+        self.cancelled.append(i)
+
+
+def _shards(tmp_path, n=3):
+    return [Shard(print, None, f"sys-{i}", "sys", 2, str(tmp_path)) for i in range(n)]
+
+
+def test_driver_reports_progress_results_and_lost_shards(tmp_path):
+    seen = []
+    results = dict((s.shard_id, r) for s, r in FakeEngine(lose={1}).run(_shards(tmp_path), seen.append))
+    assert results["sys-0"] == "result 0" and isinstance(results["sys-1"], ShardLost)
+    assert sum(seen) == 6 and seen[:3] == [1, 1, 1]  # progress from the state files, then completion
+    assert read_shard_state(tmp_path, "sys-1")["state"] == "lost"
+    assert "node went away" in read_shard_state(tmp_path, "sys-1")["error"]
+    assert [j.job_id for j in read_jobs(tmp_path)] == ["job0", "job1", "job2"]
+
+
+def test_ctrl_c_cancels_every_submitted_shard_still_in_flight(tmp_path):
+    eng = FakeEngine(interrupt_at_poll=3)  # in the first round: nothing finished yet
+    with pytest.raises(KeyboardInterrupt):
+        for _ in eng.run(_shards(tmp_path), None):
+            pass
+    assert sorted(eng.cancelled) == [0, 1, 2]
+    assert {read_shard_state(tmp_path, f"sys-{i}")["state"] for i in range(3)} == {"cancelled"}
+
+
+def test_unknown_engine_and_unknown_key_name_the_fix():
+    with pytest.raises(ConfigError, match="known executors: local, slurm, ray"):
+        make_executor({"name": "condor"})
+    with pytest.raises(ConfigError, match=r"executor slurm: .*partitoin.*its keys: cluster, partition"):
+        make_executor({"name": "slurm", "partitoin": "gpu"})
+
+
+def test_how_training_is_executed_is_not_part_of_the_run_identity():
+    conf = {"system": {"dyvim": {"alpha": 0.3, "train": {"steps": 5, "gpus": 4, "grad_accum_steps": 2}},
+                       "reference": {"name": "reference"}}}
+    assert identity_config(conf)["system"] == {"dyvim": {"alpha": 0.3, "train": {"steps": 5}},
+                                               "reference": {"name": "reference"}}
+    assert conf["system"]["dyvim"]["train"]["gpus"] == 4  # the caller's config is left alone
