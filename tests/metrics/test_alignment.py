@@ -172,6 +172,16 @@ def test_video_music_alignment_of_a_synthetic_clip(click_clip, tmp_path):
     assert out["per_clip"]["c"] == a and out["mean"]["ba_v2m"] == a["ba_v2m"]
 
 
+def test_alignment_with_madmom_beats(click_clip, tmp_path):
+    clip, beat_t = click_clip
+    own = atomic_write_audio(tmp_path / "own.wav", _clicks(beat_t), SR)
+    late = atomic_write_audio(tmp_path / "late.wav", _clicks(beat_t + 0.125), SR)
+    a = al.video_music_alignment(clip, own, beat_tracker="madmom")
+    b = al.video_music_alignment(clip, late, beat_tracker="madmom")
+    assert a["ba_v2m"] > 0.7 and b["ba_v2m"] < 0.2
+    assert a["n_music_beats"] == pytest.approx(len(beat_t), abs=2)
+
+
 # ----------------------------------------------------------------------------- the toy dataset
 
 

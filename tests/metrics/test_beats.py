@@ -139,3 +139,59 @@ def test_set_aggregation_is_a_mean_over_clips_ignoring_nan():
 
     with pytest.raises(PairingError):
         mb.beat_metrics_set({"x": y}, {"y": y}, SR, cache=False)
+
+
+# ----------------------------------------------------------------------------- precision / recall / F1, BCS's target
+
+
+def test_beat_precision_recall_f():
+    ref = np.arange(0.5, 10, 0.5)  # 19 beats
+    gen = np.r_[ref[:10] + 0.02, np.arange(20.0, 30.0, 1.0)]  # 10 hits, 10 extra
+    prf = mb.beat_precision_recall_f(gen, ref)
+    assert prf["beat_precision"] == pytest.approx(10 / 20)  # hits / generated (LORIS)
+    assert prf["beat_recall"] == pytest.approx(10 / 19)  # hits / reference (D2M-GAN's BHS)
+    assert prf["beat_f"] == pytest.approx(2 * 10 / (20 + 19))
+    assert math.isnan(mb.beat_precision_recall_f([], [])["beat_f"])
+    none = mb.beat_precision_recall_f([], ref)
+    assert none["beat_recall"] == 0.0 and none["beat_f"] == 0.0 and math.isnan(none["beat_precision"])
+
+
+def test_twice_the_beats_is_not_better_than_the_reference():
+    """D2M-GAN's BCS = #gen / #ref rewards extra beats; the metric ranks it by |BCS - 1| and F1
+    puts the reference first."""
+    from metrics.rhythm import BEAT_KEYS, _per_clip_scores
+
+    double = np.arange(0.25, DUR, 0.25)  # every reference beat plus one between each pair
+    bcs_more, bhs_more = mb.beat_coverage_hit(double, BEATS_120)
+    bcs_same, _ = mb.beat_coverage_hit(BEATS_120, BEATS_120)
+    assert bcs_more == pytest.approx(2.0, abs=0.06) and bhs_more == 1.0 and bcs_same == 1.0
+    scores = _per_clip_scores([{k: 1.0 for k in BEAT_KEYS}], BEAT_KEYS)
+    assert scores["bcs_tol"].target == 1.0 and scores["bcs"].target == 1.0
+    assert scores["beat_f"].target is None and scores["beat_f"].higher_is_better
+    assert abs(bcs_same - 1) < abs(bcs_more - 1)
+    more, same = mb.beat_precision_recall_f(double, BEATS_120), mb.beat_precision_recall_f(BEATS_120, BEATS_120)
+    assert same["beat_f"] == 1.0 > more["beat_f"]
+    assert more["beat_recall"] == 1.0 and more["beat_precision"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_beat_metric_with_madmom_and_ground_truth(tmp_path):
+    """beat_tracker=madmom, and each truth tracker's F-measure against a clip's events file."""
+    import json
+
+    from bench.data.manifest import Clip
+    from metrics.rhythm import BeatMetric
+
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "c.json").write_text(json.dumps({"beats": BEATS_120.tolist(), "downbeats": [],
+                                                             "notes": [], "duration": DUR}))
+    clip = Clip("c", "video/c.mp4", "audio/c.wav", 0.0, DUR, "s", root=str(tmp_path))
+    wav = atomic_write_audio(tmp_path / "audio" / "c.wav", click_track(BEATS_120), SR)
+    m = BeatMetric(cache=Cache(tmp_path / "cache"), beat_tracker="madmom", truth_trackers=["librosa", "madmom"])
+    assert m.weights == "pretrained" and "CC BY-NC-SA" in m.describe()["licence"]
+    out = m.scores([clip], {"c": wav}, {"c": wav})
+    assert out["beat_f"].per_clip[0] == 1.0
+    assert out["beat_f_truth_madmom"].per_clip[0] >= 0.9 and out["beat_f_truth_librosa"].per_clip[0] >= 0.9
+    assert "downbeat_f_truth_madmom" in out
+    assert "beat_f_truth_madmom" not in BeatMetric(cache=False).scores([Clip("x", "v", "a", 0.0, DUR, "s",
+                                                                             root=str(tmp_path / "nothing"))],
+                                                                       {"x": wav}, {"x": wav})
