@@ -169,8 +169,30 @@ def status(folder: str | Path) -> list[SystemStatus]:
                 out += run_status(run_dir, prefix)
             else:
                 out += [SystemStatus(prefix + s, 0, 0, -1) for s in r.get("systems", [])]  # not started
+        _variant_jobs(folder, out)
         return out
     return run_status(folder)
+
+
+def _variant_jobs(folder: Path, rows: list[SystemStatus]) -> None:
+    """Experiments on an engine: each variant is a job recorded in the experiment folder; its
+    state goes on the variant's first row."""
+    from bench.executors.records import TERMINAL, read_jobs, read_shard_state
+
+    records = read_jobs(folder)
+    engine = engine_states([r for r in records if read_shard_state(folder, r.shard_id).get("state") not in TERMINAL])
+    for rec in records:
+        mine = [r for r in rows if r.label.startswith(rec.group + ":")]
+        if not mine:
+            continue
+        state = _shard_state(folder, rec, engine)
+        unfinished = any(r.pending != 0 or r.failed for r in mine)
+        shard = ShardStatus(rec.shard_id, rec.engine, rec.job_id, state, int(unfinished),
+                            read_shard_state(folder, rec.shard_id).get("error"))
+        if state in ("running", "queued"):
+            mine[0].in_flight.append(shard)
+        elif state in ("failed", "lost", "cancelled") and unfinished:
+            mine[0].failed_shards.append(shard)
 
 
 # --- the `bench status` verb (bench/cli.py VERB_MODULES) ---------------------------------------

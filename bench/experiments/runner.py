@@ -93,6 +93,8 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
         result.notes.append(f"not ready here, left out: {', '.join(skipped)} "
                             "(`bench systems check <name>` says what each lacks; the report lists it)")
     metrics = list(metrics) if metrics is not None else list(exp.metrics)
+    if _fan_out(runs, exp, exp_name, folder, overrides, metrics, result, log):  # executor=slurm|ray
+        return result
     for i, r in enumerate(runs, 1):
         run_name = r.run_name(exp_name)
         log(f"[{i}/{len(runs)}] {run_name}: {', '.join(r.systems)} ({' '.join(r.overrides) or 'defaults'})")
@@ -120,6 +122,38 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
                                    "systems": {s.system: {"generated": s.generated, "failed": s.failed,
                                                           "weights": s.weights} for s in out.systems}})
     return result
+
+
+def _fan_out(runs, exp: Experiment, exp_name: str, folder: Path, overrides, metrics, result: ExperimentResult,
+             log) -> bool:
+    """With a cluster executor, every planned run is one job on it (bench/executors/variants.py);
+    False (nothing done) with the local executor."""
+    from bench import api
+    from bench.config import to_dict
+
+    conf = (to_dict(api.load_config(runs[0].dataset, list(runs[0].systems), list(runs[0].overrides), metrics=[]))
+            if runs else {})
+    if not runs or conf["executor"].get("name", "local") == "local":
+        return False
+    from bench.executors import make_executor
+    from bench.executors.variants import VariantJob, in_job_overrides, variant_shards
+
+    paths = {k: conf["paths"][k] for k in ("runs_root", "data_root", "cache_dir")}
+    jobs = [VariantJob(r.run_name(exp_name), r.dataset, tuple(r.systems), tuple(in_job_overrides(r.overrides, paths)),
+                       tuple(metrics), exp.attention or None) for r in runs]
+    log(f"{len(jobs)} runs as jobs on {conf['executor']['name']}")
+    with make_executor(conf["executor"]) as executor:
+        for shard, out in executor.run(variant_shards(jobs, folder)):
+            run_name = shard.payload.run_name
+            if isinstance(out, BaseException):
+                result.failed[run_name] = str(out)
+                _record(folder, run_name, {"status": "failed", "error": str(out), "job": shard.shard_id})
+                log(f"  {run_name} failed: {out}")
+                continue
+            result.failed_outputs += out["failed_outputs"]
+            _record(folder, run_name, {"status": "done" if not out["failed_outputs"] else "incomplete", **out})
+            log(f"  {run_name}: done")
+    return True
 
 
 @dataclass

@@ -70,3 +70,32 @@ def test_sbatch_script_follows_the_config(tmp_path, monkeypatch):
     for job, _ in handles:
         ex.cancel(job)
     assert (tmp_path / "cancelled").read_text().split() == [f"4242_{k}" for k in range(5)]
+
+
+@pytest.mark.slow
+def test_experiment_variants_run_as_jobs_on_the_engine(mini_dataset, tmp_path):
+    """Each planned run of a sweep is one job (submitit's local cluster here); a second call resumes."""
+    import json
+    import os
+
+    from bench.experiments.runner import run_experiment
+    from bench.experiments.spec import experiment_from_dict
+    from bench.status import status
+
+    root, ov = mini_dataset
+    exp = experiment_from_dict({"name": "ctl", "title": "controls sweep", "artefact": "table2",
+                                "systems": ["reference", "shuffled"], "datasets": ["toy"], "metrics": [],
+                                "sweep": {"system.shuffled.pool": ["test", "all"]}})
+    engine = ["executor=slurm", "executor.cluster=local", "executor.poll_s=0.2"]
+    res = run_experiment(exp, os.environ["BENCH_RUNS_ROOT"], overrides=ov + engine, metrics=[], log=lambda m: None)
+    assert not res.failed
+    state = json.loads((res.dir / "state.json").read_text())
+    assert {k: v["status"] for k, v in state.items()} == {"ctl/toy/pool_test": "done", "ctl/toy/pool_all": "done"}
+    jobs = read_jobs(res.dir)
+    assert sorted(j.group for j in jobs) == ["toy/pool_all", "toy/pool_test"] and {j.engine for j in jobs} == {"slurm"}
+    rows = status(res.dir)
+    assert {r.label for r in rows} == {f"toy/{v}:{s}" for v in ("pool_test", "pool_all") for s in ("reference", "shuffled")}
+    assert all(r.pending == 0 and r.failed == 0 and r.done > 0 for r in rows)
+    again = run_experiment(exp, os.environ["BENCH_RUNS_ROOT"], overrides=ov + engine, metrics=[], log=lambda m: None)
+    assert not again.failed and json.loads((res.dir / "state.json").read_text())["ctl/toy/pool_all"]["systems"][
+        "shuffled"]["generated"] == 0  # resumed: nothing generated twice
