@@ -61,7 +61,9 @@ def test_aist_prepare_once_then_run_evaluate_show_experiment(aist_layout, env, t
     bench("evaluate", "--run", str(tmp_path / "runs" / "aist"), "--metrics", "beat", env=env)
     show = bench("data", "show", "aist", env=env)
     assert "clips valid" in show.stdout
-    bench("experiment", "run", "overall", "--dataset", "aist", "--metrics", "beat", *TINY, env=env)
+    # AIST++ has no captions: text-conditioned MusicGen needs a prompt, or runs unconditional
+    bench("experiment", "run", "overall", "--dataset", "aist", "--metrics", "beat", *TINY,
+          "system.musicgen.conditioning=unconditional", env=env)
     # other settings: refused, nothing touched, the fix named
     refused = bench("data", "prepare", "aist", *mini.aist_overrides(aist_layout), "dataset.params.limit=2",
                     env=env, code=2)
