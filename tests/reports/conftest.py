@@ -113,3 +113,9 @@ def scored_run(tmp_path_factory):
 def human_eval_writer():
     """`write_human_eval(run_dir, study)` for tests (helpers cannot be imported under importlib mode)."""
     return write_human_eval
+
+
+@pytest.fixture
+def metric_writer():
+    """(metric_rows, write_metric) for tests that add results to a copy of a run."""
+    return metric_rows, write_metric

@@ -73,3 +73,65 @@ def test_report_opens_offline_and_plays(scored_run, tmp_path):
     assert shot.stat().st_size > 10_000
     assert requests and all(u.startswith("file://") for u in requests), [u for u in requests if not u.startswith("file://")]
     assert any(u.endswith(".mp4") for u in requests) and any(u.endswith(".wav") for u in requests)
+
+
+@pytest.mark.slow
+def test_wide_tables_fit_the_page_at_1280_and_390_px(scored_run, tmp_path, metric_writer):
+    """A run with 16 metric columns: the page never gets wider than the window (1280 px laptop,
+    390 px phone); the table scrolls inside its own box and its first column stays in view when
+    scrolled. Screenshots: $BENCH_TEST_ARTIFACTS/reports/ (default: the test's tmp folder)."""
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    from reports.html import write_report
+
+    metric_rows, write_metric = metric_writer
+    run = tmp_path / "wide"
+    shutil.copytree(scored_run, run, ignore=shutil.ignore_patterns("report"))
+    systems = ("reference", "shuffled", "flaky")
+    rows = []
+    for i in range(13):
+        rows += metric_rows("wide", f"metric_{i:02d}", {s: 10.0 + i + j for j, s in enumerate(systems)}, False,
+                            "pretrained")
+    write_metric(run, "wide", rows)
+    write_metric(run, "kl", metric_rows("kl", "kl_softmax", {"reference": -0.000511, "shuffled": 1.9, "flaky": 2.4},
+                                        False, "pretrained"))
+    page_path = write_report(run, gallery_clips=0, case_studies=0)
+    shots = Path(os.environ.get("BENCH_TEST_ARTIFACTS", tmp_path)) / "reports"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or CHROMIUM, args=ARGS)
+        try:
+            for width, height in ((1280, 900), (390, 844)):
+                page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 500)
+                page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort())
+                page.goto(page_path.as_uri())
+                box = page.locator(".table-scroll").first
+                got = page.evaluate("""() => {
+                    const box = document.querySelector('.table-scroll');
+                    return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+                            inner: box.scrollWidth, shown: box.clientWidth,
+                            boxRight: box.getBoundingClientRect().right}; }""")
+                assert got["page"] <= got["window"], (width, got)  # nothing runs off the page
+                assert got["boxRight"] <= got["window"] + 0.5, (width, got)
+                assert got["inner"] > got["shown"], (width, got)  # 16 columns: the table scrolls inside its box
+                box.scroll_into_view_if_needed()
+                page.screenshot(path=str(shots / f"table_{width}.png"))
+                box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+                first = page.evaluate("""() => {
+                    const box = document.querySelector('.table-scroll').getBoundingClientRect();
+                    const th = document.querySelector('.table-scroll tbody th').getBoundingClientRect();
+                    return {box: box.left, th: th.left, thRight: th.right}; }""")
+                assert abs(first["th"] - first["box"]) <= 2, (width, first)  # the label column stuck in place
+                page.screenshot(path=str(shots / f"table_{width}_scrolled.png"))
+                if width == 390:
+                    page.screenshot(path=str(shots / "report_390_full.png"), full_page=True)
+                text = box.inner_text()
+                assert "reference" in text and "flaky (3 failed)" in text
+                assert "≈0" in page.locator("#table-metrics").inner_text()
+                assert "audioldm_eval" in page.content() and "-0.000511" not in page.locator("#table-metrics").inner_text()
+                page.close()
+        finally:
+            browser.close()
+    for name in ("table_1280.png", "table_390.png", "table_1280_scrolled.png", "table_390_scrolled.png"):
+        assert (shots / name).stat().st_size > 5_000

@@ -110,7 +110,8 @@ def test_table2_halves_render_as_one_table(tmp_path, scored_run):
                      {"no_dynamics": ("no_dynamics",), "no_semantics": ("no_semantics",), "full": ("full",)},
                      {"no_dynamics": 4.63, "no_semantics": 4.59, "full": 4.11})
     html = write_report(cond, gallery_clips=0, force=False).read_text()
-    assert (cond / "tables" / "table2.csv").read_text().splitlines()[1] == ",w/o-D,w/o-S,full*"
+    assert (cond / "tables" / "table2.csv").read_text().splitlines()[1] == \
+        ",w/o-D,w/o-S,full*,weights: w/o-D,weights: w/o-S,weights: full*"
     assert "Table 2 shows this half only" in html and "bench experiment run strategies" in html
 
     strat = make_half(tmp_path, scored_run, "strategies",
@@ -125,9 +126,13 @@ def test_table2_halves_render_as_one_table(tmp_path, scored_run):
     for exp_dir in (cond, strat):
         html = (exp_dir / "report" / "index.html").read_text()
         lines = (exp_dir / "tables" / "table2.csv").read_text().splitlines()
-        assert lines[0] == "dataset (FAD↓),Visual conditions,Visual conditions," + ",".join(["Condition strategies"] * 4)
-        assert lines[1] == ",w/o-D,w/o-S,D_cross,D_extend*,S_prepend,S_cross*"
-        assert lines[2] == "toy,4.63,4.59,4.41,4.11,4.45,4.11"
+        groups = "Visual conditions,Visual conditions," + ",".join(["Condition strategies"] * 4)
+        assert lines[0] == f"dataset (FAD↓),{groups},{groups}"
+        cols = ["w/o-D", "w/o-S", "D_cross", "D_extend*", "S_prepend", "S_cross*"]
+        assert lines[1] == "," + ",".join(cols) + "," + ",".join(f"weights: {c}" for c in cols)
+        values, kinds = lines[2].split(",")[1:7], lines[2].split(",")[7:]
+        assert lines[2].startswith("toy,") and values == ["4.63", "4.59", "4.41", "4.11", "4.45", "4.11"]
+        assert len(kinds) == 6 and all(k.startswith("metric=") for k in kinds)
         table = _table_html(html, "table2")
         assert "Table 2: visual conditions and condition strategies" in table
         assert table.count("<b>4.11</b>") == 2 and table.count("<u>4.41</u>") == 1 and "<b>" + "4.63" not in table
