@@ -12,9 +12,9 @@
 
 The rater token is checked on every request (human_eval.study.authenticate) before any body
 is read, and no body may exceed MAX_BODY_BYTES (413); malformed input is a 400/404/422 with a
-message, never a 500. Pages carry
-`Referrer-Policy: no-referrer` so the token in the URL never leaks to other sites, and a strict
-Content-Security-Policy (no inline script) backs jinja2's autoescaping.
+message, never a 500. Play credit is the server's clock (human_eval.study.record_play). Pages
+carry `Referrer-Policy: no-referrer` so the token in the URL never leaks to other sites, and a
+strict Content-Security-Policy (no inline script) backs jinja2's autoescaping.
 """
 
 from __future__ import annotations
