@@ -2,13 +2,16 @@
 EnCodec 32 kHz codec (4 codebooks × 2048 codes, 50 frames/s), through transformers.
 
 Sizes (`size` config key):
-    tiny    random weights, CPU/CI: decoder d = 64, 2 layers; a small EnCodec of the same rates
+    tiny    random weights, CPU/CI: decoder d = 64, 2 layers
     small   facebook/musicgen-small  (d = 1024, 24 layers, 16 heads)
     medium  facebook/musicgen-medium (d = 1536, 48 layers, 24 heads; the paper's)
 
 `weights: pretrained` loads `MusicgenForConditionalGeneration` from the hub id or a local folder
 (config.json + model.safetensors, as published) and keeps its decoder, EnCodec and T5 text encoder;
-`weights: random` builds the same shapes with seeded random weights (labelled everywhere).
+`weights: random` builds the same decoder shapes with seeded random weights (labelled everywhere)
+and, in place of EnCodec, `codec.SpectralCodec`: the same rates and code layout, codes of the
+log-mel spectrum fitted on seeded synthetic notes (a random EnCodec's codes carried no note
+onsets: docs/science.md).
 
 `decoder_forward` runs the pretrained decoder layers on our own input embeddings. transformers'
 `MusicgenDecoder.forward` cannot be used for that: given `inputs_embeds` it takes the positions from
@@ -51,18 +54,9 @@ def decoder_config(size: str):
                                  attention_dropout=0.0, activation_dropout=0.0, layerdrop=0.0, **SHAPES[size])
 
 
-def tiny_encodec_config():
-    """EnCodec at the real rates (32 kHz, hop 640 → 50 Hz, 4 × 2048 codes at 2.2 kbps), few channels."""
-    from transformers import EncodecConfig
-
-    return EncodecConfig(sampling_rate=SAMPLE_RATE, upsampling_ratios=[8, 5, 4, 4], codebook_size=CODEBOOK_SIZE,
-                         target_bandwidths=[2.2], num_filters=4, hidden_size=32, num_lstm_layers=1,
-                         audio_channels=1, normalize=False)
-
-
 @dataclass
 class MusicDecoder:
-    """The decoder (`MusicgenForCausalLM`), its codec (`EncodecModel`) and, when loaded from a
+    """The decoder (`MusicgenForCausalLM`), its codec (`EncodecModel`; `SpectralCodec` with random weights) and, when loaded from a
     published checkpoint, the T5 text encoder with its projection to the decoder width."""
 
     lm: nn.Module
@@ -86,7 +80,9 @@ class MusicDecoder:
 def load_music_decoder(size: str = "tiny", weights: str = "random", model: str | None = None, seed: int = 0,
                        with_text: bool = False) -> MusicDecoder:
     """Build or load the decoder. `model` overrides the hub id / local folder of `size`."""
-    from transformers import EncodecModel, MusicgenForCausalLM
+    from transformers import MusicgenForCausalLM
+
+    from systems.dyvim.codec import SpectralCodec
 
     if weights not in ("random", "pretrained"):
         raise ConfigError(f"weights={weights!r} must be random or pretrained")
@@ -110,8 +106,8 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
 
     with seeded(seed):
         lm = MusicgenForCausalLM(decoder_config(size))
-        codec = EncodecModel(tiny_encodec_config() if size == "tiny" else _encodec_32k_config()).eval()
-        informative_codec(codec, seed)
+        scale_code_embeddings(lm)
+    codec = SpectralCodec(seed=seed).eval()  # EnCodec's rates and code layout; codes that carry the events
     text = proj = None
     if with_text:
         from transformers import T5Config, T5EncoderModel
@@ -126,119 +122,17 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
 
 
 @torch.no_grad()
-def informative_codec(codec: nn.Module, seed: int, seconds: float = 8.0, level: float = 0.1) -> None:
-    """Seeded random EnCodec whose codes carry the audio and whose audio follows the codes.
+def scale_code_embeddings(lm: nn.Module) -> None:
+    """Random weights: codebook embeddings drawn N(0, 1 / (2K)), so their sum over the K codebooks
+    has the RMS of the sinusoidal positions (1/√2) it is added to.
 
-    With transformers' init a random EnCodec is useless twice over. Its codebooks are zeros (the
-    real ones come from k-means during training), so every frame gets code 0. And PyTorch's default
-    conv init shrinks the signal at every layer while the biases stay, so the decoder's waveform
-    was the biases' fixed pattern: two random code sequences decoded to waveforms differing by
-    5e-5 of their level, so every tiny model's music was the same clip. Three seeded steps on a
-    probe signal (tones with onsets, and noise) fix both:
-
-    1. encoder convs, in order, get the data-dependent init of weight normalisation (Salimans &
-       Kingma 2016, §3.2): each output channel centred and scaled to unit variance over time;
-    2. each residual codebook is filled with (jittered) encoder outputs, as EnCodec's own k-means
-       init does, and the residual passes on to the next codebook (`_fill_codebooks`);
-    3. decoder convs get the same init on the quantized probe; the last one gives `level`
-       (≈ -20 dBFS RMS), mean removed.
-    """
-    g = torch.Generator().manual_seed(seed + 101)
-    dev = next(codec.parameters()).device
-    probe = _probe_signal(g, seconds).view(1, 1, -1).to(dev)
-    head = int(INIT_SECONDS * SAMPLE_RATE)  # the layer statistics need less than the codebooks
-    _data_dependent_init(codec.encoder, probe[..., :head])
-    frames = codec.encoder(probe)  # (1, dim, T)
-    codes = _fill_codebooks(codec, frames[0].t(), g)  # (K, T)
-    n_head = head * frames.shape[-1] // probe.shape[-1]
-    _data_dependent_init(codec.decoder, codec.quantizer.decode(codes[:, None, :n_head]), last_level=level)
-
-
-INIT_SECONDS = 2.0  # of the probe, for the per-layer init passes (one forward per conv)
-
-
-def _probe_signal(g: torch.Generator, seconds: float) -> torch.Tensor:
-    """Seeded notes (random pitch, onset, length, level) over faint noise, at 32 kHz."""
-    n = int(seconds * SAMPLE_RATE)
-    t = torch.arange(n) / SAMPLE_RATE
-    probe = torch.zeros(n)
-    for _ in range(24):
-        f0 = 110 * 2 ** (torch.rand(1, generator=g) * 4)
-        on = torch.rand(1, generator=g) * seconds
-        env = ((t >= on) & (t < on + 0.1 + torch.rand(1, generator=g))).float() * torch.exp(-(t - on).clamp(min=0) * 3)
-        probe += 0.2 * env * torch.sin(2 * torch.pi * f0 * t)
-    return probe + 0.02 * torch.randn(n, generator=g)
-
-
-def _fill_codebooks(codec: nn.Module, frames: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Residual codebooks from encoder frames (T, dim); returns the frames' codes (K, T)."""
-    residual, dev, codes = frames, frames.device, []
-    size = codec.quantizer.layers[0].codebook.embed.shape[0]
-    for layer in codec.quantizer.layers:
-        book = layer.codebook
-        rows = torch.randint(0, residual.shape[0], (size,), generator=g).to(dev)
-        jitter = torch.randn(size, residual.shape[1], generator=g).to(dev) * residual.std(0, keepdim=True) * 0.25
-        book.embed.copy_(residual[rows] + jitter)
-        book.embed_avg.copy_(book.embed)
-        idx = torch.cdist(residual, book.embed).argmin(dim=1)
-        codes.append(idx)
-        residual = residual - book.embed[idx]
-    return torch.stack(codes)
-
-
-def _data_dependent_init(net: nn.Module, inputs: torch.Tensor, last_level: float | None = None) -> None:
-    """Each conv of `net`, in order, rescaled and shifted so that its output on `inputs` has zero
-    mean and unit standard deviation over time per output channel (one scale for all channels
-    where weight norm's magnitude is per input channel, as in a transposed conv); the last conv's
-    output is scaled to `last_level` overall instead, when given."""
-    convs = [m for m in net.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
-    for i, conv in enumerate(convs):
-        out = _output_of(net, conv, inputs)  # (B, C, T)
-        mean, std = out.mean(dim=(0, 2)), out.std(dim=(0, 2)).clamp(min=1e-12)
-        norm = getattr(getattr(conv, "parametrizations", None), "weight", None)
-        magnitude = norm.original0 if norm is not None else conv.weight
-        per_channel = magnitude.shape[0] == out.shape[1] and not isinstance(conv, nn.ConvTranspose1d)
-        if last_level is not None and i == len(convs) - 1:
-            scale = torch.full_like(std, last_level / float((out - mean[None, :, None]).std()))
-        else:
-            scale = 1.0 / std if per_channel else torch.full_like(std, 1.0 / float(std.mean()))
-        magnitude.mul_(scale.view(-1, *[1] * (magnitude.dim() - 1)) if per_channel else scale[0])
-        if conv.bias is not None:
-            conv.bias.copy_((conv.bias - mean) * scale)
-
-
-class _Reached(Exception):
-    """Raised by a forward hook to stop the pass at the module whose output it carries."""
-
-    def __init__(self, out: torch.Tensor):
-        self.out = out
-
-
-def _output_of(net: nn.Module, module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """`module`'s output when `net` runs on `inputs`; the pass stops there (layers after it would
-    be computed for nothing)."""
-    def stop(_m, _i, out):
-        raise _Reached(out)
-
-    hook = module.register_forward_hook(stop)
-    try:
-        net(inputs)
-    except _Reached as reached:
-        return reached.out
-    finally:
-        hook.remove()
-    raise RuntimeError(f"{type(module).__name__} did not run in {type(net).__name__}'s forward pass")
-
-
-def _encodec_32k_config():
-    """facebook/encodec_32khz's architecture (as bundled with musicgen-small/medium)."""
-    from transformers import EncodecConfig
-
-    return EncodecConfig(sampling_rate=SAMPLE_RATE, upsampling_ratios=[8, 5, 4, 4], codebook_size=CODEBOOK_SIZE,
-                         target_bandwidths=[2.2], num_filters=64, hidden_size=128, num_lstm_layers=2,
-                         audio_channels=1, normalize=False, use_causal_conv=False, pad_mode="constant",
-                         norm_type="weight_norm", compress=2, residual_kernel_size=3, kernel_size=7,
-                         last_kernel_size=7)
+    transformers' init (std 0.02) made the summed codes ~3 % of the decoder's input at d = 64 (the
+    positions' RMS is 0.71 per dimension): after the first layer norm the random decoder barely saw
+    its own codes, and in a few hundred steps it learned neither to continue a held code nor to use
+    a dynamics signal (docs/science.md). Trained MusicGen embeddings are not that small."""
+    k = len(lm.model.decoder.embed_tokens)
+    for emb in lm.model.decoder.embed_tokens:
+        emb.weight.normal_(0.0, (0.5 / k) ** 0.5)
 
 
 def decoder_forward(lm: nn.Module, inputs_embeds: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
@@ -246,7 +140,7 @@ def decoder_forward(lm: nn.Module, inputs_embeds: torch.Tensor, encoder_hidden_s
     """MusicGen's decoder on given input embeddings (B, S, d) → (logits (B, K, S, V), cache).
 
     The same steps as `MusicgenDecoder.forward` (causal and cross-attention masks from transformers'
-    mask builders, sinusoidal positions offset by the cache length, the layers, final norm, the K
+    mask builders, sinusoidal positions offset by the cache length, embedding dropout, the layers, final norm, the K
     LM heads), except that positions come from the sequence length (see the module docstring)."""
     from transformers.cache_utils import DynamicCache, EncoderDecoderCache
     from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
@@ -264,6 +158,8 @@ def decoder_forward(lm: nn.Module, inputs_embeds: torch.Tensor, encoder_hidden_s
                                              encoder_hidden_states=encoder_hidden_states)
     positions = dec.embed_positions(inputs_embeds.new_empty((b, 1, s)), past)
     hidden = inputs_embeds + positions.to(inputs_embeds.device, inputs_embeds.dtype)
+    # the stock decoder's embedding dropout (config.dropout: 0.1 in the published checkpoints, 0 in `tiny`)
+    hidden = nn.functional.dropout(hidden, p=float(dec.dropout), training=dec.training)
     for layer in dec.layers:
         hidden = layer(hidden, attn_mask, encoder_hidden_states, encoder_attention_mask=enc_mask, cache=cache,
                        use_cache=use_cache)
@@ -283,7 +179,7 @@ def encode_audio(codec: nn.Module, audio: np.ndarray, sample_rate: int) -> np.nd
     """Mono float audio at 32 kHz → EnCodec codes (K, T) int16, T = ceil(len / 640)."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"EnCodec 32 kHz needs 32000 Hz audio, got {sample_rate} Hz (resample when loading)")
-    dev = next(codec.parameters()).device
+    dev = next(iter([*codec.parameters(), *codec.buffers()])).device  # SpectralCodec has buffers only
     x = torch.as_tensor(np.asarray(audio, np.float32), device=dev).view(1, 1, -1)
     out = codec.encode(x, bandwidth=float(codec.config.target_bandwidths[-1]))
     return out.audio_codes[0, 0].cpu().numpy().astype(np.int16)

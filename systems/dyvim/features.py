@@ -12,10 +12,11 @@ from torch import nn
 
 from bench.cache import Cache
 from bench.data.manifest import Clip
+from systems.dyvim.codec import CODEC_VERSION
 from systems.dyvim.decoder import FRAME_RATE, SAMPLE_RATE, MusicDecoder, encode_audio
 from systems.dyvim.encoders import build_dynamics_encoder, build_semantics_encoder
 
-CODES_VERSION = 2  # 2: random codecs get a data-dependent init (decoder.informative_codec): other codes
+CODES_VERSION = 3  # 2: random EnCodec with a data-dependent init; 3: random weights use codec.SpectralCodec
 
 
 @dataclass
@@ -71,6 +72,8 @@ class FeatureExtractor:
         from bench.media import load_audio
 
         key = {"codec": self.decoder.source, "duration": clip.duration, "version": CODES_VERSION}
+        if self.decoder.weights == "random":
+            key["spectral_codec"] = CODEC_VERSION
 
         def compute():
             audio = load_audio(clip.audio_path, SAMPLE_RATE, 0.0, clip.duration)

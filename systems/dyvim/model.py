@@ -4,12 +4,14 @@
                z'_d = nearest-neighbour interpolation to 50 Hz tokens           [§4.2]
                z̃_d = MLP(z'_d)  → d
        extend: z_i = α·z̃_{d,i} + Σ_k (1−α)·z_{i,k}  at the decoder input        [Eq. 3]
-       cross:  z̃_d (at f_o) joins the cross-attention memory
+       cross:  z̃_d (at f_o) joins the cross-attention memory, each frame's token plus the decoder's
+               sinusoidal position of its music time (`dynamics_time_encoding`), so the
+               decoder can tell which frame a token is
     semantics  z̃_s = MLP(z_s)  (N_d, d)                                         [Eq. 2 → Eq. 4]
        cross:  the cross-attention memory of every decoder layer (MusicGen's conditioning path)
        prepend: N_d prefix positions before the first code column
 
-`DyViMConfig` holds the DESIGN.md §5 keys (`system.dyvim.*`). Tuning: `full` trains the decoder,
+`DyViMConfig` holds the `system.dyvim.*` keys (README, "DyViM"; `bench/conf/system/dyvim.yaml`). Tuning: `full` trains the decoder,
 `lora` (peft) trains low-rank adapters on its attention projections, `frozen` only the heads and
 projectors; in every mode the dynamics head and both projectors train.
 """
@@ -20,11 +22,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
 from bench.errors import ConfigError
 from systems.dyvim.conditioning import (
+    ALIGNMENTS,
     DynamicsProjector,
     SemanticsProjector,
     apply_delay_pattern,
@@ -47,13 +51,14 @@ LORA_TARGETS = ("q_proj", "v_proj")  # in self- and cross-attention of every dec
 
 @dataclass(frozen=True)
 class DyViMConfig:
-    """The model-defining keys (DESIGN.md §5). Anything here changes what a checkpoint holds."""
+    """The model-defining keys (README, "DyViM"). Anything here changes what a checkpoint holds."""
 
     size: Literal["tiny", "small", "medium"] = "tiny"
     weights: Literal["random", "pretrained"] = "random"
     model: str | None = None  # hub id / local folder of the MusicGen checkpoint (default: the size's)
     conditions: str = "full"
     dynamics_strategy: str = "extend"
+    dynamics_alignment: str = "predicted"  # Eq. 3 pairing under the delay pattern (conditioning.dynamics_time_steps)
     semantics_strategy: str = "cross"
     dynamics_encoder: str = "fwdf"
     semantics_encoder: str = "clip"
@@ -76,6 +81,7 @@ class DyViMConfig:
         check_choice("conditions", self.conditions, CONDITIONS)
         check_choice("dynamics_strategy", self.dynamics_strategy, DYNAMICS_STRATEGIES)
         check_choice("semantics_strategy", self.semantics_strategy, SEMANTICS_STRATEGIES)
+        check_choice("dynamics_alignment", self.dynamics_alignment, ALIGNMENTS)
         check_choice("dynamics_encoder", self.dynamics_encoder, ("fwdf", "i3d", "pose"))
         check_choice("semantics_encoder", self.semantics_encoder, ("clip", "t5"))
         check_choice("schedule", self.schedule, SCHEDULES)
@@ -208,7 +214,10 @@ class DyViMModel(nn.Module):
                 z = self.dynamics_projector(z_d)
                 out.dynamics = z if keep is None else z * keep.view(-1, 1, 1).to(z.dtype)
             else:
-                z = self.dynamics_projector(self.dynamics_head(dynamics))
+                start, length = window or (0, n_steps)
+                frames = frames_of_window(dynamics.shape[1], self.video_fps, n_steps, start, length)
+                z = self.dynamics_projector(self.dynamics_head(dynamics[:, frames]))
+                z = z + self.dynamics_time_encoding(frames, start).to(z.dtype)
                 mem.append(z if keep is None else z * keep.view(-1, 1, 1).to(z.dtype))
                 mem_mask.append(torch.ones(z.shape[:2], dtype=torch.bool, device=z.device))
         if cfg.use_semantics:
@@ -226,13 +235,26 @@ class DyViMModel(nn.Module):
             out.memory_mask = torch.cat(mem_mask, dim=1)
         return out
 
+    def dynamics_time_encoding(self, frames: np.ndarray, start: int) -> torch.Tensor:
+        """`cross` strategy: the decoder's own sinusoidal positional embedding of each video frame's
+        music position (frame f at f / f_o s → token round(f · 50 / f_o), minus the window start;
+        clamped at 0), added to that frame's memory token. Without it the cross-attention memory is
+        a set: the decoder could not tell which frame a dynamics token belongs to (a strawman for
+        D_cross in Table 2)."""
+        tokens = np.floor(frames * FRAME_RATE / self.video_fps + 0.5).astype(np.int64) - int(start)
+        tokens = np.clip(tokens, 0, None)
+        pos = self.lm.model.decoder.embed_positions
+        table = pos(torch.empty((1, 1, int(tokens.max()) + 1), device=pos.weights.device))
+        return table.index_select(0, torch.as_tensor(tokens, device=table.device))[None]
+
     def input_embeddings(self, columns: torch.Tensor, cond: Conditioning, positions: torch.Tensor) -> torch.Tensor:
         """Code columns (B, K, L) in the delayed layout at decoder positions `positions` (L,) →
         the decoder input (B, L, d): summed codebook embeddings, token-extended when `extend`."""
         emb = summed_code_embeddings(self.lm, columns)
         if cond.dynamics is None:
             return emb
-        frames = dynamics_time_steps(int(positions.max()) + 1, columns.shape[1], cond.dynamics.shape[1])
+        frames = dynamics_time_steps(int(positions.max()) + 1, columns.shape[1], cond.dynamics.shape[1],
+                                     self.config.dynamics_alignment)
         idx = torch.as_tensor(frames, device=cond.dynamics.device)[positions.to(cond.dynamics.device)]
         return token_extension(emb, cond.dynamics.index_select(1, idx), self.config.alpha)  # Eq. 3
 
@@ -255,6 +277,12 @@ class DyViMModel(nn.Module):
         if cond.prefix is not None:
             logits = logits[:, :, cond.prefix.shape[1]:]
         return revert_delay_pattern(logits, t)
+
+
+def frames_of_window(n_frames: int, video_fps: float, n_steps: int, start: int, length: int) -> np.ndarray:
+    """The video frames (sorted, unique) that music frames start..start+length−1 map to (§4.2)."""
+    idx = token_index_map(n_frames, video_fps, n_steps, FRAME_RATE)[start:start + length]
+    return np.unique(idx)
 
 
 def token_nll(model: DyViMModel, codes: torch.Tensor, cond: Conditioning) -> torch.Tensor:
