@@ -145,3 +145,38 @@ def test_retrieval_scores_and_their_floors():
     with pytest.raises(ValueError, match="finite"):
         retrieval.ranks(np.array([[np.nan, 0], [0, 1]]))
     assert "chance R@1 = 0.25" in retrieval.chance_note(4)
+
+
+# ----------------------------------------------------------------------------- the toy dataset
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    from bench.data import toy_music
+    from bench.data.toy import prepare_toy
+
+    if not toy_music.SOUNDFONT.is_file():
+        pytest.fail(f"FluidR3_GM soundfont missing ({toy_music.SOUNDFONT}): run `make setup`")
+    return prepare_toy(tmp_path_factory.mktemp("toy"), sample_rate=32000, clip_duration=10.0, seed=0, spec={},
+                       size="tiny", n_sources=3, clips_per_source=1)
+
+
+@pytest.mark.slow
+def test_toy_reference_music_shifted_by_known_offsets(toy, tmp_path):
+    """The toy's own music, delayed or advanced by a known offset, is found at that offset, and
+    every clip's own music is more synchronous with its video than another source's."""
+    from bench.media import load_audio
+
+    # with a steady beat r(τ) has near-equal peaks one beat period apart, so an offset is only
+    # identified modulo that period on some clips: shift the most clearly synchronous clip
+    clip = max(toy, key=lambda c: sync.clip_synchrony(c, c.audio_path, cache=False).strength)
+    y = load_audio(clip.audio_path, 32000)
+    base = sync.clip_synchrony(clip, clip.audio_path, cache=False)
+    for shift in (-0.5, -0.2, 0.1, 0.3):
+        k = int(round(abs(shift) * 32000))
+        moved = np.r_[np.zeros(k, np.float32), y[:-k]] if shift > 0 else np.r_[y[k:], np.zeros(k, np.float32)]
+        s = sync.clip_synchrony(clip, atomic_write_audio(tmp_path / f"{shift}.wav", moved, 32000), cache=False)
+        assert s.offset - base.offset == pytest.approx(shift, abs=2 / 60), shift
+    s = sync.strength_matrix(list(toy), [c.audio_path for c in toy], cache=False)
+    print("\ntoy tiny sync strength (rows: videos, columns: music)\n", np.round(s, 2))
+    assert (np.diag(s) > s.max(axis=1, where=~np.eye(len(toy), dtype=bool), initial=-1)).all()
