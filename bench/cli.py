@@ -30,6 +30,8 @@ VERB_MODULES = {
 PERF_MODULES = {
     "dyvim": ("DyViM generation overhead vs. plain MusicGen, training step time per tuning mode", "bench.perf_dyvim"),
     "human-eval": ("simulated raters against the served app on SQLite and PostgreSQL", "human_eval.perf"),
+    "data": ("the real-data path on a miniature official AIST++ folder: prepare then run, refusal, full disk, "
+             "truncated video, bad wav", "bench.data.perf"),
     "executors": ("the same generation on local (1, 2 workers) and Ray (2 CPUs): speedups, identity, "
                   "per-shard overhead", "bench.executors.perf"),
 }

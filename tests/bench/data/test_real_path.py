@@ -168,7 +168,7 @@ def test_symmv_with_webm_and_bgm909_prepare_then_run_and_show(env, tmp_path):
     split = bgm / "data" / "train_split_pnt" / "pop909_new.pickle"
     split.parent.mkdir(parents=True)
     with open(split, "wb") as fh:
-        pickle.dump([["001.npz", "002.npz", "003.npz"], ["004.npz"]], fh)
+        pickle.dump([["001.npz", "002.npz"], ["003.npz", "004.npz"]], fh)
     for i in range(1, 5):
         mini.write_mp4(bgm / "videos" / f"{i:03d}.mp4", 4.5, fps=25, audio=mini.tone(4.5, 200 + 40 * i, 44100, seed=i),
                        sample_rate=44100)
