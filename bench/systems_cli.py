@@ -6,7 +6,12 @@
 - `check [names]`: for each system, exactly what is missing and how to get it (an unknown
   option key is one of those), and notes on optional parts it lacks (Diff-BGM's feature
   extractors); with a prepared dataset the ready ones are also built (constructor checks).
+- `check --deep`: for a ready baseline, the one-minute check before a long run
+  (`systems/baselines/deep_check.py`): the environment's Python against the spec, the import
+  closure imported inside the built environment, every weight file loaded, one short clip.
 - `setup <name>`: clone a baseline's repository at its pinned commit and build its environment.
+- `verify [names] [--source DIR]`: every baseline adapter against its official repository
+  (`systems/baselines/verify.py`; no network, CPU).
 """
 
 from __future__ import annotations
@@ -84,7 +89,40 @@ def cmd_list() -> int:
     return 0
 
 
-def cmd_check(names: list[str], overrides) -> int:
+def cmd_verify(names: list[str], source: str | None, real_runs: bool) -> int:
+    from systems.baselines.verify import SourceError, summary, verify
+
+    try:
+        reports = verify(names or None, source, real_runs=real_runs, log=lambda s: console.print(s, markup=False,
+                                                                                              highlight=False, soft_wrap=True))
+    except SourceError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    line = summary(reports)
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    bad = any(r.unresolved or r.mismatches or (r.real_run and not r.real_run.startswith("ok")) for r in reports)
+    return 1 if bad else 0
+
+
+def cmd_check_deep(names: list[str], configs: dict) -> int:
+    from systems.base import get_system_class
+    from systems.baselines.deep_check import deep_check
+
+    bad = 0
+    for name in names:
+        cls = get_system_class(configs[name].get("name", name))
+        if cls.kind != "external":
+            continue
+        console.print(f"{name}: deep check")
+        for step, ok, detail in deep_check(cls, {k: v for k, v in configs[name].items() if k != "name"}):
+            bad += not ok
+            mark = "[green]ok[/green]    " if ok else "[red]failed[/red]"
+            console.print(f"  {mark} {step}: ", end="")
+            console.print(detail, markup=False, highlight=False)
+    return 1 if bad else 0
+
+
+def cmd_check(names: list[str], overrides, deep: bool = False) -> int:
     from bench.config import to_dict
     from bench.errors import BenchError
     from bench.generation import build_system
@@ -127,6 +165,8 @@ def cmd_check(names: list[str], overrides) -> int:
         except Exception as exc:
             bad += 1
             console.print(f"[red]fail[/red]    {name}: {exc}")
+    if deep:
+        bad += cmd_check_deep([n for n in names if n in configs], configs)
     return 1 if bad else 0
 
 
@@ -158,7 +198,9 @@ def cmd_systems(args, parser) -> int:
         return cmd_list()
     if args.systems_verb == "check":  # `names` also collects key=value overrides (one nargs="*")
         names = [n for n in args.names if "=" not in n]
-        return cmd_check(names, [n for n in args.names if "=" in n] + list(overrides))
+        return cmd_check(names, [n for n in args.names if "=" in n] + list(overrides), getattr(args, "deep", False))
+    if args.systems_verb == "verify":
+        return cmd_verify(args.names, args.source, not args.no_real_runs)
     if args.systems_verb == "setup":
         return cmd_setup(args.name, overrides)
     raise ConfigError(f"unknown systems action {args.systems_verb}")

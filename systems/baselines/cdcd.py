@@ -21,8 +21,12 @@ reproduce the authors' numbers, and `describe()` records it).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from systems.baselines import segments
 from systems.baselines.d2mgan import SegmentBaseline
+from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, Weight
 from systems.baselines.normalise import RawOutput
 
@@ -41,10 +45,21 @@ class CDCDSystem(SegmentBaseline):
     weight_files = (
         Weight("checkpoint", "the README's AIST++ checkpoint (Drive)"),
         Weight("data_dir", "the authors' preprocessed AIST++ 6 s segments (video_s6/, motion_s6/, audio_s6/)"),
+        Weight("vqvae", "the repository's git-LFS file synthesis/modeling/models/vqvae.pt (`git lfs pull` in the "
+                        "checkout; a clone without git-lfs leaves a 130-byte pointer file)"),
     )
     changes = ("filter_ratio=0: sampling starts from the full mask, not from the ground truth's tokens "
                "(its script uses 0.1)", "its hard-coded config/checkpoint paths replaced by configs/aist.yaml "
                "and the configured checkpoint", "seeded by the launcher, one seed per batch")
+
+    weight_keys = {"checkpoint": ("model",)}  # inference_aist.get_model: ckpt["model"] (and "ema" when there)
+    config_files = {"generate": ("configs/aist.yaml",)}  # build_model instantiates its `target:` classes
+    work_paths = (
+        WorkPath("synthesis/modeling/models/vqvae.pt", "prepared",
+                 "configs/aist.yaml loads it relative to the working folder: linked to system.cdcd.vqvae"),
+        WorkPath("data/aist_s6/*", "unused", "the config's dataloader section: the driver builds only the model"),
+        WorkPath("..", "unused", "inference_aist.py appends it to sys.path; the driver sets its own path"),
+    )
 
     def describe(self) -> dict:
         d = super().describe()
@@ -65,6 +80,10 @@ class CDCDSystem(SegmentBaseline):
         items = [{"name": n, "music": str(files["audio"][i]), "motion": str(files["motion"][i]),
                   "video": str(files["video"][i]), "genre_row": i, "out": str(outs[i])} for i, n in enumerate(names)]
         (work / "segments.json").write_text(json.dumps(items, indent=1))
+        # configs/aist.yaml loads './synthesis/modeling/models/vqvae.pt' relative to the working folder
+        vq = work / "synthesis" / "modeling" / "models" / "vqvae.pt"
+        vq.parent.mkdir(parents=True)
+        os.symlink(Path(str(self.options["vqvae"])).absolute(), vq)
         tag = names[0] + (f"+{len(names) - 1}" if len(names) > 1 else "")
         self.step("generate", tag, attempt, work, seed=reqs[0].seed, segments=work / "segments.json",
                   genres=work / "genres.npy", step_env={"CUDA_VISIBLE_DEVICES": self.options.get("gpu", "0")})

@@ -30,6 +30,7 @@ import json
 from pathlib import Path
 
 from bench.errors import MediaError
+from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
 from systems.baselines.normalise import RawOutput
 
@@ -63,13 +64,32 @@ class CMTSystem(ExternalSystem):
     changes = ("MIDI rendered with all times x 120/tempo (metadata.json), FluidR3_GM at the protocol rate",
                "seeded by the launcher (the script has no seed)")
     STEPS = ("optical_flow", "metadata", "npz", "generate")
+    repo_pythonpath = {"*": ("src/video2npz",)}
+    # Every step runs in <work>/src/video2npz, the folder video2npz.sh runs in: optical_flow.py makes
+    # '../../videos/' at import, which from there is the clip's own <work>/videos (from the clip
+    # folder's root it would be a folder shared by every clip of the run, made by racing processes).
+    CWD = "src/video2npz"
+    step_cwd = dict.fromkeys(STEPS, CWD)
+    work_paths = (
+        WorkPath("../../videos", "made by the code", "optical_flow.py's makedirs at import: <work>/videos", CWD),
+        WorkPath("flow", "made by the code", "optical_flow.py: flow/<stem>.npz", CWD),
+        WorkPath("fig", "made by the code", "optical_flow.py's plots", CWD),
+        WorkPath("optical_flow/flow.npz", "made by the code", "optical_flow.py; video2metadata.py reads it", CWD),
+        WorkPath("image", "made by the code", "video2metadata.py's figures", CWD),
+        WorkPath("metadata.json", "collected", "video2metadata.py writes it; the adapter reads its tempo", CWD),
+        WorkPath(".", "made by the code", "visbeat3's Video.VIDEO_TEMP_DIR: its temporary files", CWD),
+        WorkPath("VisBeatAssets", "made by the code", "visbeat3's assets folder", CWD),
+        WorkPath("../dataset", "unused", "gen_midi_conditional.py appends it to sys.path; nothing is imported "
+                                         "from it", CWD),
+    )
+    required_programs = ("ffmpeg", "ffprobe")  # scikit-video and moviepy call them
 
     def run_one(self, req, work, attempt):
         stem = req.clip.id.replace(".", "_")
         video = self.clip_video(req, height=int(self.options.get("height", 360)), name=stem)
-        (work / "inference").mkdir()
-        fields = dict(video=video, stem=video.stem, seed=req.seed,
-                      pythonpath=f"{self.repo_dir / 'src' / 'video2npz'}")
+        work = work / self.CWD
+        (work / "inference").mkdir(parents=True)
+        fields = dict(video=video, stem=video.stem, seed=req.seed)
         tag = Path(video.stem + ("" if req.sample_index == 0 else f".s{req.sample_index}"))
         for step in self.STEPS:
             self.step(step, str(tag), attempt, work, **fields)

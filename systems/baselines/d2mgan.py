@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from systems.baselines import segments
-from systems.baselines.external import BaselineError, ExternalSystem, Weight
+from systems.baselines.contract import WorkPath
+from systems.baselines.external import BaselineError, ExternalSystem, Weight, free_port, lfs_pointer
 from systems.baselines.normalise import RawOutput
 
 
@@ -66,8 +67,34 @@ class D2MGANSystem(SegmentBaseline):
                             "(mencoder.pt, netG.pt) in one folder"),
         Weight("data_dir", "the README's preprocessed AIST++ 2 s segments (video_s2/, motion_s2/, audio_s2/)"),
     )
+    repo_pythonpath = {"*": ("",)}
     changes = ("CUDA_VISIBLE_DEVICES pinned to the harness's value (the script hard-codes '1')",
+               "MASTER_PORT: a free port per batch, pinned (setup_dist_from_mpi hard-codes 29500)",
                "seeded by the launcher, one seed per batch", "outputs padded to 2 s (44032 samples)")
+
+    called_functions = {"jukebox/utils/dist_utils.py": ("setup_dist_from_mpi", "_setup_dist_from_mpi")}
+    work_paths = tuple(WorkPath(f"dataset/{f}", "prepared", "the batch's segments only") for f in (
+        "aist_audio_test_segment.txt", "aist_video_test_segment.txt", "aist_motion_test_segment.txt",
+        "test_genre.npy")) + (
+        WorkPath("models/vqvae_high.pt", "prepared", "models/ linked to the repository's (git LFS files)"),
+        WorkPath("models/vqvae_low.pt", "prepared", "models/ linked to the repository's (git LFS files)"),
+    )
+
+    VQVAE = ("models/vqvae_high.pt", "models/vqvae_low.pt")  # git-LFS files of the repository
+
+    @classmethod
+    def readiness(cls, config: dict) -> list[str]:
+        problems = super().readiness(config)
+        repo = config.get("repo_dir")
+        if repo and (Path(os.path.expanduser(str(repo))) / cls.entry_point).is_file():
+            level = str(config.get("model_level", "high"))
+            f = Path(os.path.expanduser(str(repo))) / f"models/vqvae_{level}.pt"
+            if not f.is_file():
+                problems.append(f"weights: {f} not found (generate_aist.py loads ./models/vqvae_{level}.pt); it is a "
+                                f"git-LFS file of {cls.repo_url}: run `git lfs pull` in the repository")
+            elif lfs_pointer(f):
+                problems.append(f"weights: {f} is a git-LFS pointer, not the model; run `git lfs pull` in the repository")
+        return problems
 
     def run_batch(self, reqs, work, attempt):
         names, files, genres = self.batch_inputs(reqs)
@@ -78,8 +105,10 @@ class D2MGANSystem(SegmentBaseline):
         os.symlink(self.repo_dir / "models", work / "models")
         result = work / "result"
         tag = names[0] + (f"+{len(names) - 1}" if len(names) > 1 else "")
+        # setup_dist_from_mpi opens its rendezvous on MASTER_PORT=29500 whatever runs beside it: each
+        # batch gets a free port instead (the launcher keeps it when the script sets 29500)
         self.step("generate", tag, attempt, work, seed=reqs[0].seed, result=result,
-                  step_env={"CUDA_VISIBLE_DEVICES": self.options.get("gpu", "0")}, pythonpath=self.repo_dir)
+                  step_env={"CUDA_VISIBLE_DEVICES": self.options.get("gpu", "0"), "MASTER_PORT": free_port()})
         out = {}
         for i, req in enumerate(reqs, start=1):
             wav = result / f"generated_{i}.wav"

@@ -53,6 +53,7 @@ import shutil
 from pathlib import Path
 
 from bench.errors import ConfigError, MediaError
+from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
 from systems.baselines.normalise import RawOutput
 
@@ -90,11 +91,27 @@ class DiffBGMSystem(ExternalSystem):
         Weight("pop909_dir", "the POP909 features linked in the README (POP909_4_bin_pnt_8bar/)"),
         Weight("pretrained_dir", "the pre-trained models linked in the README (pretrained/)"),
     )
+    repo_pythonpath = {"generate": ("diffbgm",)}
     changes = ("runs one song per call through a one-song split file (its loop has no song argument)",
                "a silently skipped song is a failure", "MIDI rendered by the harness with FluidR3_GM",
                "segment: beginning keeps the first clip-duration seconds of the song (as the paper)")
     max_output_seconds = None
     extra_options = ("clip2video_url", "clip2video_commit", "transnet_url", "transnet_commit")  # setup overrides
+
+    other_repo_steps = {
+        "clip2video": "runs CLIP2Video's modules (CryhanFang/CLIP2Video), a repository not in the source folder",
+        "transnet": "runs TransNetV2's PyTorch port (soCzech/TransNetV2), a repository not in the source folder",
+    }
+    called_functions = {"diffbgm/data/dataset.py": ("*",)}  # DataSampleNpz reads the song's files
+    work_paths = (
+        WorkPath("demo", "made by the code", "dirs.py os.mkdir at import"),
+        WorkPath("result/symmv", "made by the code", "dirs.py os.mkdir at import: result/ must exist (the adapter "
+                                                     "makes it)"),
+        WorkPath("data/bgm909/new_raw_video_feats/*.pth", "prepared", "the song's CLIP2Video features, linked"),
+        WorkPath("data/bgm909/caption_feats/*.npy", "prepared", "the song's caption features, linked"),
+        WorkPath("data/bgm909/detection/*_scenes.txt", "prepared", "the song's TransNetV2 shots, linked"),
+        WorkPath("weights_best.pt", "replaced", "--chkpt_name's default: a file name inside model_dir/chkpts"),
+    )
 
     def __init__(self, context, segment: str = "beginning", **kw):
         if segment not in ("beginning", "aligned"):
@@ -121,7 +138,7 @@ class DiffBGMSystem(ExternalSystem):
 
     @classmethod
     def advisories(cls, config: dict) -> list[str]:
-        notes = []
+        notes = super().advisories(config)
         for step in EXTRACTORS:
             notes += [f"feature extractor {p} (needed only for songs whose features are not in features_dir; "
                       f"commands.{step}=null turns the step off)" for p in cls.extractor_problems(step, config)]
@@ -200,7 +217,10 @@ class DiffBGMSystem(ExternalSystem):
             os.symlink(Path(str(self.options["pop909_dir"])).absolute(), data / "POP909_4_bin_pnt_8bar")
             os.symlink(Path(str(self.options["pretrained_dir"])).absolute(), work / "pretrained")
             (work / "exp" / "visual+caption_mask2").mkdir(parents=True)
-            self.step("generate", tag, attempt, work, seed=seed, pythonpath=self.repo_dir / "diffbgm")
+            # dirs.py (imported by inference_sdf.py) runs os.mkdir('./result/symmv') at import: its parent
+            # must exist, or every song dies with FileNotFoundError before anything is generated
+            (work / "result").mkdir()
+            self.step("generate", tag, attempt, work, seed=seed)
             midi = work / "exp" / "visual+caption_mask2" / f"{song}.mid"
             if not midi.is_file():
                 raise BaselineError(f"Diff-BGM wrote no MIDI for song {song}: inference_sdf.py skips a song "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -134,7 +135,8 @@ def build_env(spec: Path, env_dir: Path, python: str, post_install: list[list[st
     sources = source_requirements(spec)
     if sources:
         log(f"building {len(sources)} source requirement(s): {', '.join(sources)}")
-        _run([exe, "-m", "pip", "install", *sources], f"building source requirements of {spec} (a compiler, "
+    for line in sources:  # one at a time: a line may carry its own pip options (--no-build-isolation)
+        _run([exe, "-m", "pip", "install", *shlex.split(line)], f"building {line} of {spec} (a compiler, "
              "CUDA headers or git may be needed)")
     for argv in post_install:
         log("running " + " ".join(argv))

@@ -89,6 +89,24 @@ def _blank(value) -> bool:
     return value is None or str(value).strip() in ("", "None", "null", "???")
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback now (for a baseline that opens a process-group rendezvous)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lfs_pointer(path: Path) -> bool:
+    """A git-LFS pointer file (a clone without git-lfs) instead of the real file."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(40).startswith(b"version https://git-lfs")
+    except OSError:
+        return False
+
+
 def run_step(argv: Sequence[str], cwd: Path, env: dict, timeout: float, log_prefix: Path) -> float:
     """Run one command; return its wall time. Raise BaselineError/BaselineTimeout on failure."""
     log_prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +163,23 @@ class ExternalSystem(System):
     max_output_seconds: ClassVar[float | None] = None  # None: normalise.default_max_seconds
     #: option keys the adapter reads that are neither constructor parameters nor in its shipped YAML
     extra_options: ClassVar[tuple[str, ...]] = ()
+    #: step → repository folders put on PYTHONPATH for it ("*": every step), relative to the repo
+    repo_pythonpath: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: the real code's contract, checked by `bench systems verify` against the repository:
+    #: relative paths its code uses in the working folder and what the adapter does about each,
+    work_paths: ClassVar[tuple] = ()
+    #: repository file → functions the run calls whose own imports and paths count,
+    called_functions: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: step → config files of the repository whose `target: module.Class` entries the run imports
+    config_files: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: step → working folder of the step inside the clip's working folder (default: its root)
+    step_cwd: ClassVar[dict[str, str]] = {}
+    #: weight file name (or option) → top-level keys the repository's loader reads (`check --deep`)
+    weight_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: programs the baseline's code runs that must be on PATH
+    required_programs: ClassVar[tuple[str, ...]] = ()
+    #: steps that run another repository's code (not checked against this one), with why
+    other_repo_steps: ClassVar[dict[str, str]] = {}
     weights = "pretrained"
 
     def __init__(self, context: SystemContext, repo_dir: str | None = None, env_dir: str | None = None,
@@ -177,6 +212,10 @@ class ExternalSystem(System):
 
     # -- facts -----------------------------------------------------------------------------
 
+    @classmethod
+    def pythonpath_for(cls, step: str) -> tuple[str, ...]:
+        return tuple(cls.repo_pythonpath.get(step, cls.repo_pythonpath.get("*", ())))
+
     @property
     def sample_rate(self) -> int:
         return self.context.sample_rate
@@ -202,8 +241,10 @@ class ExternalSystem(System):
 
     @classmethod
     def advisories(cls, config: dict) -> list[str]:
-        """Notes for `bench systems check` about optional parts (not problems: the system still runs)."""
-        return []
+        """Notes for `bench systems check`: programs the real code runs that are not on PATH (a stand-in
+        or a wrapper may not need them; `check --deep` runs a clip), optional parts."""
+        return [f"program: {p} is not on PATH; the baseline's code runs it (apt-get install {p.replace('ffprobe', 'ffmpeg')})"
+                for p in cls.required_programs if shutil.which(p) is None]
 
     @classmethod
     def extra_setup(cls, config: dict, log) -> None:
@@ -235,6 +276,9 @@ class ExternalSystem(System):
                 problems.append(f"weights: system.{name}.{w.option} is not set; get it from {w.source}")
             elif not Path(os.path.expanduser(str(value))).exists():
                 problems.append(f"weights: {value} not found (system.{name}.{w.option}); get it from {w.source}")
+            elif lfs_pointer(Path(os.path.expanduser(str(value)))):
+                problems.append(f"weights: {value} is a git-LFS pointer, not the file (system.{name}.{w.option}); "
+                                f"run `git lfs pull` in the repository, or get it from {w.source}")
         if cls.output_type == "midi":
             from systems.render import SynthesizerError, check_synth
 
@@ -281,8 +325,11 @@ class ExternalSystem(System):
         env.pop("PYTHONPATH", None)  # the harness's path must not leak into the baseline's interpreter
         env.update({k: str(v) for k, v in (step_env or {}).items()})
         env.update(self.extra_env)  # the user's config has the last word
+        paths = [str(self.repo_dir / p) for p in self.pythonpath_for(step)]
         if "pythonpath" in fields:
-            env["PYTHONPATH"] = str(fields.pop("pythonpath"))
+            paths.insert(0, str(fields.pop("pythonpath")))
+        if paths:
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return run_step(self.command(step, work=cwd, **fields), cwd, env, self.timeout,
                         self.log_dir / f"{tag}.{step}.try{attempt}")
 

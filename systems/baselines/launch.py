@@ -1,7 +1,7 @@
 """Launcher that runs a baseline's script inside the baseline's own environment.
 
-    python launch.py [--seed N] [--pin-env NAME]... [--no-sleep-from MODULE]... [--path DIR]... \
-        -- SCRIPT.py [script arguments...]
+    python launch.py [--seed N] [--pin-env NAME]... [--no-sleep-from MODULE]... \
+        [--wait-pool-from MODULE]... [--path DIR]... -- SCRIPT.py [script arguments...]
 
 It runs in the baseline's interpreter (Python 3.7–3.9, old torch), so it uses only the standard
 library and syntax those versions accept. It does what the baselines' scripts do not:
@@ -14,6 +14,11 @@ library and syntax those versions accept. It does what the baselines' scripts do
   any machine without a second GPU; the harness's value stays).
 - `--no-sleep-from MODULE`: `time.sleep` calls made from MODULE return at once (VidMuse's
   `_do_predictions` sleeps 8 s per video for its web demo).
+- `--wait-pool-from MODULE`: a `time.sleep` call made from MODULE waits, instead, until every
+  task submitted so far to a `concurrent.futures.ProcessPoolExecutor` has finished (VidMuse's
+  `_do_predictions` hands the ffmpeg merge of audio and video to a process pool and sleeps 8 s so
+  that `infer.py` finds the merged file it renames next; without the wait the rename fails, with a
+  fixed sleep a slow merge still can).
 - `--path DIR`: prepended to `sys.path` (a repository root whose packages must shadow
   installed ones, e.g. VidMuse's modified `audiocraft/`).
 
@@ -111,8 +116,54 @@ def _no_sleep_from(modules):
     time.sleep = sleep
 
 
+class _PoolTracker(object):
+    """Remembers the futures of every ProcessPoolExecutor.submit (patched before the script runs)."""
+
+    futures = []
+
+    @classmethod
+    def install(cls):
+        from concurrent.futures import process
+
+        submit = process.ProcessPoolExecutor.submit
+
+        def tracked_submit(self, *args, **kwargs):
+            future = submit(self, *args, **kwargs)
+            cls.futures.append(future)
+            return future
+
+        process.ProcessPoolExecutor.submit = tracked_submit
+
+    @classmethod
+    def wait(cls):
+        from concurrent.futures import wait
+
+        pending, cls.futures = cls.futures, []
+        if pending:
+            wait(pending)
+            failed = [f.exception() for f in pending if f.exception() is not None]
+            for exc in failed:
+                sys.stderr.write("[launch] a pool task the script waited for failed: %r\n" % (exc,))
+
+
+def _wait_pool_from(modules):
+    if not modules:
+        return
+    _PoolTracker.install()
+    real_sleep = time.sleep
+    waiting = tuple(modules)
+
+    def sleep(seconds):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller in waiting or caller.endswith(tuple("." + m for m in waiting)):
+            return _PoolTracker.wait()
+        return real_sleep(seconds)
+
+    time.sleep = sleep
+
+
 def parse(argv):
-    opts = {"seed": None, "pin": [], "nosleep": [], "path": []}
+    opts = {"seed": None, "pin": [], "nosleep": [], "waitpool": [], "path": []}
     i = 0
     while i < len(argv) and argv[i] != "--":
         flag = argv[i]
@@ -125,6 +176,8 @@ def parse(argv):
             opts["pin"].append(value)
         elif flag == "--no-sleep-from":
             opts["nosleep"].append(value)
+        elif flag == "--wait-pool-from":
+            opts["waitpool"].append(value)
         elif flag == "--path":
             opts["path"].append(value)
         else:
@@ -143,6 +196,7 @@ def main(argv=None):
         raise SystemExit("launch.py: %s: no such script" % script)
     _pin_env(opts["pin"])
     _no_sleep_from(opts["nosleep"])
+    _wait_pool_from(opts["waitpool"])
     # sys.path[0] is this launcher's folder: replace it, so none of the harness's modules shadow the baseline's
     sys.path[0:1] = [os.path.dirname(script)] + [os.path.abspath(p) for p in opts["path"]]
     if opts["seed"] is not None:

@@ -23,6 +23,7 @@ change recorded. A clip without [AUD] tokens is a failure, not silence.
 
 from __future__ import annotations
 
+from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
 from systems.baselines.normalise import RawOutput
 
@@ -40,15 +41,21 @@ class M2UGenSystem(ExternalSystem):
         Weight("checkpoint", "huggingface.co/M2UGen/M2UGen-MusicGen-medium (checkpoint.pth) or -small"),
         Weight("llama_dir", "LLaMA-2 7B from Meta (a folder holding 7B/ and tokenizer.model)"),
     )
+    repo_pythonpath = {"*": ("M2UGen",)}
     changes = ("--vit_path/--vivit_path set to google/vit-base-patch16-224-in21k and google/vivit-b-16x2-kinetics400",
                "seeded by the launcher (its frame window start is random)",
                "MusicGen audio read at 32 kHz whatever the header says (mislabelling guard)")
 
+    weight_keys = {"checkpoint": ("model",)}  # inference.py: checkpoint['model'].items()
+    work_paths = (
+        WorkPath("temp", "collected", "save_audio_to_local writes temp/<random>.wav"),
+        WorkPath("ckpts", "unused", "--knn_dir's default; the MusicGen/AudioLDM2 inference path never reads it"),
+    )
+
     def run_one(self, req, work, attempt):
         video = self.clip_video(req, name=req.clip.id)
         tag = video.stem + ("" if req.sample_index == 0 else f".s{req.sample_index}")
-        self.step("generate", tag, attempt, work, video=video, seed=req.seed,
-                  pythonpath=self.repo_dir / "M2UGen")
+        self.step("generate", tag, attempt, work, video=video, seed=req.seed)
         wavs = sorted((work / "temp").glob("*.wav"), key=lambda p: p.stat().st_mtime) if (work / "temp").is_dir() else []
         if not wavs:
             raise BaselineError(f"M2UGen wrote no audio for {req.clip.id}: its answer had no [AUD] tokens "

@@ -49,9 +49,14 @@ def read_list(path: Path) -> list[str]:
     return [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
 
 
+def segment_paths(data_dir: Path, seconds: int, split: str, name: str) -> dict[str, Path]:
+    """Where the authors' preprocessed files of one segment are: `<data_dir>/<kind>_s<seconds>/<split>/<name><ext>`."""
+    return {k: Path(data_dir) / f"{k}_s{seconds}" / split / f"{name}{EXT[k]}" for k in KINDS}
+
+
 def segment_files(data_dir: Path, seconds: int, split: str, name: str) -> dict[str, Path]:
-    """The authors' preprocessed files of one segment: `<data_dir>/<kind>_s<seconds>/<split>/<name><ext>`."""
-    files = {k: Path(data_dir) / f"{k}_s{seconds}" / split / f"{name}{EXT[k]}" for k in KINDS}
+    """The authors' preprocessed files of one segment (they must exist)."""
+    files = segment_paths(data_dir, seconds, split, name)
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
         raise DatasetError(f"segment {name}: missing {', '.join(missing)} (the authors' preprocessed AIST++ data; "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
 from systems.baselines.normalise import RawOutput
 
@@ -48,6 +49,12 @@ class Video2MusicSystem(ExternalSystem):
                "its own midi2audio/moviepy rendering is not used (a failure there is ignored)",
                "seeded by the launcher")
     max_output_seconds = None
+    called_functions = {"video2music.py": ("*",)}  # the driver calls Video2music.__init__ and .generate
+    work_paths = tuple(WorkPath(f"dataset/vevo_meta/{f}.json", "prepared", "dataset/ linked to the repository's")
+                       for f in ("chord", "chord_inv", "chord_root", "chord_attr")) + (
+        WorkPath("feature", "made by the code", "generate() deletes and remakes it on every call"),
+        WorkPath("output", "collected", "generate() deletes and remakes it; the driver copies output/output.mid"),
+    )
 
     def run_one(self, req, work, attempt):
         video = self.clip_video(req, name=req.clip.id)

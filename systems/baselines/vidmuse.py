@@ -15,7 +15,9 @@ repository first on `sys.path`.
 Per clip: a fresh working directory holding `videos/<clip>.mp4` and `out/`; `TMPDIR` set to it
 (so the rename stays on one file system); `infer.py` → `out/<clip>_output.wav`.
 
-What the adapter changes: the 8-second sleep is skipped (`--no-sleep-from demos.VidMuse_app`);
+What the adapter changes: the 8-second sleep waits for the background ffmpeg merge instead
+(`--wait-pool-from demos.VidMuse_app`: `infer.py` renames the merged video before the wav, so
+skipping the sleep made every clip fail; a fixed sleep can be too short);
 seeded by the launcher; a clip whose duration is not a whole number of seconds is generated for
 the floored duration and zero-padded (recorded in normalisation.jsonl).
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import os
 
+from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
 from systems.baselines.normalise import RawOutput
 
@@ -38,8 +41,19 @@ class VidMuseSystem(ExternalSystem):
     weight_files = (Weight("model_path", "huggingface.co/HKUSTAudio/VidMuse (state_dict.bin and "
                                          "compression_state_dict.bin in one folder; CLIP "
                                          "openai/clip-vit-base-patch32 comes from the Hugging Face cache)"),)
-    changes = ("its 8 s sleep per video is skipped", "seeded by the launcher",
+    changes = ("its 8 s sleep per video waits for its background ffmpeg merge instead", "seeded by the launcher",
                "TMPDIR is the clip's working directory (its rename from /tmp fails across file systems)")
+
+    # audiocraft/models/loaders.py reads pkg['xp.cfg'] and pkg['best_state'] of both files
+    weight_keys = {"state_dict.bin": ("xp.cfg", "best_state"), "compression_state_dict.bin": ("xp.cfg", "best_state")}
+    called_functions = {"demos/VidMuse_app.py": ("*",)}  # infer.py calls load_model and _do_predictions
+    work_paths = (
+        WorkPath("demo_result/merged_video_*.mp4", "made by the code",
+                 "merge_audio_video writes it in a background process; infer.py renames it to the output folder"),
+        WorkPath("*.mp4", "replaced", "infer.py globs *.mp4 inside --video_dir: <work>/videos, the clip's video alone"),
+        WorkPath("model", "unused", "the web demo's default model folder; infer.py loads --model_path"),
+    )
+    required_programs = ("ffmpeg",)  # merge_audio_video runs it; moviepy reads the duration with it
 
     def run_one(self, req, work, attempt):
         video = self.clip_video(req, name=req.clip.id)

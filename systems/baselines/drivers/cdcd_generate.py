@@ -15,6 +15,19 @@ import json
 import os
 import sys
 
+# sys.path entries, relative to the repository, in order: the repository root (`synthesis`), its
+# `inference/` (`inference_aist`), and `synthesis/modeling/models`, the folder the README installs
+# with `pip install -e .` so that `import jukebox` (synthesis/modeling/models/jukebox/) works. That
+# setup.py reads a requirements.txt the folder does not have at the pinned commit, so the install
+# itself fails; putting its folder on sys.path is what the editable install would have done.
+REPO_PATHS = ("", "inference", "synthesis/modeling/models")
+# calls into the repository (file, function, keyword arguments): checked by `bench systems verify`
+REPO_CALLS = (
+    ("inference/inference_aist.py", "VQ_Diffusion.__init__", ("config", "path")),
+    ("synthesis/modeling/models/d2m.py", "D2M.generate_content",
+     ("batch", "filter_ratio", "replicate", "content_ratio", "return_att_weight", "sample_type")),
+)
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -26,8 +39,7 @@ def main():
     p.add_argument("--filter-ratio", type=float, default=0.0)
     p.add_argument("--truncation", type=float, default=0.86)
     a = p.parse_args()
-    sys.path.insert(0, os.path.join(os.path.abspath(a.repo), "inference"))
-    sys.path.insert(0, os.path.abspath(a.repo))
+    sys.path[0:0] = [os.path.join(os.path.abspath(a.repo), p) if p else os.path.abspath(a.repo) for p in REPO_PATHS]
     import numpy as np
     import soundfile as sf
     import torch

@@ -15,6 +15,13 @@ import shutil
 import sys
 import traceback
 
+REPO_PATHS = ("",)  # sys.path entries, relative to the repository (video2music.py is at its root)
+# calls into the repository (file, function, keyword arguments): checked by `bench systems verify`
+REPO_CALLS = (
+    ("video2music.py", "Video2music.__init__", ("device",)),
+    ("video2music.py", "Video2music.generate", ("video", "primer", "key")),
+)
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -28,7 +35,7 @@ def main():
     if " " in a.video:
         raise SystemExit("video2music_generate: the video path must not contain spaces (Video2Music passes it "
                          "unquoted to ffmpeg): %s" % a.video)
-    sys.path.insert(0, os.path.abspath(a.repo))
+    sys.path[0:0] = [os.path.join(os.path.abspath(a.repo), p) if p else os.path.abspath(a.repo) for p in REPO_PATHS]
     from video2music import Video2music
 
     model = Video2music(device=a.device)

@@ -2,13 +2,16 @@
 
 The duration is the video's, floored to whole seconds; the audio is written to a
 NamedTemporaryFile in the system temp folder (32 kHz stereo, a 330 Hz tone), a merged video
-path under ./demo_result/, and then it sleeps 8 s. STANDIN_NAN=<clip> writes NaN samples,
-STANDIN_LONG=<clip> three minutes of audio.
+path under ./demo_result/ that a background process pool writes (as the real module's
+`pool.submit(merge_audio_video, ...)`, here a merge that takes 1.5 s), and then it sleeps 8 s:
+infer.py renames the merged video first, so without a wait for the pool it dies with
+FileNotFoundError. STANDIN_NAN=<clip> writes NaN samples, STANDIN_LONG=<clip> three minutes of audio.
 """
 import math
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from tempfile import NamedTemporaryFile
 
 import audiocraft
@@ -17,6 +20,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import common  # noqa: E402
 
 MODEL = None
+pool = ProcessPoolExecutor(4)
+pool.__enter__()
+
+
+def merge_audio_video(video_path, audio_path, output_path):
+    time.sleep(1.5)  # ffmpeg muxing the audio into the video
+    with open(output_path, "wb") as fh:
+        fh.write(b"merged")
 
 
 def load_model(version="facebook/musicgen-melody"):
@@ -48,6 +59,6 @@ def _do_predictions(video, duration, progress=False, gradio_progress=None, **gen
         sf.write(file.name, audio, 32000, format="WAV", subtype="FLOAT")
     os.makedirs("demo_result", exist_ok=True)
     merged = "./demo_result/merged_video_%s.mp4" % os.path.basename(file.name)[:-4]
-    open(merged, "wb").close()
+    pending = [pool.submit(merge_audio_video, video_path, file.name, merged)]
     time.sleep(8)
     return [merged], [file.name]
