@@ -144,3 +144,33 @@ def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, small_tm
     small_tmpfs.resize(disk, "8m")
     res = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="full", metrics=[])
     assert (res.systems[0].already_done, res.systems[0].failed) == (2, 0)
+
+
+def test_a_run_with_other_dataset_settings_is_refused_not_rebuilt(mini_dataset):
+    from bench.errors import DatasetError
+
+    root, ov = mini_dataset
+    before = (root / "manifest.parquet").read_bytes()
+    with pytest.raises(DatasetError, match=r"params\.fps: prepared 25, asked 10.*dataset\.name=toy_small"):
+        api.run(["reference"], "toy", ov + ["dataset.params.fps=10"], name="t2", metrics=[])
+    assert (root / "manifest.parquet").read_bytes() == before
+    assert not (Path(api.load_config("toy", (), ov).paths.runs_root) / "t2").exists()
+
+
+def test_a_refused_run_writes_no_config_so_the_corrected_command_runs(mini_dataset):
+    from bench.errors import ConfigError
+
+    root, ov = mini_dataset
+    with pytest.raises(ConfigError, match="sample_rat"):
+        api.run(["slow_sine"], "toy", ov + ["+system.slow_sine.sample_rat=8000"], name="fix", metrics=[])
+    run_dir = Path(api.load_config("toy", (), ov).paths.runs_root) / "fix"
+    assert not (run_dir / "config.yaml").exists()
+    res = api.run(["slow_sine"], "toy", ov, name="fix", metrics=[])
+    assert res.failed == 0 and (run_dir / "config.yaml").exists()
+
+
+def test_an_unquoted_special_value_gets_a_quoting_hint():
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"Hint: quote a value.*'dataset\.params\.source_dir=\"/data/m\(ä\)\"'"):
+        api.load_config("aist", (), ["dataset.params.source_dir=/data/m(ä)"])
