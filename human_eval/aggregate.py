@@ -348,8 +348,12 @@ def results_payload(db, study_id: str, rule: ExclusionRule | None = None) -> dic
     import json
 
     from human_eval.export import votes_frame
+    from human_eval.models import Study
 
-    res = aggregate(votes_frame(db, study_id, timestamps=False), study_id, rule or ExclusionRule())
+    with db.read() as s:
+        study = s.get(Study, study_id)
+    systems = json.loads(study.systems) if study is not None else None  # as `bench human-eval results`
+    res = aggregate(votes_frame(db, study_id, timestamps=False), study_id, rule or ExclusionRule(), systems=systems)
 
     def records(frame: pd.DataFrame) -> list:
         return json.loads(frame.to_json(orient="records"))

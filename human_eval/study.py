@@ -81,6 +81,7 @@ def create_study(db: Database, study_id: str, plan: Plan, run_dir: str, dataset:
             s.flush()
             s.add_all([Assignment(rater_id=rater.id, item_id=rows[idx].id, position=pos, a_on_left=left)
                        for pos, (idx, left) in enumerate(seq)])
+    db.cache.pop(("study", study_id), None)  # an earlier miss in this process must not hide it
     return admin
 
 
@@ -109,6 +110,7 @@ def invite(db: Database, study_id: str, count: int) -> list[tuple[int, str]]:
             token = new_token()
             rater.token_hash, rater.invited_at = token_hash(token), utcnow()
             out.append((rater.slot, token))
+    db.cache.pop(("tokens", study_id), None)  # this process sees the new tokens at once
     return out
 
 
@@ -137,6 +139,8 @@ STUDY_CACHE_S = 5.0  # how long a served process trusts its copy of a study row 
 
 
 def _cached_study(db: Database, study_id: str) -> Study | None:
+    """The study row, cached per process for STUDY_CACHE_S; an unknown id is cached too (as
+    None), so requests for made-up studies do not reach the database each time."""
     import time
 
     hit = db.cache.get(("study", study_id))
@@ -144,25 +148,44 @@ def _cached_study(db: Database, study_id: str) -> Study | None:
         return hit[0]
     with db.read() as s:
         study = s.get(Study, study_id)
-    if study is not None:
-        db.cache[("study", study_id)] = (study, time.monotonic())
+    db.cache[("study", study_id)] = (study, time.monotonic())
     return study
+
+
+TOKEN_REFRESH_S = 2.0  # an unknown token re-reads the study's token hashes at most this often
+
+
+def _study_tokens(db: Database, study_id: str, refresh: bool) -> tuple[dict, float]:
+    """{token hash: rater} of a study's invited raters, cached per process (a token's rater
+    never changes); re-read when `refresh` and the copy is older than TOKEN_REFRESH_S."""
+    import time
+
+    hit = db.cache.get(("tokens", study_id))
+    if hit is not None and not (refresh and time.monotonic() - hit[1] >= TOKEN_REFRESH_S):
+        return hit
+    with db.read() as s:
+        raters = s.scalars(select(Rater).where(Rater.study_id == study_id, Rater.token_hash.is_not(None))).all()
+    hit = ({r.token_hash: r for r in raters}, time.monotonic())
+    db.cache[("tokens", study_id)] = hit
+    return hit
 
 
 def authenticate(db: Database, study_id: str, token: str) -> tuple[Study, Rater]:
     """The study and rater of an invitation; refuses forged, other-study and expired tokens.
 
-    A token's rater never changes, so the lookup is cached per process (only hits are cached:
-    a token invited after the server started is found on its first use).
+    The study's token hashes are cached per process: a known token costs no query, and an
+    unknown one (forged, or invited since the copy was read) re-reads them at most every
+    TOKEN_REFRESH_S, so a flood of forged tokens never reaches the database more often than that.
     """
     digest = token_hash(token)
-    rater = db.cache.get(("rater", digest))
-    if rater is None:
-        with db.read() as s:
-            rater = s.scalar(select(Rater).where(Rater.token_hash == digest))
-        if rater is not None:
-            db.cache[("rater", digest)] = rater
     study = _cached_study(db, study_id)
+    rater = None
+    if study is not None:
+        tokens, _ = _study_tokens(db, study.id, refresh=False)
+        rater = tokens.get(digest)
+        if rater is None:
+            tokens, _ = _study_tokens(db, study.id, refresh=True)
+            rater = tokens.get(digest)
     if rater is None or study is None or rater.study_id != study.id:
         raise Refused(403, "this invitation link is not valid for this study")
     if as_utc(study.expires_at) < utcnow():
