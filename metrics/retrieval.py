@@ -22,11 +22,14 @@ and scores at or below chance: the floor against which a system's numbers mean s
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from metrics.base import Score
+from bench.data.manifest import Clip
+from metrics.base import Metric, Score, register_metric
 
 KS = (1, 5, 10)
 
@@ -82,12 +85,6 @@ def score_matrix_check(clips: Sequence, music: Mapping) -> None:
 
 
 # ----------------------------------------------------------------------------- the metric
-
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from bench.data.manifest import Clip  # noqa: E402
-from metrics.base import Metric, register_metric  # noqa: E402
 
 SCORES = ("sync",)
 

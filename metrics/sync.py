@@ -47,12 +47,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from bench.cache import Cache
 from bench.data.manifest import Clip
 from metrics.alignment import VIDEO_MIN_MOTION, clip_motion_curve
+from metrics.base import Metric, Score, register_metric
 from metrics.beats import AudioInput, music_features
 
 MAX_LAG_S = 1.0
@@ -163,11 +166,6 @@ def strength_matrix(clips: list[Clip], music: list[AudioInput], *, motion: str =
 
 
 # ----------------------------------------------------------------------------- the metric
-
-from pathlib import Path  # noqa: E402
-from typing import Mapping, Sequence  # noqa: E402
-
-from metrics.base import Metric, Score, register_metric  # noqa: E402
 
 
 @register_metric("sync")
