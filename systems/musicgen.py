@@ -111,7 +111,8 @@ def _tokenizer(decoder):
 
         from systems.dyvim.encoders_common import load_pretrained
 
-        return load_pretrained(AutoTokenizer.from_pretrained, decoder.source, "MusicGen T5 tokenizer")
+        return load_pretrained(AutoTokenizer.from_pretrained, decoder.source, "MusicGen T5 tokenizer",
+                               config_key="system.musicgen.model")
     from transformers import ByT5Tokenizer  # random weights: a byte tokenizer that needs no files
 
     return ByT5Tokenizer()

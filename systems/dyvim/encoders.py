@@ -35,17 +35,22 @@ SEMANTICS_ENCODERS = ("clip", "t5")
 
 def build_dynamics_encoder(name: str = "fwdf", *, size: str = "medium", weights: str = "random",
                            flow_iters: int | None = None, d_m: int | None = None, weights_path: str | None = None,
-                           fps: float | None = None, seed: int = 0):
+                           fps: float | None = None, seed: int = 0, pool: int | None = None,
+                           frame_size: tuple[int, int] | None = None):
     """`system.dyvim.dynamics_encoder` → an encoder module. `size: tiny` gives the CI configs.
 
     FwDF uses raft_large for small/medium (raft_small for tiny); `weights: pretrained` reads
     torchvision's RAFT (or pytorchvideo's I3D) checkpoint from `weights_path` or $TORCH_HOME.
     `d_m` sets FwDF's and pose's output width; I3D's is always 2048 (the projector maps it to d).
+    `pool` and `frame_size` (W, H) set FwDF's motion-map pooling and input size (None: the size's
+    defaults: 4 and 224 × 224, i.e. 7 × 7 positions; tiny 2 and 128 × 128).
     """
     check_choice("size", size, SIZES)
     if name == "fwdf":
         base = FwDFConfig.tiny() if size == "tiny" else FwDFConfig()
-        over = {k: v for k, v in dict(flow_iters=flow_iters, d_m=d_m).items() if v is not None}
+        over = {k: v for k, v in dict(flow_iters=flow_iters, d_m=d_m, pool=pool,
+                                      frame_size=None if frame_size is None else tuple(int(x) for x in frame_size)
+                                      ).items() if v is not None}
         if d_m is not None and d_m % base.n_heads:  # the largest head count <= the default that divides d_m
             over["n_heads"] = max(h for h in range(1, base.n_heads + 1) if d_m % h == 0)
         return FwDFEncoder(FwDFConfig(**{**_fields(base), **over, "weights": weights, "weights_path": weights_path,

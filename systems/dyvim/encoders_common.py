@@ -86,33 +86,81 @@ def file_identity(path: str | os.PathLike) -> str:
     return f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def load_pretrained(loader: Callable[..., object], name_or_path: str, what: str):
+def load_pretrained(loader: Callable[..., object], name_or_path: str, what: str, config_key: str | None = None):
     """Call a transformers `from_pretrained` for a hub id or a local folder with a clear error.
 
     A name that looks like a path (absolute, starting with '.' or '~', or existing) must exist:
-    nothing is looked up online for it. A hub id is tried in the local HF cache first, then online.
+    nothing is looked up online for it. A hub id is tried in the local HF cache first, then online
+    only when the hub answers within a few seconds (offline, huggingface_hub would retry for about
+    a minute before failing). Errors name `config_key`, the key that takes a local folder. The
+    loading report (unused/unexpected checkpoint keys, pad/bos ids) is silenced.
     """
+    set_it = (f"set {config_key}=/path/to/folder (config.json + weights)" if config_key
+              else "give a local folder (config.json + weights)")
     if name_or_path.startswith(("/", ".", "~")) or Path(name_or_path).expanduser().exists():
         path = Path(name_or_path).expanduser()
         if not path.exists():
             raise WeightsNotFoundError(
                 f"{what}: local weights folder {path} not found; put the Hugging Face checkpoint folder "
-                f"there (config.json + model.safetensors), or use weights: random")
+                f"there (config.json + model.safetensors){f' or change {config_key}' if config_key else ''}, "
+                "or use weights: random")
         try:
-            return loader(str(path))
+            return _quietly(loader, str(path))
         except (OSError, ValueError) as exc:
-            raise WeightsNotFoundError(f"{what}: cannot load weights from {path} ({exc})") from exc
+            raise WeightsNotFoundError(f"{what}: cannot load weights from {path} ({exc})"
+                                       f"{f'; check {config_key}' if config_key else ''}") from exc
     try:
-        return loader(name_or_path, local_files_only=True)
+        return _quietly(loader, name_or_path, local_files_only=True)
     except (OSError, ValueError):
         pass
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or not hub_reachable():
+        raise WeightsNotFoundError(
+            f"{what}: {name_or_path!r} is not in the local Hugging Face cache and the hub cannot be reached "
+            f"(offline); download https://huggingface.co/{name_or_path} on a connected machine and {set_it}, "
+            "or use weights: random")
     try:
-        return loader(name_or_path)
+        return _quietly(loader, name_or_path)
     except (OSError, ValueError) as exc:
         raise WeightsNotFoundError(
             f"{what}: cannot load {name_or_path!r} from the Hugging Face hub or its local cache ({exc}); "
-            f"download https://huggingface.co/{name_or_path} to a folder and give its path, "
+            f"download https://huggingface.co/{name_or_path} to a folder and {set_it}, "
             f"or use weights: random") from exc
+
+
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub opens within `timeout` s (name lookup included)."""
+    import socket
+    import threading
+
+    ok: list[bool] = []
+
+    def probe():
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                ok.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)  # a hanging name lookup counts as unreachable
+    return bool(ok)
+
+
+def _quietly(loader: Callable[..., object], *args, **kwargs):
+    """`loader(...)` with transformers' loading report and warnings silenced (errors still raise)."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return loader(*args, **kwargs)
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def cached(cache: Cache | None, extractor: str, config: Mapping, inputs: list, compute: Callable[[], Mapping[str, np.ndarray]]

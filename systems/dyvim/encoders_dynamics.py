@@ -129,8 +129,7 @@ class RAFTMotionEncoder(nn.Module):
         with seeded(config.seed):
             self.raft = (raft_large if config.raft == "large" else raft_small)(weights=None, progress=False)
         if config.weights == "pretrained":
-            state = torch.load(config.weights_file(), map_location="cpu", weights_only=True)
-            self.raft.load_state_dict(state)
+            self.raft.load_state_dict(_raft_state(config.weights_file(), config.raft))
         self.raft.requires_grad_(False)
         self.raft.eval()
 
@@ -176,6 +175,46 @@ class RAFTMotionEncoder(nn.Module):
             hidden, delta = raft.update_block(hidden, context, corr, flow)
             coords1 = coords1 + delta
         raise AssertionError("unreachable: flow_iters >= 1")
+
+
+def _raft_state(path, variant: str) -> dict:
+    """The state dict of torchvision's raft_<variant> from `path`, or a WeightsNotFoundError that
+    says what the file is instead (not a torch checkpoint; the other RAFT variant)."""
+    import pickle
+
+    from bench.errors import WeightsNotFoundError
+
+    other = "small" if variant == "large" else "large"
+    hint = (f"FwDF raft_{variant} needs torchvision's Raft_{variant.capitalize()}_Weights file (size tiny uses "
+            "raft_small, small/medium raft_large); set system.dyvim.weights_paths.fwdf to it")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise WeightsNotFoundError(f"{path} is not a torch checkpoint ({type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0][:120]}); {hint}") from exc
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not any(str(k).startswith("feature_encoder.") for k in state):
+        raise WeightsNotFoundError(f"{path} holds no RAFT weights (no feature_encoder.* tensors); {hint}")
+    with seeded(0):
+        expected = (raft_small_model() if variant == "small" else raft_large_model()).state_dict()
+    wrong = [k for k, v in state.items() if k in expected and tuple(expected[k].shape) != tuple(v.shape)]
+    if wrong or set(expected) != set(state):
+        raise WeightsNotFoundError(f"{path} is not raft_{variant} weights ({len(wrong)} tensors of another shape, "
+                                   f"{len(set(expected) - set(state))} missing: is it raft_{other}?); {hint}")
+    return state
+
+
+def raft_small_model():
+    from torchvision.models.optical_flow import raft_small
+
+    return raft_small(weights=None, progress=False)
+
+
+def raft_large_model():
+    from torchvision.models.optical_flow import raft_large
+
+    return raft_large(weights=None, progress=False)
 
 
 class DynamicsAggregator(nn.Module):

@@ -88,7 +88,8 @@ class CLIPSemanticsEncoder(nn.Module):
 
         self.config = config or CLIPSemanticsConfig()
         if self.config.weights == "pretrained":
-            self.model = load_pretrained(CLIPVisionModel.from_pretrained, self.config.model, "CLIP semantics encoder")
+            self.model = load_pretrained(CLIPVisionModel.from_pretrained, self.config.model, "CLIP semantics encoder",
+                                         config_key="system.dyvim.weights_paths.clip")
         else:
             with seeded(self.config.seed):
                 self.model = CLIPVisionModel(_clip_vision_config(self.config.size))
@@ -214,8 +215,10 @@ class T5SemanticsEncoder(nn.Module):
 
         self.config = config or T5SemanticsConfig()
         if self.config.weights == "pretrained":
-            self.model = load_pretrained(T5EncoderModel.from_pretrained, self.config.model, "T5 semantics encoder")
-            self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, self.config.model, "T5 tokenizer")
+            self.model = load_pretrained(T5EncoderModel.from_pretrained, self.config.model, "T5 semantics encoder",
+                                         config_key="system.dyvim.weights_paths.t5")
+            self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, self.config.model, "T5 tokenizer",
+                                             config_key="system.dyvim.weights_paths.t5")
         else:
             with seeded(self.config.seed):
                 self.model = T5EncoderModel(_t5_config(self.config.size))

@@ -44,7 +44,8 @@ class FeatureExtractor:
     def __init__(self, *, size: str, dynamics_encoder: str, semantics_encoder: str, use_dynamics: bool,
                  use_semantics: bool, decoder: MusicDecoder, cache: Cache | None, video_fps: float,
                  encoder_weights: str = "random", flow_iters: int | None = None, d_m: int | None = None,
-                 weights_paths: dict | None = None, seed: int = 0):
+                 weights_paths: dict | None = None, seed: int = 0, fwdf_pool: int | None = None,
+                 fwdf_frame_size: tuple[int, int] | None = None):
         paths = weights_paths or {}
         self.cache, self.decoder, self.video_fps = cache, decoder, float(video_fps)
         self.dynamics_name, self.semantics_name = dynamics_encoder, semantics_encoder
@@ -52,7 +53,8 @@ class FeatureExtractor:
         if use_dynamics:
             self.dynamics = build_dynamics_encoder(dynamics_encoder, size=size, weights=encoder_weights,
                                                    flow_iters=flow_iters, d_m=d_m, fps=video_fps, seed=seed,
-                                                   weights_path=paths.get(dynamics_encoder))
+                                                   weights_path=paths.get(dynamics_encoder), pool=fwdf_pool,
+                                                   frame_size=fwdf_frame_size)
         if use_semantics:
             self.semantics = build_semantics_encoder(semantics_encoder, size=size, weights=encoder_weights,
                                                      model=paths.get(semantics_encoder), seed=seed)

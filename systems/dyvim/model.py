@@ -69,6 +69,8 @@ class DyViMConfig:
     tuning: str = "lora"
     flow_iters: int | None = None  # None: the encoder size's default (12; tiny 2)
     d_m: int | None = None  # None: 1024 (tiny 32)
+    fwdf_pool: int | None = None  # FwDF motion-map average pooling (None: 4; tiny 2)
+    fwdf_frame_size: tuple[int, int] | None = None  # FwDF input (W, H) (None: 224 × 224; tiny 128 × 128)
     n_d: int = 50
     lora_rank: int = 8
     lora_alpha: int = 16
@@ -87,6 +89,10 @@ class DyViMConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("tuning", self.tuning, TUNINGS)
         check_alpha(self.alpha)
+        if self.fwdf_frame_size is not None:
+            object.__setattr__(self, "fwdf_frame_size", tuple(int(x) for x in self.fwdf_frame_size))
+            if len(self.fwdf_frame_size) != 2:
+                raise ConfigError(f"system.dyvim.fwdf_frame_size={list(self.fwdf_frame_size)}: give [width, height]")
         if self.n_d < 1:
             raise ConfigError(f"system.dyvim.n_d={self.n_d} must be >= 1")
         if not 0.0 <= self.cond_dropout < 1.0:

@@ -43,7 +43,8 @@ def build_model(config: DyViMConfig, cache: Cache | None, *, video_fps: float = 
                                  use_semantics=config.use_semantics, decoder=decoder, cache=cache,
                                  video_fps=video_fps, encoder_weights=encoder_weights or config.weights,
                                  flow_iters=config.flow_iters, d_m=config.d_m, weights_paths=weights_paths,
-                                 seed=config.seed if encoder_seed is None else encoder_seed)
+                                 seed=config.seed if encoder_seed is None else encoder_seed,
+                                 fwdf_pool=config.fwdf_pool, fwdf_frame_size=config.fwdf_frame_size)
     head = dynamics_head(config.dynamics_encoder, extractor.dynamics) if extractor.dynamics is not None else None
     model = DyViMModel(config, decoder, head, extractor.dynamics_dim, extractor.semantics_shape, video_fps)
     return model.to(device), extractor
