@@ -93,9 +93,25 @@ def accepted_kwargs(cls, config: dict, what: str) -> None:
 def build_system(run_name: str, config: dict, context: SystemContext) -> System:
     """Instantiate the registered class `config['name']` with the other keys as typed kwargs."""
     config = dict(config)
+    config.pop("class", None)  # a YAML's `class: module:Class` (get_system_class reads it)
     cls = get_system_class(config.pop("name", run_name))
     accepted_kwargs(cls, config, f"system {run_name!r}")
     return cls(context, **config)
+
+
+_LAST_BUILT: dict = {}  # this worker process's last built system: shards of one system reuse it
+
+
+def worker_system(name: str, config: dict, context: SystemContext) -> System:
+    """`build_system`, reusing the system this process built last for the same run, system and
+    config (an engine's worker runs many shards; a model that took seconds to load loads once)."""
+    import json
+
+    key = (name, json.dumps(config, sort_keys=True, default=str), str(context.work_dir), context.device)
+    if _LAST_BUILT.get("key") != key:
+        _LAST_BUILT.clear()  # at most one cached model per worker process
+        _LAST_BUILT.update(key=key, system=build_system(name, config, context))
+    return _LAST_BUILT["system"]
 
 
 def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -> JobOutcome:
@@ -117,7 +133,7 @@ def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -
     if not requests:
         return outcome
     try:
-        system = job.instance or build_system(job.system, job.system_config, job.context)
+        system = job.instance or worker_system(job.system, job.system_config, job.context)
     except Exception as exc:
         for req in requests:
             fail(req, exc)

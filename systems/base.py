@@ -20,7 +20,7 @@ from typing import Callable, ClassVar, Iterable, Iterator, Sequence
 import numpy as np
 
 from bench.data.manifest import Clip
-from bench.errors import UnknownNameError
+from bench.errors import ConfigError, UnknownNameError
 
 ENTRY_POINT_GROUP = "dyvim_bench.systems"
 
@@ -146,11 +146,46 @@ def _entry_points() -> dict[str, object]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def known_systems() -> list[str]:
-    from bench.config import config_names
+def _yaml_classes() -> dict[str, str]:
+    """System YAMLs that name their class (`class: mypkg.mysys:MySystem`): name -> "module:Class"."""
+    import yaml
 
+    from bench.config import CONF_DIR
+
+    out = {}
+    for path in sorted((CONF_DIR / "system").glob("*.yaml")):
+        try:
+            target = (yaml.safe_load(path.read_text()) or {}).get("class")
+        except Exception:
+            continue
+        if target:
+            out[path.stem] = str(target)
+    return out
+
+
+def load_class(target: str, name: str) -> type[System]:
+    """Import "module:Class" for system `name`; it must subclass System."""
+    import importlib
+
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise ConfigError(f"system {name!r}: class {target!r} must read 'package.module:ClassName'")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"system {name!r}: cannot load its class {target!r} ({exc}); is its package on the "
+                          "Python path / installed?") from exc
+    if not (isinstance(cls, type) and issubclass(cls, System)):
+        raise ConfigError(f"system {name!r}: {target} is not a subclass of systems.base.System")
+    cls.name = cls.name or name
+    return cls
+
+
+def known_systems() -> list[str]:
+    """Every system name that can be loaded: built-ins, entry points, and YAMLs naming a class or a
+    registered name (a YAML alone, with nothing to load, is not a system)."""
     _builtin_modules()
-    return sorted(set(_BUILTIN) | set(LAZY_BUILTIN) | set(_entry_points()) | set(config_names("system")))
+    return sorted(set(_BUILTIN) | set(LAZY_BUILTIN) | set(_entry_points()) | set(_yaml_classes()))
 
 
 def get_system_class(name: str) -> type[System]:
@@ -164,6 +199,9 @@ def get_system_class(name: str) -> type[System]:
         cls = eps[name].load()
         cls.name = cls.name or name
         return cls
+    yaml_classes = _yaml_classes()
+    if name in yaml_classes:
+        return load_class(yaml_classes[name], name)
     raise UnknownNameError("system", name, known_systems())
 
 
