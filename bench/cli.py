@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = perf.add_parser("metrics", help="our FD/KL/IS(/FAD) vs audioldm_eval on the same files: cold and warm speedups")
     p.add_argument("--clips", type=int, default=64, help="clips per set (default 64)")
     p.add_argument("--torch-home", default=None, help="TORCH_HOME with torchvggish's hub code + weights (adds FAD)")
+    p.add_argument("--suite", default="audioldm_eval-0.0.3", help="audioldm_eval-0.0.3 | fadtk-encodec | fadtk-encodec-48k | all")
+    p.add_argument("--fadtk-files", type=int, default=None, help="fadtk suites: cap each set of fadtk's samples (default: all)")
     p.add_argument("--keep", default=None, help="folder to keep the files in (default: a temp dir)")
 
     _add_module_verbs(perf, PERF_MODULES, "perf_module")

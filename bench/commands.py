@@ -33,7 +33,8 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.perf_area == "metrics":
             from bench.perf_metrics import perf_metrics
 
-            return perf_metrics(clips=args.clips, torch_home=args.torch_home, keep=args.keep)
+            return perf_metrics(clips=args.clips, torch_home=args.torch_home, keep=args.keep,
+                                suite=args.suite, fadtk_files=args.fadtk_files)
         if getattr(args, "perf_module", None):
             from bench.cli import _load
 

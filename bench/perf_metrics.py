@@ -92,7 +92,47 @@ def _values(table, system: str) -> dict[str, float]:
     return {k: float(v) for k, v in zip(rows["key"], rows["value"])}
 
 
-def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | None = None) -> int:
+#: presets `--suite all` compares, and those it cannot, with why
+SUITES = ("audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-encodec-48k")
+
+
+def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | None = None,
+                 suite: str = "audioldm_eval-0.0.3", fadtk_files: int | None = None) -> int:
+    """`--suite audioldm_eval-0.0.3` (default: the cold/warm benchmark below), a fadtk preset, or
+    `all`: each comparable preset, then one line
+    ``suites=<n> max_rel_diff=<x> cold_speedup=<c> warm_speedup=<w>`` (speedups: the
+    audioldm_eval suite's, the one with a cold/warm protocol against the peer)."""
+    from metrics.presets import PRESETS
+
+    names = list(SUITES) if suite == "all" else [suite]
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        raise SystemExit(f"perf: unknown suite {unknown[0]!r}; choose from all, {', '.join(SUITES)}")
+    rels, speed = {}, None
+    for name in names:
+        if name == "audioldm_eval-0.0.3":
+            speed = _perf_audioldm(clips, torch_home, keep)
+            rels.update({f"{name}:{k}": v for k, v in speed["rel"].items()})
+        else:
+            from metrics.perf_fadtk import print_suite, run_suite
+
+            r = run_suite(name, Path(keep) / name if keep else None, max_files=fadtk_files)
+            print_suite(r)
+            rels.update({f"{name}:{k}": v for k, v in r["rel"].items()})
+    if suite != "all":
+        return 0
+    not_compared = {p.name: p.unavailable for p in PRESETS.values() if p.unavailable}
+    not_compared["audioldm_eval-0.0.3-32k"] = ("same code path as audioldm_eval-0.0.3 at the other Cnn14 front end; "
+                                               "checked by tests/metrics/test_parity.py, not timed here")
+    print("not compared: " + "; ".join(f"{k} ({v})" for k, v in not_compared.items()))
+    worst = max(rels, key=rels.get)
+    print(f"worst relative difference: {worst} {rels[worst]:.2e}")
+    print(f"suites={len(names)} max_rel_diff={rels[worst]:.2e} cold_speedup={speed['cold']:.2f} "
+          f"warm_speedup={speed['warm']:.2f}")
+    return 0
+
+
+def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict:
     from bench.cache import Cache
     from bench.data.manifest import Clip
     from metrics.base import get_metric_class
@@ -182,6 +222,6 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
     print(f"values A: ours {json.dumps({k: round(v, 6) for k, v in ours_a.items() if k in KEYS})}")
     print(f"values A: reference {json.dumps({k: ref_a.get(v) for k, v in KEYS.items()})}")
     print("relative differences: " + json.dumps({k: float(f"{v:.3g}") for k, v in rel.items()}))
-    print(f"cold_speedup={ref_a['work_s'] / cold_s:.2f} warm_speedup={ref_b['work_s'] / warm_s:.2f} "
+    print(f"[audioldm_eval-0.0.3] cold_speedup={ref_a['work_s'] / cold_s:.2f} warm_speedup={ref_b['work_s'] / warm_s:.2f} "
           f"max_rel_diff={max(rel.values()):.2e}")
-    return 0
+    return {"rel": rel, "cold": ref_a["work_s"] / cold_s, "warm": ref_b["work_s"] / warm_s}
