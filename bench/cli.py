@@ -190,6 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a write outside `bench.atomic` (a library's own file): still named
+        from pathlib import Path
+
+        from bench.atomic import classify_write_error
+
+        where = Path(exc.filename).parent if getattr(exc, "filename", None) else Path.cwd()
+        named = classify_write_error(exc, where)
+        if named is None:
+            raise
+        print(f"error: {named}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: finished files are kept; re-run the same command to resume", file=sys.stderr)
         return 130
