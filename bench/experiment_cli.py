@@ -98,6 +98,8 @@ def _run(args) -> int:
           f"{result.failed_outputs} failed outputs)")
     for name, err in result.failed.items():
         print(f"failed: {name}: {err.splitlines()[0]}")
+    for line in result.final_lines:  # e.g. the science check's result line, last
+        print(line)
     return 3 if result.failed or result.failed_outputs else 0
 
 

@@ -18,6 +18,12 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
     from reports import figures, tables
     from reports.results import experiment_results, write_results
 
+    from bench.experiments.runner import read_experiment_file
+
+    if read_experiment_file(exp_dir)["experiment"]["artefact"] == "science":  # trains and scores, no music
+        from bench.experiments.science_report import science_page
+
+        return science_page(exp_dir, report_dir, read_experiment_file(exp_dir))
     frame, infos, doc = experiment_results(exp_dir)
     exp = doc["experiment"]
     page = Page(exp.get("title") or exp["name"], exp_dir, config_text=yaml.safe_dump(doc, sort_keys=False,

@@ -30,6 +30,7 @@ class ExperimentResult:
     failed: dict[str, str] = field(default_factory=dict)  # run name → error
     failed_outputs: int = 0
     notes: list[str] = field(default_factory=list)
+    final_lines: list[str] = field(default_factory=list)  # printed last (the science check's result line)
 
 
 def experiment_dir(runs_root: str | Path, name: str) -> Path:
@@ -92,6 +93,18 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
     if skipped:
         result.notes.append(f"not ready here, left out: {', '.join(skipped)} "
                             "(`bench systems check <name>` says what each lacks; the report lists it)")
+    if exp.artefact == "science":  # trains and scores DyViM itself (bench/experiments/science.py)
+        from bench.experiments.science import run_science_experiment
+
+        result.final_lines, failed = run_science_experiment(exp, folder, datasets, overrides, log)
+        for dataset, error in failed.items():
+            run_name = f"{exp_name}/{dataset}/{runs[0].folder}"
+            result.failed[run_name] = error
+            _record(folder, run_name, {"status": "failed", "error": error})
+        for r in runs:
+            if r.dataset not in failed:
+                _record(folder, r.run_name(exp_name), {"status": "done"})
+        return result
     metrics = list(metrics) if metrics is not None else list(exp.metrics)
     if _fan_out(runs, exp, exp_name, folder, overrides, metrics, result, log):  # executor=slurm|ray
         return result

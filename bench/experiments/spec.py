@@ -6,7 +6,9 @@ YAML keys: `name`, `title`, `artefact` (table1..4 / figure3..5: what the report 
 installed), `datasets`, `metrics`, `overrides` (every variant), and either `sweep`
 (`{key: [values]}`, a Cartesian product) or `variants` (a list of `{name, label, overrides,
 datasets?, default?, group?}`; `group` heads the variant's column group in the paper table);
-`attention` (`{frames, clips}`) asks for Fig. 5's attention maps.
+`attention` (`{frames, clips}`) asks for Fig. 5's attention maps; `science` (artefact `science`:
+the settings of `bench.experiments.science.ScienceConfig`) makes the experiment the science check,
+which trains and scores DyViM itself instead of generating music.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench.config import CONF_DIR, config_names
 from bench.errors import ConfigError, UnknownNameError
 
 GROUP = "experiment"
-ARTEFACTS = ("table1", "table2", "table3", "table4", "figure3", "figure4", "figure5")
+ARTEFACTS = ("table1", "table2", "table3", "table4", "figure3", "figure4", "figure5", "science")
 _SAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
@@ -53,6 +55,7 @@ class Experiment:
     attention: dict | None = None
     source: str = ""
     sweep: dict | None = None  # the raw {key: [values]} when the variants come from a sweep
+    science: dict | None = None  # the science check's settings (artefact `science`)
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
@@ -66,7 +69,7 @@ class Experiment:
             "name": self.name, "title": self.title, "artefact": self.artefact, "paper_table": self.paper_table,
             "systems": list(self.systems), "optional_systems": list(self.optional_systems),
             "datasets": list(self.datasets), "metrics": list(self.metrics), "overrides": list(self.overrides),
-            "attention": self.attention,
+            "attention": self.attention, "science": self.science,
             "variants": [{"name": v.name, "label": v.label, "overrides": list(v.overrides),
                           "datasets": None if v.datasets is None else list(v.datasets), "default": v.default,
                           "group": v.group}
@@ -132,7 +135,7 @@ def experiment_from_dict(raw: dict, source: str = "<dict>") -> Experiment:
         systems=tuple(need("systems")), datasets=tuple(need("datasets")), metrics=tuple(need("metrics")),
         variants=tuple(variants), optional_systems=tuple(raw.get("optional_systems") or ()),
         overrides=tuple(_as_overrides(raw.get("overrides"), source)), paper_table=raw.get("paper_table"),
-        attention=raw.get("attention"), source=source, sweep=raw.get("sweep"),
+        attention=raw.get("attention"), source=source, sweep=raw.get("sweep"), science=raw.get("science"),
     )
 
 
