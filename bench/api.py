@@ -250,7 +250,14 @@ def generate(cfg, console=None) -> RunResult:
         summary = summaries[sys_name] = SystemSummary(sys_name, system.weights,
                                                       len(selected) * conf["run"]["samples_per_clip"], 0)
         if system.needs_training:
-            system.train([c for c in clips if c.split == "train"])
+            from bench.executors.features import precompute_training_features
+
+            train_clips = [c for c in clips if c.split == "train"]
+            with tqdm(total=len(train_clips), desc=f"{sys_name} features ({executor.engine})", unit="clip",
+                      disable=None) as bar:
+                precompute_training_features(executor, run.dir, sys_name, system, conf["system"][sys_name], ctx,
+                                             train_clips, bar.update)
+            system.train(train_clips)
             summary.trained = True
         todo = run.pending(sys_name, selected, system.sample_rate)
         summary.already_done = summary.requested - len(todo)

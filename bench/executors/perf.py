@@ -1,7 +1,8 @@
 """`bench perf executors`: the same generation job on each engine, and what scheduling a shard costs.
 
-Times `bench generate --systems musicgen,dyvim --dataset toy` (tiny models, DyViM from a checkpoint
-trained once beforehand, untimed; every timed run with a cold feature cache of its own) with the
+Times `bench generate --systems musicgen,dyvim --dataset toy` (tiny models; DyViM from a checkpoint
+made beforehand, untimed, by one training step on two training clips: generation costs the same
+whatever the weights; every timed run with a cold feature cache of its own) with the
 `local` executor at 1 and 2 workers and with `ray` on a 2-CPU local instance (its start-up
 included), each a real `bench` subprocess; then checks that the three runs' wavs are byte-identical.
 All runs use one torch thread per task (OMP_NUM_THREADS=1, executor.threads_per_task=1) and
@@ -21,7 +22,6 @@ SYSTEMS = "musicgen,dyvim"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", default=None, help="folder to keep runs and caches in (default: a temp dir)")
     p.add_argument("--data-root", default=None, help="where the toy is (or gets) prepared (default: paths.data_root)")
-    p.add_argument("--train-steps", type=int, default=30, help="DyViM training steps before the timed runs (untimed)")
     p.add_argument("--shards", type=int, default=8, help="no-op shards per engine for the overhead figures")
     p.add_argument("--skip-slurm", action="store_true", help="leave submitit's local cluster out of the overhead figures")
 
@@ -54,12 +54,11 @@ def run(args) -> int:
                              f"{proc.stderr[-3000:]}")
         return dt
 
-    steps = f"system.dyvim.train.steps={args.train_steps}"
     print(f"perf executors: runs and caches under {base}; toy under {env0['BENCH_DATA_ROOT']}", flush=True)
-    t = bench("training", "train", "dyvim", "--dataset", "toy", "--name", "train", steps,
-              "system.dyvim.train.eval_every=10", "executor.workers=1", cache="cache-train")
-    ckpt = base / "runs" / "train" / "dyvim" / "train" / "best.pt"
-    print(f"dyvim trained {args.train_steps} steps (untimed, includes the toy build if it was missing): {t:.1f} s",
+    t = bench("toy", "data", "prepare", "toy", cache="cache-toy")
+    t0 = time.perf_counter()
+    ckpt = _checkpoint(base / "checkpoint", env0["BENCH_DATA_ROOT"])
+    print(f"toy prepared (or found) in {t:.1f} s; DyViM checkpoint in {time.perf_counter() - t0:.1f} s (untimed)",
           flush=True)
     common = ["--systems", SYSTEMS, "--dataset", "toy", f"system.dyvim.checkpoint={ckpt}", "system.dyvim.batch_size=1",
               "system.musicgen.batch_size=1", "executor.threads_per_task=1"]
@@ -83,6 +82,29 @@ def run(args) -> int:
     print(f"speedup_local2={times['local1'] / times['local2']:.2f} speedup_ray2={times['local1'] / times['ray2']:.2f} "
           f"identical={identical}")
     return 0
+
+
+def _checkpoint(out_dir, data_root: str):
+    """A DyViM checkpoint of the default tiny config: one training step on two toy clips' features."""
+    import os
+
+    from bench import api
+    from bench.cache import Cache
+    from bench.config import to_dict
+    from systems.dyvim.model import DyViMConfig
+    from systems.dyvim.system import MODEL_KEYS, build_model
+    from systems.dyvim.train import TrainConfig, train_dyvim
+
+    os.environ["BENCH_DATA_ROOT"] = data_root
+    cfg = api.load_config("toy", ["dyvim"], [], metrics=[])
+    scfg = to_dict(cfg)["system"]["dyvim"]
+    config = DyViMConfig(**{k: v for k, v in scfg.items() if k in MODEL_KEYS})
+    model, ext = build_model(config, Cache(out_dir / "cache"), video_fps=float(scfg.get("video_fps", 25.0)))
+    clips = [c for c in api.dataset_clips(cfg, auto_prepare=False) if c.split == "train"][:2]
+    items = [ext.extract(c, with_codes=True) for c in clips]
+    train_dyvim(model, items, [], TrainConfig(steps=1, batch_size=2, warmup_steps=1, eval_every=1,
+                                              segment_seconds=1.0), out_dir, progress=False)
+    return out_dir / "best.pt"
 
 
 def _overheads(folder, k: int, skip_slurm: bool) -> dict[str, tuple[float, float]]:

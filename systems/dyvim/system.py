@@ -111,6 +111,13 @@ class DyViMSystem(System):
 
         return [self.extractor.extract(c, with_codes) for c in tqdm(clips, desc=desc, unit="clip", disable=None)]
 
+    def precompute_features(self, clips: Sequence[Clip], with_codes: bool, progress=None) -> None:
+        """Fill the feature cache for `clips` (an executor's feature shard; training then reads them)."""
+        for clip in clips:
+            self.extractor.extract(clip, with_codes)
+            if progress:
+                progress(1)
+
     def train(self, train_clips: Sequence[Clip]) -> None:
         from bench.data.split import grouped_split
 

@@ -79,3 +79,33 @@ def test_how_training_is_executed_is_not_part_of_the_run_identity():
     assert identity_config(conf)["system"] == {"dyvim": {"alpha": 0.3, "train": {"steps": 5}},
                                                "reference": {"name": "reference"}}
     assert conf["system"]["dyvim"]["train"]["gpus"] == 4  # the caller's config is left alone
+
+
+def test_training_features_go_out_as_shards_on_the_engine(tmp_path, monkeypatch):
+    """A system with precompute_features gets its training clips' features as shards on a
+    non-in-process engine (each shard builds the system and fills the cache); not on workers=1."""
+    import bench.generation as generation
+    from bench.executors.features import precompute_training_features
+    from bench.executors.local import LocalExecutor
+
+    done = []
+
+    class Featured:
+        max_workers = 1
+
+        def precompute_features(self, clips, with_codes, progress):
+            done.append((tuple(clips), with_codes))
+            progress(len(clips))
+
+    class Here(LocalExecutor):  # shards run in this process (so the fake system needs no registry)
+        def in_process(self, max_workers=None):
+            return False
+
+    monkeypatch.setattr(generation, "worker_system", lambda name, cfg, ctx: Featured())
+    clips = [f"clip{i}" for i in range(5)]
+    seen = []
+    assert precompute_training_features(Here(workers=1, shard_size=2), tmp_path, "dyvim", Featured(), {}, None,
+                                        clips, seen.append)
+    assert [c for c, _ in done] == [("clip0", "clip1"), ("clip2", "clip3"), ("clip4",)] and all(w for _, w in done)
+    assert sum(seen) == 5 and {j.group for j in read_jobs(tmp_path)} == {"dyvim:features"}
+    assert not precompute_training_features(LocalExecutor(workers=1), tmp_path, "dyvim", Featured(), {}, None, clips)

@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+import ray  # a test dependency (pyproject [test]): a missing one must fail CI, not skip
 
 from bench import api
 from bench.executors.records import read_jobs, read_shard_state
-
-ray = pytest.importorskip("ray")  # a test dependency (pyproject [test]); CI installs it
 
 PLUGINS = Path(__file__).parents[1] / "plugins"
 PROMPT = "system.musicgen.prompt=calm piano"  # the miniature dataset has no captions

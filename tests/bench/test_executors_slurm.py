@@ -9,12 +9,11 @@ import stat
 from pathlib import Path
 
 import pytest
+import submitit  # noqa: F401  (a test dependency, pyproject [test]: a missing one must fail CI, not skip)
 
 from bench import api
 from bench.executors import make_executor
 from bench.executors.records import read_jobs, read_shard_state
-
-pytest.importorskip("submitit")  # a test dependency (pyproject [test]); CI installs it
 
 
 @pytest.mark.slow

@@ -1,0 +1,56 @@
+"""Feature extraction on the executor: a system that trains on cached features (DyViM: dynamics,
+semantics, EnCodec codes) gets its training clips' features computed as (system × clip-shard)
+jobs on the chosen engine before it trains, into the shared content-addressed cache; training then
+reads them from the cache. (Test clips' features are computed inside the generation shards.)
+
+A system takes part by having `precompute_features(clips, with_codes, progress)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from bench.data.manifest import Clip
+from systems.base import SystemContext
+
+
+@dataclass(frozen=True)
+class FeatureJob:
+    run_dir: str
+    system: str
+    system_config: dict
+    context: SystemContext
+    clips: tuple[Clip, ...]
+    with_codes: bool = True
+
+
+def extract_features(job: FeatureJob, progress: Callable[[int], None] | None = None) -> int:
+    """Worker side: build the system, fill the cache for the job's clips; returns how many."""
+    from bench import generation
+
+    system = generation.worker_system(job.system, job.system_config, job.context)
+    system.precompute_features(list(job.clips), job.with_codes, progress)
+    return len(job.clips)
+
+
+def precompute_training_features(executor, run_dir, name: str, system, config: dict, context: SystemContext,
+                                 clips: Sequence[Clip], progress=None) -> bool:
+    """Fan the training clips' features out over `executor` when the system can and the engine
+    runs shards outside this process; False when nothing was sent (the system extracts in-process)."""
+    from bench.executors.base import Shard
+
+    if not hasattr(system, "precompute_features") or executor.in_process(system.max_workers) or not clips:
+        return False
+    size = executor.shard_size(len(clips), None)
+    shards = [Shard(extract_features, FeatureJob(str(run_dir), name, config, context, tuple(clips[i:i + size])),
+                    f"{name}-features-{i // size:04d}", f"{name}:features", len(clips[i:i + size]), str(run_dir),
+                    threads=executor.threads_per_task)
+              for i in range(0, len(clips), size)]
+    lost = [str(r) for _, r in executor.run(shards, progress) if isinstance(r, BaseException)]
+    if lost:  # training would recompute them in-process; say why they were not precomputed
+        import sys
+
+        print(f"{name}: {len(lost)} feature shard(s) failed ({lost[0]}); the rest is computed while training",
+              file=sys.stderr)
+    return True
