@@ -82,3 +82,19 @@ def test_bench_metrics_list_shows_embedders_and_presets():
     for name in ("encodec_24k", "cnn14_32k", "vggish", "fadtk-encodec", "audioldm_eval-0.0.3", "stable-audio-metrics",
                  "fad_inf", "kid", "not available"):
         assert name in out.stdout
+
+
+def test_metric_rates_and_embedders_are_checked():
+    from metrics.embedding_metrics import FAD, FD, KID
+
+    assert FD(weights="random", sample_rate=32000).embedder_name == "cnn14_32k"
+    assert FD(weights="random").embedder_name == "cnn14_16k"
+    with pytest.raises(ConfigError, match="16000 or 32000"):
+        FD(weights="random", sample_rate=44100)
+    with pytest.raises(ConfigError, match="has its own rate"):
+        FAD(weights="random", embedder="encodec_24k", sample_rate=32000)
+    with pytest.raises(ConfigError, match="embedder must be one of"):
+        FAD(weights="random", embedder="clap")
+    with pytest.raises(ConfigError, match="one row per clip"):
+        KID(weights="random", embedder="vggish")
+    assert FD(weights="random", sample_rate=32000).embedder._model is None  # nothing built until a file is embedded
