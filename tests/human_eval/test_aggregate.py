@@ -125,3 +125,24 @@ def test_bradley_terry_rows_with_bootstrap_ci_for_three_systems():
     assert bt.loc["x", "value"] > bt.loc["y", "value"] > bt.loc["z", "value"]
     assert (bt["ci_low"] <= bt["value"]).all() and (bt["value"] <= bt["ci_high"]).all()
     assert bt["opponent"].isna().all()
+
+
+def test_rating_intervals_stay_on_the_scale():
+    """n=2 ratings 6 and 7: the t interval (65 ± 63.5) is clipped to the 1-10 scale (×10)."""
+    rows = [_row(r, 1, q, a, kind="single") for r, a in ((0, "6"), (1, "7")) for q in ("ovl", "rel")]
+    table = aggregate(pd.DataFrame(rows, columns=COLUMNS), "s", ExclusionRule(None, None, 5, None)).table
+    ovl = table[(table["kind"] == "rating") & (table["question"] == "ovl")].iloc[0]
+    assert ovl["value"] == pytest.approx(65.0)
+    assert ovl["ci_low"] == 10.0 and ovl["ci_high"] == 100.0
+
+
+def test_batched_bradley_terry_equals_choix_on_every_replicate():
+    from human_eval.aggregate import bradley_terry_batch
+
+    rng = np.random.default_rng(3)
+    mats = rng.integers(0, 15, (40, 3, 3)).astype(float)
+    for i in range(3):
+        mats[:, i, i] = 0
+    batch = bradley_terry_batch(mats, alpha=0.01)
+    for m, got in zip(mats, batch):
+        assert got == pytest.approx(bradley_terry(m, alpha=0.01), abs=1e-6)
