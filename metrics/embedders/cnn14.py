@@ -294,7 +294,7 @@ class Cnn14Embedder:
         return {"name": self.cache_name(), "sample_rate": self.sample_rate, "weights": self.weights,
                 "checkpoint": str(self.checkpoint) if self.checkpoint else None,
                 "weights_sha256": self.weights_sha256, "seed": self.seed if self.weights == "random" else None,
-                "official_file": self.official_name, "batch_size": self.batch_size}
+                "official_file": self.official_name, "peer": "audioldm_eval 0.0.3", "batch_size": self.batch_size}
 
     # ---- computing
     def load(self, path) -> np.ndarray:

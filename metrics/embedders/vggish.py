@@ -198,6 +198,7 @@ class VGGishEmbedder:
                 "weights_sha256": self.weights_sha256, "seed": self.seed if self.weights == "random" else None,
                 "official_file": VGGISH_FILE, "pca_params": str(self.pca_params) if self.pca_params else None,
                 "pca_sha256": self.pca_sha256, "pca_applied": False, "final_relu": False,
+                "peer": "audioldm_eval 0.0.3",
                 "batch_size": self.batch_size}
 
     # ---- computing
