@@ -33,6 +33,8 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
                     ("variants", ", ".join(v["label"] for v in exp["variants"])),
                     ("runs", f"{len(infos)} of {len(doc['runs'])} started"),
                     ("extra overrides", " ".join(doc.get("overrides") or []) or "none")]
+    if exp.get("note"):  # what the experiment controls for (its YAML's `note`)
+        page.notes.append(exp["note"])
     skipped = skipped_systems(doc)
     if skipped and not any(skipped.values()):  # written before the reasons were recorded
         page.notes.append(f"not installed here, left out: {', '.join(skipped)}")

@@ -84,6 +84,8 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
     from bench import api
 
     datasets = list(datasets or exp.datasets)
+    science_overrides = [o for o in overrides if o.startswith("science.")]  # the science check's own keys
+    overrides = [o for o in overrides if not o.startswith("science.")]
     systems, skipped = select_systems(exp, overrides)
     runs = plan(exp, datasets, overrides, systems)
     exp_name = name or exp.name
@@ -96,7 +98,8 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
     if exp.artefact == "science":  # trains and scores DyViM itself (bench/experiments/science.py)
         from bench.experiments.science import run_science_experiment
 
-        result.final_lines, failed = run_science_experiment(exp, folder, datasets, overrides, log)
+        result.final_lines, failed = run_science_experiment(exp, folder, datasets, overrides, log,
+                                                            science_overrides)
         for dataset, error in failed.items():
             run_name = f"{exp_name}/{dataset}/{runs[0].folder}"
             result.failed[run_name] = error

@@ -377,16 +377,25 @@ def read_results(out_dir: Path) -> dict | None:
 
 
 def run_science_experiment(exp, folder: Path, datasets: Sequence[str], overrides: Sequence[str],
-                           log: Callable[[str], None] = print) -> tuple[list[str], dict[str, str]]:
+                           log: Callable[[str], None] = print, science_overrides: Sequence[str] = ()
+                           ) -> tuple[list[str], dict[str, str]]:
     """`bench experiment run science`: the check on each dataset into `<folder>/<dataset>/science/`.
-    Returns (the Bar lines, failures by dataset)."""
+    `science_overrides` (`science.steps=50`, `science.seeds=[0]`) change the YAML's `science:`
+    settings. Returns (the Bar lines, failures by dataset)."""
     import torch
+    import yaml
 
     from bench import api
     from bench.config import to_dict
 
     lines, failed = [], {}
-    config = ScienceConfig.from_dict(exp.science)
+    settings = dict(exp.science or {})
+    for item in science_overrides:
+        key, sep, value = item[len("science."):].partition("=")
+        if not sep:
+            raise ConfigError(f"{item!r}: science overrides take science.<key>=<value>")
+        settings[key] = yaml.safe_load(value)
+    config = ScienceConfig.from_dict(settings)
     variant = exp.variants[0]
     for dataset in datasets:
         try:

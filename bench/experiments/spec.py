@@ -6,7 +6,7 @@ YAML keys: `name`, `title`, `artefact` (table1..4 / figure3..5: what the report 
 installed), `datasets`, `metrics`, `overrides` (every variant), and either `sweep`
 (`{key: [values]}`, a Cartesian product) or `variants` (a list of `{name, label, overrides,
 datasets?, default?, group?}`; `group` heads the variant's column group in the paper table);
-`attention` (`{frames, clips}`) asks for Fig. 5's attention maps; `science` (artefact `science`:
+`attention` (`{frames, clips}`) asks for Fig. 5's attention maps; `note` is shown in the report; `science` (artefact `science`:
 the settings of `bench.experiments.science.ScienceConfig`) makes the experiment the science check,
 which trains and scores DyViM itself instead of generating music.
 """
@@ -56,6 +56,7 @@ class Experiment:
     source: str = ""
     sweep: dict | None = None  # the raw {key: [values]} when the variants come from a sweep
     science: dict | None = None  # the science check's settings (artefact `science`)
+    note: str | None = None  # what the experiment controls for (and what not), shown in its report
 
     def variant(self, name: str) -> Variant:
         for v in self.variants:
@@ -69,7 +70,7 @@ class Experiment:
             "name": self.name, "title": self.title, "artefact": self.artefact, "paper_table": self.paper_table,
             "systems": list(self.systems), "optional_systems": list(self.optional_systems),
             "datasets": list(self.datasets), "metrics": list(self.metrics), "overrides": list(self.overrides),
-            "attention": self.attention, "science": self.science,
+            "attention": self.attention, "science": self.science, "note": self.note,
             "variants": [{"name": v.name, "label": v.label, "overrides": list(v.overrides),
                           "datasets": None if v.datasets is None else list(v.datasets), "default": v.default,
                           "group": v.group}
@@ -136,6 +137,7 @@ def experiment_from_dict(raw: dict, source: str = "<dict>") -> Experiment:
         variants=tuple(variants), optional_systems=tuple(raw.get("optional_systems") or ()),
         overrides=tuple(_as_overrides(raw.get("overrides"), source)), paper_table=raw.get("paper_table"),
         attention=raw.get("attention"), source=source, sweep=raw.get("sweep"), science=raw.get("science"),
+        note=None if raw.get("note") is None else str(raw["note"]),
     )
 
 
