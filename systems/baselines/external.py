@@ -28,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Iterable, Sequence
@@ -96,6 +97,46 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def parse_gpus(value) -> list[str]:
+    """`gpus` option → GPU indices: null → [] (the system's own `gpu`/`device` option, as shipped), "0,1" or
+    [0, 1] → ["0", "1"]."""
+    if _blank(value):
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = [str(i).strip() for i in items if str(i).strip()]
+    if not all(i.isdigit() for i in out) or len(set(out)) != len(out):
+        raise ConfigError(f"gpus must be distinct GPU indices such as [0, 1] or \"0,1\", got {value!r}")
+    return out
+
+
+GPU_LOCKS = Path(tempfile.gettempdir()) / f"bench-gpu-locks-{os.getuid()}"
+
+
+@contextmanager
+def gpu_lease(gpus: Sequence[str], poll: float = 0.5):
+    """Hold one of `gpus` for this machine's baseline steps: an exclusive lock file per GPU index (one
+    folder per user under the temp folder), tried in order, waiting while all are held. Two workers
+    (threads or processes) never get the same GPU; a crashed holder's lock goes with its process."""
+    import fcntl
+
+    GPU_LOCKS.mkdir(parents=True, exist_ok=True)
+    while True:
+        for gpu in gpus:
+            fh = open(GPU_LOCKS / f"gpu{gpu}.lock", "a")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                continue
+            try:
+                yield gpu
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+                fh.close()
+            return
+        time.sleep(poll)
 
 
 def lfs_pointer(path: Path) -> bool:
@@ -186,7 +227,7 @@ class ExternalSystem(System):
                  python: str | None = None, commands: dict | None = None, timeout: float = 1800.0,
                  retries: int = 1, keep_workdirs: bool = False, env: dict | None = None,
                  batch_size: int = 1, repo_url: str | None = None, commit: str | None = None,
-                 base_python: str | None = None, workers: int = 1, **options):
+                 base_python: str | None = None, workers: int = 1, gpus=None, **options):
         super().__init__(context)
         self.repo_dir = Path(os.path.expanduser(str(repo_dir))) if not _blank(repo_dir) else None
         self.env_dir = Path(os.path.expanduser(str(env_dir))) if not _blank(env_dir) else None
@@ -200,6 +241,7 @@ class ExternalSystem(System):
         self.batch_size = max(1, int(batch_size))
         # one baseline process at a time by default: each loads its model onto the one GPU
         self.max_workers = max(1, int(workers))
+        self.gpus = parse_gpus(gpus)  # several: each step leases one no other step on this machine holds
         self.options = options
         self.system_dir = context.work_dir.parent
         self.log_dir = self.system_dir / "logs"
@@ -330,8 +372,13 @@ class ExternalSystem(System):
             paths.insert(0, str(fields.pop("pythonpath")))
         if paths:
             env["PYTHONPATH"] = os.pathsep.join(paths)
-        return run_step(self.command(step, work=cwd, **fields), cwd, env, self.timeout,
-                        self.log_dir / f"{tag}.{step}.try{attempt}")
+        if len(self.gpus) < 2:
+            return run_step(self.command(step, work=cwd, **fields), cwd, env, self.timeout,
+                            self.log_dir / f"{tag}.{step}.try{attempt}")
+        with gpu_lease(self.gpus) as gpu:  # the step sees only its GPU: cuda:0 / `gpu` inside it is that one
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+            return run_step(self.command(step, work=cwd, **{"gpu": gpu, **fields}), cwd, env, self.timeout,
+                            self.log_dir / f"{tag}.{step}.try{attempt}")
 
     def new_workdir(self, tag: str) -> Path:
         self.context.work_dir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ the MIDI itself, so a failure in those steps alone is reported and ignored.
 """
 
 import argparse
+import fcntl
 import os
 import shutil
 import sys
@@ -21,6 +22,29 @@ REPO_CALLS = (
     ("video2music.py", "Video2music.__init__", ("device",)),
     ("video2music.py", "Video2music.generate", ("video", "primer", "key")),
 )
+
+
+CLIP_MODEL = "ViT-L/14@336px"  # video2music.py gen_semantic_feature: clip.load("ViT-L/14@336px", device=device)
+
+
+def fetch_clip_once():
+    """Two clips at once must not both download CLIP into ~/.cache/clip: clip.load's `_download` writes
+    the file in place while it downloads (a second process finds a partial file, sees a wrong SHA-256 and
+    rewrites it under the first). Here each clip takes an exclusive lock on ~/.cache/clip and runs that
+    same `_download` (it returns at once when the file is there with its SHA-256); the others wait, then
+    find it complete, so the clip.load inside generate() only reads it."""
+    try:
+        import clip.clip as openai_clip
+    except ImportError:  # Video2Music itself imports clip; its own error says so
+        return
+    root = os.path.expanduser("~/.cache/clip")  # clip.load's default download_root
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, ".download.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            openai_clip._download(openai_clip._MODELS[CLIP_MODEL], root)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def main():
@@ -38,6 +62,7 @@ def main():
     sys.path[0:0] = [os.path.join(os.path.abspath(a.repo), p) if p else os.path.abspath(a.repo) for p in REPO_PATHS]
     from video2music import Video2music
 
+    fetch_clip_once()
     model = Video2music(device=a.device)
     midi = os.path.join("output", "output.mid")
     try:
