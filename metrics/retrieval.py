@@ -110,8 +110,10 @@ class RetrievalMetric(Metric):
         self.motion = motion
 
     def describe(self) -> dict:
-        return {"weights": "none", "score": self.score, "max_lag_s": self.max_lag_s, "motion": self.motion,
-                "ranks": "pessimistic ties"}
+        from metrics import sync
+
+        return {"weights": "none", "score": self.score, "sync_version": sync.VERSION, "max_lag_s": self.max_lag_s,
+                "clip_percentile": sync.CLIP_PERCENTILE, "motion": self.motion, "ranks": "pessimistic ties"}
 
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
         from metrics import sync

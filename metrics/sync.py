@@ -61,6 +61,7 @@ from metrics.beats import AudioInput, music_features
 MAX_LAG_S = 1.0
 SMOOTH_S = 0.04
 MIN_OVERLAP_S = 0.5  # below this a clip is too short for any lag estimate
+VERSION = 2  # of the synchrony computation: part of every stored row's fingerprint
 CLIP_PERCENTILE = 95.0  # both signals are limited to this percentile before correlating
 
 
@@ -180,8 +181,8 @@ class SyncMetric(Metric):
         self.motion = motion
 
     def describe(self) -> dict:
-        return {"weights": "none", "max_lag_s": self.max_lag_s, "smooth_s": SMOOTH_S, "motion": self.motion,
-                "envelope": "librosa onset strength, 60 Hz"}
+        return {"weights": "none", "version": VERSION, "max_lag_s": self.max_lag_s, "smooth_s": SMOOTH_S,
+                "clip_percentile": CLIP_PERCENTILE, "motion": self.motion, "envelope": "librosa onset strength, 60 Hz"}
 
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
         rows = [clip_synchrony(c, generated[c.id], motion=self.motion, max_lag_s=self.max_lag_s,
