@@ -99,11 +99,14 @@ def diffbgm_run(cls, repo: Path, tmp: Path | None = None, seconds: float = 4.0) 
 
             stop = None if torch.cuda.is_available() else cuda_stop(
                 system.log_dir / "song001.generate.try1.err", tmp / "repo")
+            out = system.log_dir / "song001.generate.try1.out"
+            began = out.is_file() and "generating [" in out.read_text(errors="replace")  # Experiments.predict
             if stop:
                 raise NeedsCuda(
                     "ran through the adapter's preparation (random weights from the repository's model classes, "
-                    "song 001): inference_sdf.py loaded its params.json and chkpts/weights_best.pt and began "
-                    f"sampling, then stopped at {stop} -- an unconditional .cuda() in the repository (also diffbgm/"
+                    "song 001): inference_sdf.py " + ("loaded its params.json and chkpts/weights_best.pt and began "
+                                                      "sampling, then " if began else "")
+                    + f"stopped at {stop} -- an unconditional .cuda() in the repository (also diffbgm/"
                     "stable_diffusion/model/unet.py:192); a real run needs a CUDA GPU "
                     "(the repository is not patched)")
             raise result.error
