@@ -122,7 +122,7 @@ def print_evaluation(evaluation) -> None:
         table.add_column(s, justify="right")
     for (metric, key), g in df.groupby(["metric", "key"], sort=False):
         target = g["target"].iloc[0] if "target" in g.columns else None  # closer to it is better (BCS: 1)
-        arrow = f"→{target:g}" if target is not None and target == target else "↑" if g["higher_is_better"].iloc[0] else "↓"
+        arrow = f"→{target:.3g}" if target is not None and target == target else "↑" if g["higher_is_better"].iloc[0] else "↓"
         label = f"{key} {arrow}" + (" [yellow](random weights)[/yellow]" if (g["weights"] == "random").any() else "")
         cells = []
         for s in systems:
