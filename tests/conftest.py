@@ -112,3 +112,25 @@ def read_only_dir(tmp_path):
         raise
     yield dst
     _umount(dst)
+
+
+# -- in CI a skip is a failure ------------------------------------------------------------------
+# A test skipped for a missing dependency (soundfont, Chromium, PostgreSQL, a package) would let
+# CI pass without checking anything. With CI set, every skip fails, except those a test declares
+# with @pytest.mark.skip_ok_in_ci("why this cannot run on CI's machine at all").
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "skip_ok_in_ci(reason): a skip that may stay a skip in CI (say why)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not os.environ.get("CI") or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    if item.get_closest_marker("skip_ok_in_ci") is not None:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped in CI (CI=true): {reason}. Install what it needs in .ci/run / scripts/setup.sh."
