@@ -150,7 +150,8 @@ def test_body_limit_applies_before_the_body_is_read(app):
 @pytest.mark.slow
 def test_forged_token_with_a_200_mb_body_costs_no_time_or_memory(tmp_path):
     """A real uvicorn process: 3 uploads of 200 MB with a declared length and 3 chunked, all
-    under a forged token, at once. Answered in < 100 ms; the server's RSS grows < 20 MB."""
+    under a forged token, at once. Answered in < 100 ms on a quiet machine (asserted < 500 ms:
+    reading the body instead took 3.4 s); the server's RSS grows < 20 MB (it grew 480 MB)."""
     import os
     import signal
 
@@ -169,7 +170,7 @@ def test_forged_token_with_a_200_mb_body_costs_no_time_or_memory(tmp_path):
         server.wait(20)
     print(out)
     assert set(out["statuses"]) <= {403, 413} and out["statuses"], out
-    assert out["ms"] < 100, out
+    assert out["ms"] < 500, out
     assert out["rss_growth_mb"] < 20, out
 
 
