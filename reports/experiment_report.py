@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from reports.errors import ReportError
 from reports.results import CONTROLS
 from reports.html import Page, add_figure, failed_entries, random_components, summarise_run, train_summary, training_logs
 
@@ -20,10 +21,14 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
 
     from bench.experiments.runner import read_experiment_file
 
-    if read_experiment_file(exp_dir)["experiment"]["artefact"] == "science":  # trains and scores, no music
+    try:
+        doc = read_experiment_file(exp_dir)
+    except Exception as exc:  # an older experiment.yaml: name the problem as a report error
+        raise ReportError(str(exc)) from exc
+    if doc["experiment"].get("artefact") == "science":  # trains and scores, no music
         from bench.experiments.science_report import science_page
 
-        return science_page(exp_dir, report_dir, read_experiment_file(exp_dir))
+        return science_page(exp_dir, report_dir, doc)
     frame, infos, doc = experiment_results(exp_dir)
     exp = doc["experiment"]
     page = Page(exp.get("title") or exp["name"], exp_dir, config_text=yaml.safe_dump(doc, sort_keys=False,
