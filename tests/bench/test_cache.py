@@ -90,3 +90,15 @@ def test_two_processes_filling_the_same_entry_compute_it_once(tmp_path):
     assert outs == ["7000.0", "7000.0"]
     assert len(list(counter.iterdir())) == 1
     assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_a_full_disk_under_the_cache_is_a_named_error_and_no_entry(small_tmpfs):
+    import pytest
+
+    from bench.errors import DiskFullError
+
+    disk = small_tmpfs("64k")
+    cache = Cache(disk)
+    with pytest.raises(DiskFullError, match="no space left on the device"):
+        cache.get_or_compute("big", {}, [b"x"], lambda: {"v": np.random.default_rng(0).random(40000)})
+    assert not list(disk.rglob("*.npz"))
