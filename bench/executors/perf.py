@@ -22,6 +22,8 @@ SYSTEMS = "musicgen,dyvim"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", default=None, help="folder to keep runs and caches in (default: a temp dir)")
     p.add_argument("--data-root", default=None, help="where the toy is (or gets) prepared (default: paths.data_root)")
+    p.add_argument("--size", default="demo", help="toy size (dataset.params.size): tiny | demo (default) | large")
+    p.add_argument("--limit", type=int, default=None, help="only the first N test clips (run.limit)")
     p.add_argument("--shards", type=int, default=8, help="no-op shards per engine for the overhead figures")
     p.add_argument("--skip-slurm", action="store_true", help="leave submitit's local cluster out of the overhead figures")
 
@@ -55,13 +57,16 @@ def run(args) -> int:
         return dt
 
     print(f"perf executors: runs and caches under {base}; toy under {env0['BENCH_DATA_ROOT']}", flush=True)
-    t = bench("toy", "data", "prepare", "toy", cache="cache-toy")
+    toy = [f"dataset.params.size={args.size}"]
+    t = bench("toy", "data", "prepare", "toy", *toy, cache="cache-toy")
     t0 = time.perf_counter()
-    ckpt = _checkpoint(base / "checkpoint", env0["BENCH_DATA_ROOT"])
+    ckpt = _checkpoint(base / "checkpoint", env0["BENCH_DATA_ROOT"], toy)
     print(f"toy prepared (or found) in {t:.1f} s; DyViM checkpoint in {time.perf_counter() - t0:.1f} s (untimed)",
           flush=True)
     common = ["--systems", SYSTEMS, "--dataset", "toy", f"system.dyvim.checkpoint={ckpt}", "system.dyvim.batch_size=1",
-              "system.musicgen.batch_size=1", "executor.threads_per_task=1"]
+              "system.musicgen.batch_size=1", "executor.threads_per_task=1", *toy]
+    if args.limit:
+        common.append(f"run.limit={args.limit}")
     engines = {"local1": ["executor.workers=1"], "local2": ["executor.workers=2"],
                "ray2": ["executor=ray", "executor.num_cpus=2", "executor.object_store_mb=200"]}
     times = {}
@@ -84,7 +89,7 @@ def run(args) -> int:
     return 0
 
 
-def _checkpoint(out_dir, data_root: str):
+def _checkpoint(out_dir, data_root: str, toy: list[str]):
     """A DyViM checkpoint of the default tiny config: one training step on two toy clips' features."""
     import os
 
@@ -96,7 +101,7 @@ def _checkpoint(out_dir, data_root: str):
     from systems.dyvim.train import TrainConfig, train_dyvim
 
     os.environ["BENCH_DATA_ROOT"] = data_root
-    cfg = api.load_config("toy", ["dyvim"], [], metrics=[])
+    cfg = api.load_config("toy", ["dyvim"], toy, metrics=[])
     scfg = to_dict(cfg)["system"]["dyvim"]
     config = DyViMConfig(**{k: v for k, v in scfg.items() if k in MODEL_KEYS})
     model, ext = build_model(config, Cache(out_dir / "cache"), video_fps=float(scfg.get("video_fps", 25.0)))
