@@ -13,7 +13,7 @@ music's events by construction:
 - quantizer: residual vector quantization, 4 codebooks × 2048, fitted (a few Lloyd iterations of
   k-means, as EnCodec's own codebook init) on a seeded probe of synthetic notes — harmonic tones
   with random pitch, timbre, attack, decay and level, overlapping into chords — so it needs no
-  data and no download, and is the same for every dataset (fitted in ~1 s of CPU, cached on disk);
+  data and no download, and is the same for every dataset (fitted in ~3 s of CPU, cached on disk);
 - decoder: the quantized log-mel back to a linear power spectrum (each bin the triangle-weighted
   mean of the bands over it), magnitudes with phases that advance at each bin's frequency (steady
   partials add up across frames), inverse STFT.
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-CODEC_VERSION = 2  # bump when the codes of the same audio change (2: 80 s probe, 2 Lloyd iterations)
+CODEC_VERSION = 3  # bump when the codes of the same audio change (3: 160 s probe, 4 Lloyd iterations)
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class SpectralCodecConfig:
     num_codebooks: int = 4
     codebook_size: int = 2048
     target_bandwidths: tuple[float, ...] = (2.2,)  # 4 × 11 bits × 50 Hz, as EnCodec 32 kHz at 2.2 kbps
-    probe_seconds: float = 80.0
-    lloyd_iters: int = 2
+    probe_seconds: float = 160.0
+    lloyd_iters: int = 4
     coarse_entries: int = 2048  # distinct entries of the first codebook (the rest repeat them)
     floor_db: float = -80.0  # log-power floor of a mel band
 
