@@ -48,6 +48,4 @@ def test_diffbgm_runs_its_own_code_through_the_adapter(repo, tmp_path):
     assert result.error is not None
     stop = real_runs.cuda_stop(system.log_dir / "song001.generate.try1.err", tmp_path / "repo")
     assert stop and stop.startswith("diffbgm/stable_diffusion/model/unet_attention.py:284 (normal_attention): "), stop
-    # and verify records it as the reason, not as a real run or a failure of the adapter
-    result, reason = real_runs.real_run(cls, repo)
-    assert result is None and "unet_attention.py:284" in reason and "not patched" in reason, (result, reason)
+    # `bench systems verify` records it as the reason, not as a real run (test_verify.py checks the report)
