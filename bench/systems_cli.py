@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench import api
@@ -114,11 +115,15 @@ def cmd_check_deep(names: list[str], configs: dict) -> int:
         if cls.kind != "external":
             continue
         console.print(f"{name}: deep check")
-        for step, ok, detail in deep_check(cls, {k: v for k, v in configs[name].items() if k != "name"}):
+        try:
+            steps = deep_check(cls, {k: v for k, v in configs[name].items() if k != "name"})
+        except Exception as exc:  # one baseline's broken check must not hide the others
+            steps = [("deep check", False, f"{type(exc).__name__}: {exc}")]
+        for step, ok, detail in steps:
             bad += not ok
             mark = "[green]ok[/green]    " if ok else "[red]failed[/red]"
-            console.print(f"  {mark} {step}: ", end="")
-            console.print(detail, markup=False, highlight=False)
+            # one line per step, never wrapped: the fix is a command to copy
+            console.print(f"  {mark} {step}: {escape(detail)}", highlight=False, soft_wrap=True)
     return 1 if bad else 0
 
 

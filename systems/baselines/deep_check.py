@@ -32,9 +32,9 @@ def _env_python(config: dict) -> str | None:
     return None if env in (None, "", "None") else str(Path(os.path.expanduser(str(env))) / "bin" / "python")
 
 
-def _run(python: str, code: str, timeout: float = 300) -> tuple[int, str]:
+def _run(python: str, code: str, timeout: float = 300, args=()) -> tuple[int, str]:
     try:
-        p = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 1, str(exc)
     return p.returncode, (p.stdout + p.stderr).strip()
@@ -59,8 +59,6 @@ def python_problem(cls, python: str) -> str | None:
 
 
 def deep_check(cls, config: dict) -> list[tuple[str, bool, str]]:
-    from systems.baselines import verify
-
     out: list[tuple[str, bool, str]] = []
     problems = cls.readiness(config)
     if problems:
@@ -73,20 +71,20 @@ def deep_check(cls, config: dict) -> list[tuple[str, bool, str]]:
 
     head = pinned_commit(repo)
     commit = str(config.get("commit") or cls.commit)
-    if head != commit:
+    if head is None:
+        out.append(("repository", False, f"{repo} is not a git checkout (its commit cannot be read); the adapter "
+                                         f"pins {commit}: move it away and run `bench systems setup {cls.name}`"))
+    elif head != commit:
         out.append(("repository", False, f"{repo} is at {head}, the adapter pins {commit}; run "
                                          f"`git -C {repo} fetch && git -C {repo} checkout {commit}`"))
     else:
         out.append(("repository", True, f"{repo} at {commit[:12]}"))
     # imports: the static closure against the user's checkout, then each distribution import for real
-    report = verify.Report(cls.name)
     try:
-        verify.verify_closure(cls, repo, report, __import__("systems.baselines.import_names",
-                                                            fromlist=["load"]).load())
+        tops = closure_imports(cls, repo)
     except Exception as exc:
         out.append(("imports", False, f"closure failed: {type(exc).__name__}: {exc}"))
         return out
-    tops = sorted({u for prog, files in report._program_files for u in _external_imports(files, repo)})
     code = ("import importlib, json\nbad = {}\nfor n in %r:\n    try:\n        importlib.import_module(n)\n"
             "    except Exception as e:\n        bad[n] = '%%s: %%s' %% (type(e).__name__, e)\nprint(json.dumps(bad))" % tops)
     with tempfile.TemporaryDirectory() as tmp:  # some modules write into the working folder at import
@@ -110,59 +108,120 @@ def deep_check(cls, config: dict) -> list[tuple[str, bool, str]]:
     return out
 
 
-def _external_imports(files, repo: Path) -> set[str]:
-    from systems.baselines.closure import import_sites
+def closure_imports(cls, repo: Path) -> list[str]:
+    """Top-level import names of the distributions the adapter's real code reaches: the import
+    closure of `bench systems verify` (same entry points, drivers, sys.path and called functions)
+    against the user's checkout, keeping the imports it resolved to a distribution of the spec.
+    (Not re-read from the files: a repository module reached through the adapter's sys.path, e.g.
+    Diff-BGM's `dirs` or CDCD's `jukebox`, is not a distribution, and an import inside a function
+    the run calls, e.g. D2M-GAN's `mpi4py`, is one.)"""
+    from systems.baselines import closure, verify
+    from systems.baselines.environments import spec_header, spec_path
+    from systems.baselines.import_names import load
 
-    names = set()
-    for f in files:
-        for site in import_sites(Path(f), None, False):
-            top = site.module.split(".")[0]
-            if top and not (repo / top).exists() and not (repo / f"{top}.py").exists() and not Path(f).with_name(
-                    f"{top}.py").exists() and not (Path(f).parent / top).is_dir():
-                names.add(top)
-    import sys
+    mapping = load()
+    providers, _, _ = verify.spec_providers(cls, repo, mapping)
+    python = spec_header(spec_path(cls.name)).get("python", cls.python_version)
+    walker = closure.ImportClosure(repo.parent, providers, verify.known_providers(mapping),
+                                   closure.stdlib_names(python),
+                                   {repo / f: set(fns) for f, fns in cls.called_functions.items()},
+                                   spec_name=f"envs/{cls.name}.txt")
+    names: set[str] = set()
+    for prog in verify.programs(cls, repo):
+        entries = [closure.Entry(prog.script, tuple(prog.roots), prog.driver)]
+        entries += [closure.Entry(m, tuple(prog.roots), False, by_name=True)
+                    for m in verify.config_targets(cls, repo, prog.step)]
+        names |= set(walker.run(entries).external)
+    return sorted(names)
 
-    return {n for n in names if n not in sys.stdlib_module_names}
+
+_LOAD = """import inspect, json, sys, torch
+kw = {'weights_only': False} if 'weights_only' in inspect.signature(torch.load).parameters else {}
+for path, keys in json.loads(sys.argv[1]):
+    try:
+        obj = torch.load(path, map_location='cpu', **kw)
+    except Exception as e:
+        print(json.dumps([path, 'ERROR', '%s: %s' % (type(e).__name__, e)]))
+        continue
+    found = list(obj.keys()) if hasattr(obj, 'keys') else []
+    print(json.dumps([path, 'OK', [k for k in keys if k not in found], len(found)]))
+"""
 
 
 def weight_checks(cls, config: dict, python: str) -> list[tuple[str, bool, str]]:
-    out = []
+    """Every weight file the adapter will load: present (the files a weight folder must hold, as
+    named in `weight_keys`), not a git-LFS pointer, and loadable with the environment's torch with
+    the keys the repository reads. All files load in one process (one torch import)."""
+    from systems.baselines.external import lfs_pointer
+
+    out, load = [], []
+    options = {w.option for w in cls.weight_files}  # weight_keys names an option or a file
     for w in cls.weight_files:
         path = Path(os.path.expanduser(str(config[w.option])))
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in (".pt", ".pth", ".bin",
-                                                                                                  ".pickle", ".ckpt"))
-        for f in files:
-            keys = tuple(cls.weight_keys.get(f.name, cls.weight_keys.get(w.option, ()) if path.is_file() else ()))
-            code = ("import torch, sys\nobj = torch.load(%r, map_location='cpu')\n"
-                    "keys = list(obj.keys()) if hasattr(obj, 'keys') else []\nmissing = [k for k in %r if k not in keys]\n"
-                    "print('MISSING' if missing else 'OK', missing, len(keys))" % (str(f), keys))
-            rc, text = _run(python, code, 300)
-            last = text.strip().splitlines()[-1] if text.strip() else ""
-            if rc != 0:
-                out.append((f"weights {f.name}", False, f"{f} does not load ({last}); get it again from {w.source}"))
-            elif last.startswith("MISSING"):
-                out.append((f"weights {f.name}", False, f"{f} lacks the keys the repository reads {last[7:]}; it is "
-                                                       f"not the file it expects: get it from {w.source}"))
+        if path.is_file():
+            files = {path: tuple(cls.weight_keys.get(path.name, cls.weight_keys.get(w.option, ())))}
+        else:
+            files = {p: tuple(cls.weight_keys.get(p.name, ())) for p in sorted(path.rglob("*"))
+                     if p.suffix in (".pt", ".pth", ".bin", ".pickle", ".ckpt")}
+            for name in cls.weight_keys:  # the files the loader opens by name in the folder
+                if name not in options and name not in {p.name for p in files}:
+                    out.append((f"weights {name}", False, f"{path / name} is missing (system.{cls.name}.{w.option} "
+                                                         f"is {path}); get it from {w.source}"))
+        for f, keys in files.items():
+            if lfs_pointer(f):
+                out.append((f"weights {f.name}", False, f"{f} is a git-LFS pointer, not the file; run `git lfs pull` "
+                                                       f"where it was cloned, or get it from {w.source}"))
             else:
-                out.append((f"weights {f.name}", True, f"{f} loads ({last.split()[-1]} top-level keys)"))
+                load.append((f, keys, w))
+    if not load:
+        return out
+    rc, text = _run(python, _LOAD, 600, [json.dumps([[str(f), list(k)] for f, k, _ in load])])
+    results = {}
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, list) and row and row[0] in {str(f) for f, _, _ in load}:
+            results[row[0]] = row
+    for f, _, w in load:
+        row = results.get(str(f))
+        if row is None:  # torch itself does not import, or the process died
+            last = text.strip().splitlines()[-1] if text.strip() else f"exit status {rc}"
+            out.append((f"weights {f.name}", False, f"{f} was not loaded: {last}; fix the environment (torch) with "
+                                                   f"`bench systems setup {cls.name}`"))
+        elif row[1] == "ERROR":
+            out.append((f"weights {f.name}", False, f"{f} does not load ({row[2]}); get it again from {w.source}"))
+        elif row[2]:
+            out.append((f"weights {f.name}", False, f"{f} lacks the keys the repository reads {row[2]}; it is "
+                                                   f"not the file it expects: get it from {w.source}"))
+        else:
+            out.append((f"weights {f.name}", True, f"{f} loads ({row[3]} top-level keys)"))
     return out
 
 
 def one_clip(cls, config: dict) -> tuple[str, bool, str]:
+    """One 2-second clip through the adapter. Its folder is removed when the clip comes out; when
+    it fails the folder stays, since the step logs the message points to are in it."""
+    import shutil
+
     from systems.baselines.dry_run import build, inputs
 
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(os.path.expanduser(str(config["repo_dir"])))
-        fake, reqs = inputs(cls, repo, Path(tmp) / "in")
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-deep-check-{cls.name}-"))
+    repo = Path(os.path.expanduser(str(config["repo_dir"])))
+    system = None
+    try:
+        fake, reqs = inputs(cls, repo, tmp / "in")
         options = {k: v for k, v in config.items() if k not in ("name",)}
         if cls.name in ("d2mgan", "cdcd"):  # the user's own segment data, not placeholders
             options["data_dir"] = config["data_dir"]
-        try:
-            system = cls(build(cls, options, Path(tmp) / "run", [r.clip for r in reqs]).context, **options)
-            results = list(system.generate(reqs))
-        except Exception as exc:
-            return ("clip", False, f"{type(exc).__name__}: {exc}")
-        r = results[0]
-        if r.error is not None:
-            return ("clip", False, f"{r.error} (the step logs are under {system.log_dir})")
-        return ("clip", True, f"{len(r.audio) / system.sample_rate:.1f} s of audio, normalised")
+        # the shipped config (commands, ...) under the user's options, as in a run
+        system = build(cls, options, tmp / "run", [r.clip for r in reqs])
+        r = list(system.generate(reqs))[0]
+    except Exception as exc:
+        where = f" (the step logs are under {system.log_dir})" if system is not None else f" (its files: {tmp})"
+        return ("clip", False, f"{type(exc).__name__}: {exc}{where}")
+    if r.error is not None:
+        return ("clip", False, f"{r.error} (the step logs are under {system.log_dir})")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return ("clip", True, f"{len(r.audio) / system.sample_rate:.1f} s of audio, normalised")
