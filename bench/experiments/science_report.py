@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from bench.experiments.science import CONTROLS, LABELS, PERI, SCIENCE_DIR, read_results
+from bench.experiments.science import CONTROLS, DYNAMICS_CONTROLS, LABELS, PERI, SCIENCE_DIR, read_results
 
 
 def science_table(dataset: str, res: dict) -> str:
@@ -35,14 +35,15 @@ def science_table(dataset: str, res: dict) -> str:
 
 
 def peri_onset_figure(results: dict[str, dict]):
-    """Gain of the real inputs over each dynamics control against the offset from a note onset."""
+    """Gain of the clip's own dynamics over each dynamics control against the offset from a note onset."""
     from reports.figures import _plt
 
     plt, _ = _plt()
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 3.6), squeeze=False)
     for ax, (dataset, res) in zip(axes[0], results.items()):
         offsets = list(range(-PERI, PERI + 1))
-        for cond, curve in res["peri_onset"].items():
+        for cond in DYNAMICS_CONTROLS:  # the semantic controls' larger, flat offsets would hide these
+            curve = res["peri_onset"][cond]
             ax.plot(offsets, curve, marker="o" if cond == "dyn_time_shuffled" else None, ms=3, label=LABELS[cond])
         ax.axvline(0, color="grey", lw=0.8)
         ax.axhline(0, color="grey", lw=0.8)
