@@ -16,7 +16,8 @@ music's events by construction:
   data and no download, and is the same for every dataset (fitted in ~3 s of CPU, cached on disk);
 - decoder: the quantized log-mel back to a linear power spectrum (each bin the triangle-weighted
   mean of the bands over it), magnitudes with phases that advance at each bin's frequency (steady
-  partials add up across frames), inverse STFT.
+  partials add up across frames) from an offset drawn per first-codebook code (so different code
+  sequences give uncorrelated waveforms), inverse STFT.
 
 A held note keeps its code while its spectrum holds; a new note changes the spectrum and the code.
 The decoded audio follows the codes' spectral envelopes (it sounds like filtered noise and
@@ -107,7 +108,11 @@ class SpectralCodec(nn.Module):
         bins = torch.arange(cfg.n_fft // 2 + 1, device=codes.device, dtype=torch.float32)
         advance = 2 * math.pi * bins * cfg.hop / cfg.n_fft  # a steady partial's phase step per frame
         phase = self.phase0[:, None] + advance[:, None] * torch.arange(t, device=codes.device)[None]
-        spec = torch.polar(power.clamp(min=0).sqrt(), phase.expand_as(power))
+        # plus a phase offset per (codebook-0 code, bin): constant while a code is held (partials stay
+        # continuous), different between code sequences (two random sequences' waveforms decorrelate)
+        h = torch.sin(codes[:, 0, None, :].float() * 12.9898 + bins[None, :, None] * 78.233) * 43758.5453
+        phase = phase[None] + 2 * math.pi * (h - torch.floor(h))
+        spec = torch.polar(power.clamp(min=0).sqrt(), phase)
         audio = torch.istft(spec, cfg.n_fft, cfg.hop, window=self.window, center=True, length=t * cfg.hop)
         return SimpleNamespace(audio_values=audio[:, None])
 
