@@ -37,6 +37,9 @@ if [ ! -f "$STAMP" ]; then
   "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
   "$VENV/bin/pip" install -q $TORCH
   "$VENV/bin/pip" install -q -e ".[test,separation]"
+  # without their dependency pins: basic-pitch's TensorFlow (its ONNX model runs on onnxruntime),
+  # imagebind-unofficial's torchaudio/decord (only its model code is used); what they need is above
+  "$VENV/bin/pip" install -q --no-deps basic-pitch==0.4.0 imagebind-unofficial==0.1.1
   touch "$STAMP"
 else
   # same dependencies: only (re)link this checkout, e.g. a fresh clone reusing a cached venv
