@@ -136,6 +136,10 @@ def summarise(score: Score, n: int, n_resamples: int, seed: int):
         v = score.per_clip[np.isfinite(score.per_clip)]
         if v.size == 0:
             return None, 0
+        if v.size == 1:  # one defined clip: its value, no interval (a bootstrap needs two)
+            from metrics.bootstrap import BootstrapCI
+
+            return BootstrapCI(float(v[0]), np.nan, np.nan, np.nan, 0.0, 0.95, 0, "none (1 clip)", np.empty(0)), 1
         return bootstrap_ci(v, n_resamples=n_resamples, seed=seed), int(v.size)
     return bootstrap_ci(score.statistic, n_resamples=n_resamples, seed=seed, n=n, floor=score.floor), n
 

@@ -272,9 +272,14 @@ def _run_config(exp_dir: Path, variant: str) -> dict:
 
 def _paper_row(exp_dir: Path, table: str) -> tuple[list[str], list[str], list[float]]:
     """(column groups, columns, values of the toy row) of an exported paper table."""
-    groups, columns, toy = (exp_dir / "tables" / f"{table}.csv").read_text().splitlines()[:3]
-    assert toy.startswith("toy,")
-    return groups.split(",")[1:], columns.split(",")[1:], [float(x) for x in toy.split(",")[1:]]
+    import csv
+
+    groups, columns, toy = list(csv.reader((exp_dir / "tables" / f"{table}.csv").read_text().splitlines()))[:3]
+    assert toy[0] == "toy"
+    # each value column is followed by its `weights: <column>` column (the weights kind of the value)
+    keep = [i for i in range(1, len(columns)) if not columns[i].startswith("weights")]
+    assert len(keep) < len(columns) - 1, "the exported table carries no weights kind"
+    return [groups[i] for i in keep], [columns[i] for i in keep], [float(toy[i]) for i in keep]
 
 
 @pytest.mark.slow

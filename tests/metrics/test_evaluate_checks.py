@@ -86,3 +86,11 @@ def test_a_failing_metric_names_itself(mini_dataset, monkeypatch):
     with pytest.raises(MetricFailed, match=r"metric 'beat' failed on system 'reference' \(\d+ clip\(s\)\): "
                                            r"ValueError: x must have"):
         api.evaluate(res.run_dir, metrics=["beat"])
+
+
+def test_a_key_defined_on_one_clip_keeps_its_value_without_an_interval():
+    from metrics.base import Score
+    from metrics.evaluate import summarise
+
+    ci, n = summarise(Score(per_clip=np.array([np.nan, 0.4, np.nan])), 3, 100, 0)
+    assert n == 1 and ci.estimate == 0.4 and np.isnan(ci.ci_low) and ci.method.startswith("none")
