@@ -36,32 +36,13 @@ def write_mp4(path: Path, duration: float, fps: int = AIST_FPS, size: int = 64, 
               faststart: bool = True, audio: np.ndarray | None = None, sample_rate: int | None = None) -> Path:
     """An H.264 mp4 at `fps` with a moving bar; `faststart` puts the index (moov) at the front, as
     web downloads have it."""
-    import av
+    from bench.media import write_video
 
     n = int(round(duration * fps))
+    frames = np.full((n, size, size, 3), shade, np.uint8)
+    frames[np.arange(n), :, (np.arange(n) * 2) % size] = 255
     path.parent.mkdir(parents=True, exist_ok=True)
-    opts = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), mode="w", format="mp4", options=opts) as c:
-        vs = c.add_stream("libx264", rate=Fraction(fps))
-        vs.width = vs.height = size
-        vs.pix_fmt = "yuv420p"
-        vs.options = {"g": str(fps), "threads": "1"}
-        vs.codec_context.thread_count = 1
-        aus = None
-        if audio is not None:
-            aus = c.add_stream("aac", rate=sample_rate)
-            aus.layout = "mono"
-        for i in range(n):
-            img = np.full((size, size, 3), shade, np.uint8)
-            img[:, (i * 2) % size] = 255
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p", threads=1)
-            for p in vs.encode(frame):
-                c.mux(p)
-        for p in vs.encode():
-            c.mux(p)
-        if aus is not None:
-            _encode_audio(c, aus, audio, sample_rate)
-    return path
+    return write_video(path, frames, fps, audio=audio, sample_rate=sample_rate, faststart=faststart)
 
 
 def write_webm(path: Path, duration: float, audio: np.ndarray, sample_rate: int = 48000, fps: int = 25,

@@ -35,7 +35,8 @@ def _bench(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bench", *args], env=env, capture_output=True, text=True)
 
 
-def _digest(folder: Path) -> str:
+def tree_digest(folder: Path) -> str:
+    """sha256 of every file's relative path and bytes below `folder`."""
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
         if p.is_file():
@@ -69,11 +70,11 @@ def run(args) -> int:
               f"in {time.perf_counter() - t0:.1f} s" + ("" if ran.returncode == 0 else f"\n{ran.stderr[-800:]}"))
 
         data = base / "data" / "aist"
-        before = _digest(data) if data.exists() else ""
+        before = tree_digest(data) if data.exists() else ""
         again = _bench(["data", "prepare", "aist", *settings, "dataset.params.limit=2"], env)
-        refused = again.returncode == 2 and "prepared with other settings" in again.stderr and _digest(data) == before
+        refused = again.returncode == 2 and "prepared with other settings" in again.stderr and tree_digest(data) == before
         result["rebuild_refused"] = "ok" if refused else "failed"
-        print(f"prepare with limit=2: exit {again.returncode}; dataset unchanged: {_digest(data) == before}")
+        print(f"prepare with limit=2: exit {again.returncode}; dataset unchanged: {tree_digest(data) == before}")
 
         disk = base / "tmpfs"
         disk.mkdir()

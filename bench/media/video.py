@@ -164,10 +164,12 @@ def write_video(
     audio: np.ndarray | None = None,
     sample_rate: int | None = None,
     crf: int = 23,
+    faststart: bool = False,
 ) -> Path:
     """Encode uint8 (T, H, W, 3) frames as H.264 (yuv420p), optionally with AAC audio.
 
-    gop: keyframe interval in frames (default one per second). Written atomically.
+    gop: keyframe interval in frames (default one per second). faststart: the index (moov) at the
+    front, as web downloads have it. Written atomically.
     """
     import av
 
@@ -177,7 +179,7 @@ def write_video(
         raise ValueError(f"H.264 yuv420p needs even frame sizes, got {w}x{h}")
     path = Path(path)
     with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as c:
+        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "faststart"} if faststart else {}) as c:
             vs = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
             g = gop or int(round(fps))

@@ -84,17 +84,41 @@ def is_main_guard(test: ast.expr) -> bool:
             and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
 
 
-class _Collector(ast.NodeVisitor):
+class ScopedVisitor(ast.NodeVisitor):
+    """Walks class and function bodies keeping the dotted scope (`Class.method`) and whether the
+    walk is inside a function; the collectors decide what in those bodies counts as running."""
+
+    def __init__(self):
+        self._scope: list[str] = []
+        self._in_function = 0
+
+    def _scoped(self, node, function: bool):
+        self._scope.append(node.name)
+        self._in_function += function
+        for stmt in node.body:
+            self.visit(stmt)
+        self._in_function -= function
+        self._scope.pop()
+
+    def visit_ClassDef(self, node):
+        self._scoped(node, False)
+
+    def visit_FunctionDef(self, node):
+        self._scoped(node, True)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+
+class _Collector(ScopedVisitor):
     """Import statements of one file that run: module level, class bodies, and (when asked) the
     bodies of all functions or of the named ones (`Class.method`, `function`)."""
 
     def __init__(self, all_functions: bool, functions: set[str]):
+        super().__init__()
         self.all_functions, self.functions = all_functions, functions
         self.main = all_functions  # a script run as __main__ (entry or driver)
         self.sites: list[tuple[ast.stmt, bool]] = []
         self._optional = 0
-        self._scope: list[str] = []
-        self._in_function = 0
 
     def _record(self, node):
         if self._in_function and not self.all_functions and ".".join(self._scope) not in self.functions \
@@ -123,22 +147,6 @@ class _Collector(ast.NodeVisitor):
                 self.visit(stmt)
             return
         self.generic_visit(node)
-
-    def _scoped(self, node, function: bool):
-        self._scope.append(node.name)
-        self._in_function += function
-        for stmt in node.body:
-            self.visit(stmt)
-        self._in_function -= function
-        self._scope.pop()
-
-    def visit_ClassDef(self, node):
-        self._scoped(node, False)
-
-    def visit_FunctionDef(self, node):
-        self._scoped(node, True)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
 
 
 def parse_file(path: Path) -> ast.Module:

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from systems.baselines.closure import ScopedVisitor
+
 
 @dataclass(frozen=True)
 class WorkPath:
@@ -181,35 +183,18 @@ def normalise(path: str) -> str:
     return p.rstrip("/") or "."
 
 
-class _PathCollector(ast.NodeVisitor):
+class _PathCollector(ScopedVisitor):
     def __init__(self, consts: dict[str, str], all_functions: bool, functions: set[str], main: bool,
                  passed: set[str]):
         self.consts, self.all_functions, self.functions = consts, all_functions, functions
         self.main, self.passed = main, passed
         self.found: dict[str, int] = {}
         self.calls: dict[str, set] = {}  # path → the calls that use it (mkdir needs the parent to exist)
-        self._scope: list[str] = []
-        self._in_function = 0
+        super().__init__()
 
     def _active(self) -> bool:
         return (not self._in_function or self.all_functions or ".".join(self._scope) in self.functions
                 or "*" in self.functions)
-
-    def _scoped(self, node, function):
-        self._scope.append(node.name)
-        self._in_function += function
-        for stmt in node.body:
-            self.visit(stmt)
-        self._in_function -= function
-        self._scope.pop()
-
-    def visit_ClassDef(self, node):
-        self._scoped(node, False)
-
-    def visit_FunctionDef(self, node):
-        self._scoped(node, True)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_If(self, node):
         from systems.baselines.closure import is_main_guard

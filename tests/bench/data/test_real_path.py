@@ -7,7 +7,6 @@ real faults (a full tmpfs, a read-only bind mount, a truncated download) each a 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.data import miniature as mini
+from bench.data.perf import tree_digest
 
 BENCH = [sys.executable, "-m", "bench"]
 TINY = ["system.dyvim.video_fps=10", "system.dyvim.flow_iters=1", "system.dyvim.train.steps=2",
@@ -29,14 +29,6 @@ def bench(*args, env, code=0):
         raise AssertionError(f"bench {' '.join(args)} exited {proc.returncode}, expected {code}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
-
-
-def tree_digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
