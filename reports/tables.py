@@ -53,6 +53,13 @@ class Cell:
         return "random" in self.weights
 
 
+
+def arrow(direction) -> str:
+    """A column's direction mark: ↑ higher is better, ↓ lower, →t closest to the target t (BCS: 1)."""
+    if isinstance(direction, float) and not isinstance(direction, bool):
+        return f"→{direction:g}"
+    return "↑" if direction else "↓"
+
 def weights_kind(metric_weights, system_weights) -> str:
     """`metric=<kind> system=<kind>` from a result row's `weights` and `system_weights`."""
     def kind(v) -> str:
@@ -200,7 +207,7 @@ def _fmt(v: float) -> str:
 
 _TEX_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
                 "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\^{}",
-                "↓": "$\\downarrow$", "↑": "$\\uparrow$", "²": "$^2$", "α": "$\\alpha$", "–": "--",
+                "↓": "$\\downarrow$", "↑": "$\\uparrow$", "→": "$\\rightarrow$", "²": "$^2$", "α": "$\\alpha$", "–": "--",
                 "—": "---", "·": "$\\cdot$", "×": "$\\times$", "≤": "$\\leq$", "≥": "$\\geq$",
                 "≈": "$\\approx$", "†": "$^\\dagger$", "‖": "$\\|$", "ε": "$\\epsilon$", "−": "-", "Σ": "$\\Sigma$"}
 
@@ -288,7 +295,7 @@ def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[st
                 rows.append((f"{pname} (paper)", "paper", cells))
         notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
     groups = [(DATASET_NAMES.get(d, d), len(keys)) for d in datasets]
-    columns = [KEY_NAMES.get(k, k) + ("↑" if direction.get(k, False) else "↓") for k in keys] * len(datasets)
+    columns = [KEY_NAMES.get(k, k) + arrow(direction.get(k, False)) for k in keys] * len(datasets)
     return Table(name, "Table 1: overall comparison (best bold, second underlined among our systems)",
                  groups, columns, rows, notes, row_header="system")
 
@@ -316,7 +323,7 @@ def ablation_table(frame, variants: list[dict], key: str = "fad", system: str = 
                              [Cell(pvals[d].get(v["name"], math.nan), weights="published") for v in variants]))
         notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
     columns = [v["label"] for v in variants]
-    label = KEY_NAMES.get(key, key) + ("↑" if direction else "↓")
+    label = KEY_NAMES.get(key, key) + arrow(direction)
     groups = variant_groups(variants)
     row_header = "dataset"
     if groups is None:  # no column groups: the metric heads the columns

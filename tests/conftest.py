@@ -134,3 +134,24 @@ def pytest_runtest_makereport(item, call):
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     report.outcome = "failed"
     report.longrepr = f"skipped in CI (CI=true): {reason}. Install what it needs in .ci/run / scripts/setup.sh."
+
+
+# -- torch's global grad mode: a test (or the library code it calls) that leaves it disabled would
+# make every later training test fail far from the cause; restore it and say which test did it.
+
+@pytest.fixture(autouse=True)
+def _restore_torch_grad_mode(request):
+    """Every test starts with grad mode on; one that finds it off records who left it off."""
+    import sys as _sys
+
+    torch = _sys.modules.get("torch")
+    if torch is not None and not torch.is_grad_enabled():
+        torch.set_grad_enabled(True)
+        with open(os.environ.get("BENCH_GRAD_LEAKS", os.devnull), "a") as fh:
+            fh.write(f"grad mode was off before {request.node.nodeid}\n")
+    yield
+    torch = _sys.modules.get("torch")
+    if torch is not None and not torch.is_grad_enabled():
+        torch.set_grad_enabled(True)
+        with open(os.environ.get("BENCH_GRAD_LEAKS", os.devnull), "a") as fh:
+            fh.write(f"{request.node.nodeid} left grad mode off\n")

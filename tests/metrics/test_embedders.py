@@ -220,7 +220,7 @@ def test_cnn14_32k_front_end(wavs):
 
 
 def test_registry():
-    assert set(EMBEDDERS) == {"cnn14_16k", "cnn14_32k", "vggish"}
+    assert set(EMBEDDERS) == {"cnn14_16k", "cnn14_32k", "vggish", "encodec_24k", "encodec_48k"}
     with pytest.raises(UnknownNameError):
         make_embedder("clap")
     with pytest.raises(WeightsNotFoundError, match="Cnn14_mAP=0.431.pth"):

@@ -165,6 +165,6 @@ def test_symmv_with_webm_and_bgm909_prepare_then_run_and_show(env, tmp_path):
         mini.write_mp4(bgm / "videos" / f"{i:03d}.mp4", 4.5, fps=25, audio=mini.tone(4.5, 200 + 40 * i, 44100, seed=i),
                        sample_rate=44100)
     bench("data", "prepare", "bgm909", f"dataset.params.source_dir={bgm}", "dataset.params.separator=none",
-          *common[:2], env=env)
+          "dataset.params.split=official", *common[:2], env=env)  # Diff-BGM's own split: val = test
     bench("run", "--systems", "reference,shuffled", "--dataset", "bgm909", "--metrics", "beat", env=env)
     assert "clips valid" in bench("data", "show", "bgm909", env=env).stdout
