@@ -15,7 +15,7 @@ from pathlib import Path
 
 # What Table.to_latex may emit: booktabs rules, \multicolumn, marks, and _tex's escapes.
 ALLOWED_MACROS = {"begin", "end", "toprule", "midrule", "bottomrule", "cmidrule", "multicolumn", "textbf", "underline",
-                  "textit", "textbackslash", "textasciitilde", "downarrow", "uparrow", "alpha", "cdot", "times", "leq",
+                  "textit", "textbackslash", "textasciitilde", "downarrow", "uparrow", "rightarrow", "alpha", "cdot", "times", "leq",
                   "geq", "dagger", "approx", "epsilon", "Sigma"}
 ESCAPED = "&%$#_{}^"
 
