@@ -191,10 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a write outside `bench.atomic` (a library's own file): still named
+        import errno
         from pathlib import Path
 
         from bench.atomic import classify_write_error
 
+        # only errors no read can raise: a permission error on reading an input is not "cannot write here"
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
         where = Path(exc.filename).parent if getattr(exc, "filename", None) else Path.cwd()
         named = classify_write_error(exc, where)
         if named is None:
