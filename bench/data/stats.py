@@ -54,6 +54,7 @@ def validate_media(clips: list[Clip], progress: bool = True, silence_db: float =
 
     from bench.data.cutting import rms_db
     from bench.media import audio_info, probe_video, reaches, read_audio, to_mono
+    from bench.media.video import not_reached
 
     problems: list[Problem] = []
     probes: dict[str, object] = {}
@@ -78,8 +79,6 @@ def validate_media(clips: list[Clip], progress: bool = True, silence_db: float =
                 else:  # the header may claim more than the file holds: decode the clip's last second
                     ok, last = reaches(vpath, c.start + c.duration, info.fps)
                     if not ok:
-                        from bench.media.video import not_reached
-
                         problems.append(Problem(c.id, key, (
                             f"{not_reached(c.start + c.duration, last, info.duration)}; the clip needs "
                             f"[{c.start:.2f}, {c.start + c.duration:.2f}) s (truncated file? re-download it)")))

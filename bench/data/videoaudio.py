@@ -49,7 +49,8 @@ from bench.data import cutting
 from bench.data.manifest import INFO_NAME, MANIFEST_NAME, Clip, clip_id, read_manifest, write_manifest
 from bench.data.separation import Separator, describe, make_separator
 from bench.errors import DatasetError, MediaError
-from bench.media import decode_audio_track
+from bench.media import decode_audio_track, reaches
+from bench.media.video import not_reached
 
 AUDIO_DIR = "audio"
 ITEMS_DIR = ".items"
@@ -257,8 +258,6 @@ def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip
             f"too short: video {info.duration:.2f} s, audio {audio_duration:.2f} s; no whole "
             f"{clip_duration:g} s clip fits in both")})
         return done
-    from bench.media import reaches
-
     truncated = None
     for start in starts:
         ok, last = reaches(item.video, start + clip_duration, info.fps)
@@ -277,8 +276,6 @@ def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip
                     keypoints=item.keypoints)
         done["clips"].append({k: v for k, v in dataclasses.asdict(clip).items() if k != "root"})
     if truncated is not None:
-        from bench.media.video import not_reached
-
         start, last = truncated
         done["skipped"].append({"path": str(item.video), "reason": (
             f"{not_reached(start + clip_duration, last, info.duration)} (truncated download?); clips from "
@@ -313,8 +310,6 @@ def _reuse_checkpoint(ckpt_dir: Path, old_root: Path, item: Item, out_dir: Path)
     done = _load_checkpoint(ckpt_dir, item, old_root)
     if done is None:
         return None
-    from bench.atomic import atomic_path
-
     for c in done["clips"]:
         src, dst = old_root / c["audio"], out_dir / c["audio"]
         if dst.exists():
