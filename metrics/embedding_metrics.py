@@ -160,6 +160,11 @@ class _FrechetMetric(_EmbeddingMetric):
     def describe(self) -> dict:
         return {**super().describe(), "fd_method": self.fd_method}
 
+    def scores(self, clips, generated, reference):
+        """One key, the metric's name: the Fréchet distance of the two sets' embedding rows."""
+        gen, ref = _embed_both(self, clips, generated, reference)
+        return {self.name: frechet_score(self._rows(gen), self._rows(ref), self.fd_method)}
+
 
 @register_metric("fd")
 class FD(_FrechetMetric):
@@ -168,10 +173,6 @@ class FD(_FrechetMetric):
 
     embedder_name = "cnn14_16k"
 
-    def scores(self, clips, generated, reference):
-        gen, ref = _embed_both(self, clips, generated, reference)
-        return {"fd": frechet_score(self._rows(gen), self._rows(ref), self.fd_method)}
-
 
 @register_metric("fad")
 class FAD(_FrechetMetric):
@@ -179,10 +180,6 @@ class FAD(_FrechetMetric):
     audioldm_eval) or ``embedder=encodec_24k|encodec_48k`` (fadtk's encodec-emb, -48k); lower is better."""
 
     embedder_name = "vggish"
-
-    def scores(self, clips, generated, reference):
-        gen, ref = _embed_both(self, clips, generated, reference)
-        return {"fad": frechet_score(self._rows(gen), self._rows(ref), self.fd_method)}
 
 
 @register_metric("fad_inf")
