@@ -9,6 +9,11 @@ is zero-padded at the end. Every change is recorded, one JSON line per output, i
 Outputs that cannot be trusted are errors, never silently repaired: no file, NaN/Inf samples,
 digital silence, a MIDI without notes, or audio far longer than asked for (a baseline that
 wrote 3 minutes for a 10-second clip ignored the clip, and its beginning is not an answer).
+
+Symbolic baselines (CMT, Video2Music, Diff-BGM) write MIDI natively. Their MIDI is kept beside the
+normalised wav as `<clip>.mid` (`<clip>.s<k>.mid` for sample k), on the wav's own timeline: times ×
+tempo_scale, the offset skipped, notes starting within the clip's duration kept (ends cut there).
+The symbolic metrics (metrics.symbolic) then read those notes instead of transcribing the audio.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ def normalise(raw: RawOutput, clip: Clip, sample_rate: int, max_seconds: float |
         audio = render_midi(path, sample_rate, raw.tempo_scale, max_seconds=raw.offset + clip.duration)
         record.update(source_rate=sample_rate, source_channels=1)
         source_seconds = audio.shape[0] / sample_rate
+        record[KEPT_MIDI] = protocol_midi(raw, clip)
     else:
         if path.stat().st_size == 0:
             raise MediaError(path, "the baseline wrote an empty file")
@@ -90,7 +96,44 @@ def normalise(raw: RawOutput, clip: Clip, sample_rate: int, max_seconds: float |
     return audio, record
 
 
+def protocol_midi(raw: RawOutput, clip: Clip):
+    """The baseline's MIDI on the protocol output's timeline (a pretty_midi.PrettyMIDI): times ×
+    `raw.tempo_scale`, then [offset, offset + duration] mapped onto [0, duration] by pretty_midi's
+    adjust_times (notes, tempo map, time signatures and controllers move together, so the bars
+    stay on the notes; what lies outside is dropped; a note crossing the clip's end is cut there)."""
+    from systems.render import load_midi
+
+    pm = load_midi(raw.path, raw.tempo_scale)
+    end = raw.offset + clip.duration
+    for inst in pm.instruments:  # adjust_times drops a note that crosses the end: cut it there first
+        for n in inst.notes:
+            if n.start < end < n.end:
+                n.end = end
+    pm.adjust_times([raw.offset, end], [0.0, clip.duration])
+    return pm
+
+
+KEPT_MIDI = "_midi"  # record key carrying the protocol MIDI from normalise() to append_record()
+
+
+def midi_name(clip_id: str, sample_index: int) -> str:
+    """`<clip>.mid` beside `<clip>.wav` (`<clip>.s<k>.mid` beside `<clip>.s<k>.wav`)."""
+    from bench.runs import output_name
+
+    return output_name(clip_id, sample_index)[: -len(".wav")] + ".mid"
+
+
 def append_record(system_dir: Path, record: dict) -> None:
+    """Append `record` to the system's normalisation.jsonl; a MIDI output's protocol MIDI
+    (see protocol_midi) is written beside the wav first, and the record names it."""
+    from bench.atomic import atomic_path
     from bench.runs import append_jsonl
 
+    record = dict(record)
+    pm = record.pop(KEPT_MIDI, None)
+    if pm is not None:
+        name = midi_name(record["clip"], int(record.get("sample", 0)))
+        with atomic_path(Path(system_dir) / name) as tmp:
+            pm.write(str(tmp))
+        record["midi_kept"] = name
     append_jsonl(system_dir / RECORD_NAME, record)
