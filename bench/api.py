@@ -167,6 +167,27 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
                         cache=Cache(cfg.paths.cache_dir))
 
 
+def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Path | None = None,
+                     suite: str | None = None, metrics: Sequence[str] | None = None, unpaired: bool = False,
+                     sample_rate: int | None = None, weights: str = "pretrained", overrides: Sequence[str] = (),
+                     n_resamples: int | None = None, seed: int = 0):
+    """Score any folder of generated audio against a folder of reference audio (paired by file
+    name stem; `unpaired`: FD/FAD/KID/IS only) with a metric suite (metrics.presets; default
+    audioldm_eval-0.0.3) → metrics.evaluate.Evaluation. Writes a run-like folder `out` (default
+    <runs_root>/<generated>-vs-<reference>) with the same tidy rows and report; a failed call
+    leaves no folder behind (metrics.folders)."""
+    from bench.config import compose
+    from metrics.folders import evaluate_folders as score_folders
+
+    cfg = compose(None, (), [o for o in overrides if not o.startswith("metric.")], metrics=[])
+    if out is None:
+        out = Path(cfg.paths.runs_root) / f"{Path(generated).resolve().name}-vs-{Path(reference).resolve().name}"
+    return score_folders(generated, reference, out, suite=suite, metrics=metrics, unpaired=unpaired,
+                         sample_rate=sample_rate, weights=weights, overrides=overrides,
+                         n_resamples=int(cfg.evaluate.n_resamples) if n_resamples is None else n_resamples,
+                         seed=seed, cache_dir=cfg.paths.cache_dir)
+
+
 def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):
     """The SystemContext of one system in the run `conf` describes (a resolved config dict)."""
     from systems.base import SystemContext

@@ -86,10 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=_csv, default=None,
                    help="metrics to score with after generation (default: evaluate.metrics in the config; 'none' skips)")
 
-    p = sub.add_parser("evaluate", help="score every system of a run: FD/FAD/KL/IS, beat and video–music alignment",
+    p = sub.add_parser("evaluate", help="score every system of a run, or two folders of audio: FD/FAD/KL/IS, beat and "
+                                        "video–music alignment",
                        description="Score a run's systems against the reference, paired by clip id, with bootstrap "
-                                   "CIs; results go to runs/<name>/metrics/<metric>.parquet.")
-    p.add_argument("--run", required=True, help="the run folder, e.g. runs/toy")
+                                   "CIs; results go to runs/<name>/metrics/<metric>.parquet. Or score any two folders "
+                                   "of audio: bench evaluate --generated DIR --reference DIR [--unpaired] [--suite "
+                                   "NAME] (files paired by name stem; see `bench metrics list` for the suites).")
+    p.add_argument("--run", default=None, help="the run folder, e.g. runs/toy")
+    p.add_argument("--generated", default=None, metavar="DIR", help="a folder of generated audio (instead of --run)")
+    p.add_argument("--reference", default=None, metavar="DIR", help="the folder of reference audio for --generated")
+    p.add_argument("--unpaired", action="store_true",
+                   help="--generated/--reference: the sets need not pair by name (set metrics FD/FAD/KID/IS only)")
+    p.add_argument("--suite", default=None, metavar="NAME",
+                   help="metric suite of one peer tool (metric_suite; default audioldm_eval-0.0.3), e.g. fadtk-encodec")
+    p.add_argument("--sample-rate", type=int, default=None, choices=(16000, 32000),
+                   help="Cnn14's front end for FD/KL/IS/KID, as audioldm_eval's (default 16000)")
+    p.add_argument("--weights", default="pretrained", choices=("pretrained", "random"),
+                   help="--generated: the embedders' weights (random: seeded, offline tests only; not comparable)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="--generated: the results folder (default: <runs_root>/<generated>-vs-<reference>)")
     p.add_argument("--metrics", type=_csv, default=None, help="comma-separated (default: evaluate.metrics): fd,fad,kl,is,beat,align")
     p.add_argument("--compare", type=_csv, default=None, metavar="A,B",
                    help="paired comparison of two systems on the same clips: difference, CI, p-value")

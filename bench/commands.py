@@ -100,13 +100,52 @@ def cmd_generate_videos(args) -> int:
 def cmd_evaluate(args) -> int:
     if args.compare and len(args.compare) != 2:
         raise ConfigError(f"--compare takes two systems, e.g. --compare dyvim,shuffled; got {args.compare}")
-    evaluation = api.evaluate(args.run, metrics=args.metrics, compare=args.compare or (),
-                              allow_missing=True if args.allow_missing else None, overrides=args.overrides)
+    folders = args.generated is not None or args.reference is not None
+    if folders:
+        return cmd_evaluate_folders(args)
+    if args.run is None:
+        raise ConfigError("bench evaluate: give --run RUN_FOLDER, or --generated DIR --reference DIR")
+    for flag, given in (("--unpaired", args.unpaired), ("--out", args.out), ("--weights", args.weights != "pretrained")):
+        if given:
+            raise ConfigError(f"bench evaluate: {flag} goes with --generated/--reference, not --run")
+    overrides = list(args.overrides)
+    metrics = args.metrics
+    if args.suite is not None:  # the suite's metric configs as Hydra overrides (weights follow the dataset)
+        from metrics.presets import preset_metric_configs
+
+        suite = preset_metric_configs(args.suite)
+        if metrics:
+            unknown = [m for m in metrics if m not in suite]
+            if unknown:
+                raise ConfigError(f"--metrics {','.join(unknown)}: not in suite {args.suite!r} ({', '.join(suite)})")
+        metrics = [m for m in suite if not metrics or m in metrics]
+        overrides = [f"++metric.{m}.{k}={v}" for m in metrics for k, v in suite[m].items()
+                     if k not in ("name", "weights") and v is not None] + overrides
+    if args.sample_rate is not None:  # audioldm_eval's --sample-rate: Cnn14's front end of every Cnn14 metric
+        overrides += [f"metric.{m}.sample_rate={args.sample_rate}" for m in (metrics or ("fd", "kl", "is"))
+                      if m in ("fd", "kl", "is", "kid")]
+    evaluation = api.evaluate(args.run, metrics=metrics, compare=args.compare or (),
+                              allow_missing=True if args.allow_missing else None, overrides=overrides)
     print_evaluation(evaluation)
     console.print(f"results: [bold]{evaluation.run_dir / 'metrics'}[/bold]")
     from metrics.headline import headline  # controls on synchrony/retrieval, trackers vs truth (issue 16)
     for line in headline(evaluation):
         print(line)
+    return 0
+
+
+def cmd_evaluate_folders(args) -> int:
+    if args.generated is None or args.reference is None:
+        raise ConfigError("bench evaluate: --generated and --reference go together (two folders of audio)")
+    for flag, given in (("--run", args.run), ("--compare", args.compare), ("--allow-missing", args.allow_missing)):
+        if given:
+            raise ConfigError(f"bench evaluate --generated/--reference: {flag} applies to run folders only")
+    evaluation = api.evaluate_folders(args.generated, args.reference, out=args.out, suite=args.suite,
+                                      metrics=args.metrics, unpaired=args.unpaired, sample_rate=args.sample_rate,
+                                      weights=args.weights, overrides=args.overrides)
+    print_evaluation(evaluation)
+    print(f"results: {evaluation.run_dir / 'metrics'}")
+    print(f"report: {evaluation.run_dir / 'report' / 'index.html'}")
     return 0
 
 

@@ -1,0 +1,183 @@
+"""`bench evaluate --generated DIR --reference DIR` (bench.api.evaluate_folders, metrics.folders) on
+real music: fadtk 1.1.0's test samples (MusicGen and Mubert outputs, Opus, 48 kHz; its PyPI wheel,
+scripts/reference_fadtk.py), cut to 3 s so each test stays short.
+
+Embedders run with seeded random weights (the pretrained files cannot be downloaded here); the
+values are checked against an independent computation from the same embeddings, and parity of
+the metrics themselves with fadtk/audioldm_eval is tested in tests/metrics/."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.errors import ConfigError, WeightsNotFoundError
+from metrics.errors import MetricFailed, PairingError
+from tests.metrics.conftest import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
+SECONDS = 3.0
+
+
+def _cut_samples(folder: Path, prefix: str, n: int, names: list[str]) -> Path:
+    """The first `n` fadtk samples starting with `prefix`, first SECONDS s, as 16-bit WAVs `names`."""
+    import soundfile as sf
+
+    src = sorted(load_script("reference_fadtk").fadtk_samples().glob(f"{prefix}-*.opus"))[:n]
+    assert len(src) == n
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, name in zip(src, names):
+        x, sr = sf.read(str(path), dtype="float32")
+        sf.write(folder / f"{name}.wav", x[: int(SECONDS * sr)], sr, subtype="PCM_16")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("folders")
+    names = [f"clip{i}" for i in range(4)]
+    return {"gen": _cut_samples(root / "gen", "mg", 4, names), "ref": _cut_samples(root / "ref", "mubert", 4, names),
+            "root": root}
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_RUNS_ROOT", str(tmp_path / "runs"))
+    return tmp_path / "cache"
+
+
+def _leftovers(parent: Path) -> list[str]:
+    return [p.name for p in parent.iterdir() if ".staging-" in p.name or ".previous-" in p.name]
+
+
+@pytest.mark.slow  # ~35 s on the loaded 2-core machine (two evaluations and a report)
+def test_paired_folders_give_run_rows_report_and_the_fad_of_the_embeddings(sets, cache, tmp_path):
+    import pandas as pd
+
+    from bench import api
+    from metrics.embedders import make_embedder
+    from metrics.frechet import frechet_distance_exact
+    from metrics.small_sample import pooled_stats
+
+    out = tmp_path / "scores"
+    ev = api.evaluate_folders(sets["gen"], sets["ref"], out=out, suite="fadtk-encodec", weights="random",
+                              n_resamples=50, overrides=["metric.fad_inf.min_n=50", "metric.fad_inf.steps=4"])
+    assert {"fad", "fad_inf", "fad_inf_slope", "fad_inf_r2", "fad_clip"} <= set(ev.table["key"])
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "folders.json", "metrics", "report"]
+    assert (out / "report" / "index.html").is_file() and not _leftovers(tmp_path)
+    rows = pd.read_parquet(out / "metrics" / "fad.parquet")
+    cfg = json.loads(rows["config"].iloc[0])
+    assert cfg["preset"] == "fadtk-encodec" and cfg["peer_tool"] == "fadtk 1.1.0" and cfg["embedder"] == "encodec_24k"
+    assert rows["n_clips"].iloc[0] == 4 and rows["clip_seconds"].iloc[0] == pytest.approx(SECONDS)
+    assert rows["suite"].iloc[0] == "fadtk-encodec"
+    # the FAD is the Fréchet distance of the two folders' pooled EnCodec frames
+    emb = make_embedder("encodec_24k", weights="random", seed=0)
+    g = [o["frames"] for o in emb.embed_files(sorted(sets["gen"].glob("*.wav")))]
+    r = [o["frames"] for o in emb.embed_files(sorted(sets["ref"].glob("*.wav")))]
+    expected = frechet_distance_exact(*pooled_stats(r), *pooled_stats(g))
+    assert rows["value"].iloc[0] == pytest.approx(expected, rel=1e-6)
+    per_clip = pd.read_parquet(out / "metrics" / "fad_clip.parquet")
+    assert sorted(per_clip["clip"].dropna()) == [f"clip{i}" for i in range(4)]
+
+    # unpaired, reference set of another size: the same FAD definition, a two-sample bootstrap
+    ref3 = tmp_path / "ref3"
+    ref3.mkdir()
+    for p in sorted(sets["ref"].glob("*.wav"))[:3]:
+        (ref3 / f"other_{p.name}").symlink_to(p)
+    ev2 = api.evaluate_folders(sets["gen"], ref3, out=tmp_path / "unpaired", suite="fadtk-encodec", weights="random",
+                               unpaired=True, n_resamples=50, metrics=["fad"])
+    row = ev2.table.iloc[0]
+    assert row["ci_method"].endswith("(two-sample)") and row["n_reference"] == 3
+    assert row["value"] == pytest.approx(frechet_distance_exact(*pooled_stats(r[:3]), *pooled_stats(g)), rel=1e-6)
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+
+
+def test_a_failed_command_leaves_no_folder_and_keeps_a_finished_one(sets, cache, tmp_path):
+    """A real failure half-way: a FLAC whose header reads but whose samples stop (truncated)."""
+    import soundfile as sf
+
+    from bench import api
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for p in sorted(sets["gen"].glob("*.wav"))[:3]:
+        (bad / p.name).symlink_to(p)
+    x, sr = sf.read(str(sets["gen"] / "clip3.wav"), dtype="float32")
+    sf.write(tmp_path / "whole.flac", x, sr)
+    data = (tmp_path / "whole.flac").read_bytes()
+    (bad / "clip3.flac").write_bytes(data[: len(data) // 3])
+    out = tmp_path / "scores"
+    with pytest.raises(MetricFailed, match="clip3.flac|lost sync|decod"):
+        api.evaluate_folders(bad, sets["ref"], out=out, suite="fadtk-encodec", weights="random", n_resamples=20,
+                             metrics=["fad"])
+    assert not out.exists() and not _leftovers(tmp_path)
+    # a finished evaluation in `out` survives a failed re-run untouched
+    api.evaluate_folders(sets["gen"], sets["ref"], out=out, suite="fadtk-encodec", weights="random", n_resamples=20,
+                         metrics=["fad"])
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(MetricFailed):
+        api.evaluate_folders(bad, sets["ref"], out=out, suite="fadtk-encodec", weights="random", n_resamples=20,
+                             metrics=["fad"])
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not _leftovers(tmp_path)
+    # a folder that is not a folder evaluation is never written into
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    with pytest.raises(ConfigError, match="not written by"):
+        api.evaluate_folders(sets["gen"], sets["ref"], out=other, suite="fadtk-encodec", weights="random")
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
+
+
+def test_unmatched_names_are_listed_and_nothing_is_written(sets, cache, tmp_path):
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    for p in sorted(sets["gen"].glob("*.wav"))[:3]:
+        (gen / p.name).symlink_to(p)
+    (gen / "extra.wav").symlink_to(sets["gen"] / "clip3.wav")
+    out = tmp_path / "scores"
+    r = subprocess.run([sys.executable, "-m", "bench", "evaluate", "--generated", str(gen), "--reference",
+                        str(sets["ref"]), "--weights", "random", "--suite", "fadtk-encodec", "--out", str(out)],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "['extra']" in r.stderr and "['clip3']" in r.stderr and "--unpaired" in r.stderr
+    assert not out.exists() and not _leftovers(tmp_path)
+
+
+def test_missing_weights_are_all_named_before_any_work(sets, cache, tmp_path):
+    from bench import api
+
+    out = tmp_path / "scores"
+    with pytest.raises(WeightsNotFoundError) as exc:
+        api.evaluate_folders(sets["gen"], sets["ref"], out=out)  # audioldm_eval-0.0.3, pretrained, empty cache
+    for name in ("Cnn14_16k_mAP=0.438.pth", "vggish-10086976.pth"):
+        assert name in str(exc.value)
+    assert not out.exists() and not _leftovers(tmp_path) and not (cache / "embeddings").exists()
+
+
+def test_sample_rate_and_unpaired_pick_the_configs():
+    from metrics.embedding_metrics import embedder_of
+    from metrics.folders import folder_metric_configs
+
+    suite, cfgs, _ = folder_metric_configs(sample_rate=32000)
+    assert suite == "audioldm_eval-0.0.3"
+    assert {k: embedder_of(c) for k, c in cfgs.items()} == {"fd": "cnn14_32k", "fad": "vggish", "kl": "cnn14_32k",
+                                                             "is": "cnn14_32k"}
+    _, cfgs, notes = folder_metric_configs(unpaired=True)
+    assert "kl" not in cfgs and any("kl" in n and "paired" in n for n in notes)
+    with pytest.raises(ConfigError, match="compare each generated clip"):
+        folder_metric_configs(metrics=["kl"], unpaired=True)
+    with pytest.raises(ConfigError, match="fixed rates"):
+        folder_metric_configs(suite="fadtk-encodec", sample_rate=32000)
+    with pytest.raises(ConfigError, match="16000 or 32000"):
+        folder_metric_configs(sample_rate=44100)
+    # the Hydra route (no suite): metric.fd.sample_rate=32000 is a valid override
+    _, cfgs, _ = folder_metric_configs(metrics=["fd"], overrides=["metric.fd.sample_rate=32000"], weights="random")
+    assert cfgs["fd"]["sample_rate"] == 32000 and cfgs["fd"]["weights"] == "random"
