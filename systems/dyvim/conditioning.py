@@ -42,7 +42,7 @@ def token_index_map(n_frames: int, f_o: float, n_tokens: int, f_m: float) -> np.
 
     This maps each token *back* to its nearest frame, so every token gets a frame; the paper's
     printed forward map i' = round(t · f_m / f_o · i) sends frames to tokens and leaves tokens without
-    a frame whenever f_m > f_o (DESIGN.md §5). Frames past the last one are clamped to it.
+    a frame whenever f_m > f_o (README, "DyViM": `conditioning.py`). Frames past the last one are clamped to it.
     """
     if n_frames < 1:
         raise ValueError(f"need at least one video frame, got {n_frames}")

@@ -95,7 +95,8 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
         from systems.dyvim.encoders_common import load_pretrained
 
         full = load_pretrained(MusicgenForConditionalGeneration.from_pretrained, source, f"MusicGen ({size})",
-                               config_key="system.dyvim.model (or system.musicgen.model)")
+                               config_key="system.dyvim.model (or system.musicgen.model)",
+                               files="config.json + model.safetensors of MusicgenForConditionalGeneration")
         lm, codec = full.decoder, full.audio_encoder
         if int(codec.config.sampling_rate) != SAMPLE_RATE or int(lm.config.num_codebooks) != N_CODEBOOKS:
             raise WeightsNotFoundError(f"MusicGen checkpoint {source}: codec at {codec.config.sampling_rate} Hz with "

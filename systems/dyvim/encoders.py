@@ -1,4 +1,4 @@
-"""DyViM's visual encoders, built from the config keys of DESIGN.md §5.
+"""DyViM's visual encoders, built from the config keys in the README's "DyViM" section.
 
     dynamics_encoder: fwdf (Eq. 1, default) | i3d | pose       → per-frame features at f_o
     semantics_encoder: clip (Eq. 2, default) | t5              → (N_h, d_s) states + mask

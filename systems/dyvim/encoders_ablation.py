@@ -35,6 +35,7 @@ from systems.dyvim.encoders_common import (
     check_choice,
     file_identity,
     module_device,
+    read_torch_file,
     seeded,
     torch_checkpoint_path,
     video_rate,
@@ -90,8 +91,17 @@ class I3DEncoder(nn.Module):
         with seeded(self.config.seed):
             net = i3d_r50(pretrained=False)
         if self.config.weights == "pretrained":
-            checkpoint = torch.load(self.config.weights_file(), map_location="cpu", weights_only=False)
-            net.load_state_dict(checkpoint.get("model_state", checkpoint))
+            path = self.config.weights_file()
+            hint = "I3D needs pytorchvideo's I3D_8x8_R50.pyth; set system.dyvim.weights_paths.i3d to it"
+            checkpoint = read_torch_file(path, hint, weights_only=False)  # pytorchvideo pickles more than tensors
+            state = checkpoint.get("model_state", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+            try:
+                net.load_state_dict(state)
+            except (RuntimeError, TypeError, AttributeError) as exc:
+                from bench.errors import WeightsNotFoundError
+
+                raise WeightsNotFoundError(f"{path} is not I3D-R50 weights ({str(exc).splitlines()[0][:200]}); "
+                                           f"{hint}") from exc
         self.body = nn.Sequential(*net.blocks[:-1])  # without ResNetBasicHead (pool + 400-way projection)
         self.body.requires_grad_(False)
         self.body.eval()

@@ -79,6 +79,41 @@ def torch_checkpoint_path(explicit: str | os.PathLike | None, filename: str, url
     return path
 
 
+def read_torch_file(path: str | os.PathLike, hint: str, weights_only: bool = True):
+    """`torch.load(path)` on the CPU, or a WeightsNotFoundError that says what the file is instead:
+    not a torch file (a safetensors file, text, an empty or cut-off download), or a torch file that
+    holds Python objects besides tensors when only weights may be read. `hint` says which file is
+    wanted and the key that sets it. (torch's own message for a non-torch file is a `weights_only`
+    hint that would only mislead here.)"""
+    import pickle
+    import zipfile
+
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):  # torch's zip format / legacy pickle
+        kind = ("an empty file" if not head else "a safetensors file" if _is_safetensors(head)
+                else "text" if head.isascii() else f"bytes {head[:8].hex(' ')}")
+        raise WeightsNotFoundError(f"{path} is not a torch checkpoint (it is {kind}); {hint}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as exc:
+        if weights_only and "Weights only load failed" in str(exc):
+            raise WeightsNotFoundError(
+                f"{path} is a torch file that holds Python objects besides tensors, and only weights are read "
+                f"from it; save the model's state_dict alone (torch.save(model.state_dict(), path)); {hint}") from exc
+        raise WeightsNotFoundError(f"{path} is not a readable torch checkpoint ({str(exc).splitlines()[0][:120]}); "
+                                   f"{hint}") from exc
+    except (RuntimeError, EOFError, ValueError) as exc:
+        raise WeightsNotFoundError(f"{path} is not a readable torch checkpoint (cut off or corrupt: "
+                                   f"{str(exc).splitlines()[0][:120]}); {hint}") from exc
+
+
+def _is_safetensors(head: bytes) -> bool:
+    """A safetensors file starts with its JSON header's length (u64, little-endian) and '{'."""
+    return len(head) >= 9 and head[8:9] == b"{"
+
+
 def file_identity(path: str | os.PathLike) -> str:
     """A cheap identity of a weights file for cache keys (hashing a 600 MB checkpoint per call is not)."""
     p = Path(path)
@@ -86,57 +121,71 @@ def file_identity(path: str | os.PathLike) -> str:
     return f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def load_pretrained(loader: Callable[..., object], name_or_path: str, what: str, config_key: str | None = None):
+def load_pretrained(loader: Callable[..., object], name_or_path: str, what: str, config_key: str | None = None,
+                    files: str = "config.json + model.safetensors"):
     """Call a transformers `from_pretrained` for a hub id or a local folder with a clear error.
 
-    A name that looks like a path (absolute, starting with '.' or '~', or existing) must exist:
-    nothing is looked up online for it. A hub id is tried in the local HF cache first, then online
-    only when the hub answers within a few seconds (offline, huggingface_hub would retry for about
-    a minute before failing). Errors name `config_key`, the key that takes a local folder. The
-    loading report (unused/unexpected checkpoint keys, pad/bos ids) is silenced.
+    Resolution order: a local folder → the local Hugging Face cache → the hub, online only when it
+    answers within a few seconds (`hub_reachable`; offline without `HF_HUB_OFFLINE`, huggingface_hub
+    would retry for over a minute before failing). A name that looks like a path (absolute, starting
+    with '.' or '~', or existing) must exist: nothing is looked up online for it. Errors name
+    `config_key`, the key that takes a local folder, and the `files` expected in it.
+
+    transformers' loading report (the table of unused checkpoint keys, e.g. CLIP's text tower when
+    only the vision tower is built, and config notes such as MusicGen's pad/bos id 2048 lying
+    outside the 2048-code vocabulary) is silenced for the load and the verbosity restored after.
+    Real problems still show: load errors raise, Python warnings pass through, and model weights
+    the checkpoint lacks (they would stay random) are a `MissingWeightsWarning` naming them.
     """
-    set_it = (f"set {config_key}=/path/to/folder (config.json + weights)" if config_key
-              else "give a local folder (config.json + weights)")
+    set_it = (f"set {config_key}=/path/to/folder holding {files}" if config_key
+              else f"give a local folder holding {files}")
     if name_or_path.startswith(("/", ".", "~")) or Path(name_or_path).expanduser().exists():
         path = Path(name_or_path).expanduser()
         if not path.exists():
             raise WeightsNotFoundError(
                 f"{what}: local weights folder {path} not found; put the Hugging Face checkpoint folder "
-                f"there (config.json + model.safetensors){f' or change {config_key}' if config_key else ''}, "
-                "or use weights: random")
+                f"({files}) there{f' or change {config_key}' if config_key else ''}, or use weights: random")
         try:
-            return _quietly(loader, str(path))
+            return _quietly(loader, what, str(path))
         except (OSError, ValueError) as exc:
-            raise WeightsNotFoundError(f"{what}: cannot load weights from {path} ({exc})"
-                                       f"{f'; check {config_key}' if config_key else ''}") from exc
+            raise WeightsNotFoundError(f"{what}: cannot load weights from {path} ({exc}); the folder must hold "
+                                       f"{files}{f'; check {config_key}' if config_key else ''}") from exc
     try:
-        return _quietly(loader, name_or_path, local_files_only=True)
+        return _quietly(loader, what, name_or_path, local_files_only=True)
     except (OSError, ValueError):
         pass
     if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or not hub_reachable():
         raise WeightsNotFoundError(
             f"{what}: {name_or_path!r} is not in the local Hugging Face cache and the hub cannot be reached "
-            f"(offline); download https://huggingface.co/{name_or_path} on a connected machine and {set_it}, "
-            "or use weights: random")
+            f"(offline); download https://huggingface.co/{name_or_path} ({files}) on a connected machine and "
+            f"{set_it}, or use weights: random")
     try:
-        return _quietly(loader, name_or_path)
+        return _quietly(loader, what, name_or_path)
     except (OSError, ValueError) as exc:
         raise WeightsNotFoundError(
             f"{what}: cannot load {name_or_path!r} from the Hugging Face hub or its local cache ({exc}); "
-            f"download https://huggingface.co/{name_or_path} to a folder and {set_it}, "
+            f"download https://huggingface.co/{name_or_path} ({files}) and {set_it}, "
             f"or use weights: random") from exc
 
 
-def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the hub opens within `timeout` s (name lookup included)."""
+def hub_reachable(endpoint: str | None = None, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub (`HF_ENDPOINT`, default huggingface.co) opens within
+    `timeout` s, name lookup included."""
     import socket
     import threading
+    from urllib.parse import urlsplit
 
+    if endpoint is None:
+        from huggingface_hub import constants
+
+        endpoint = constants.ENDPOINT
+    url = urlsplit(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
     ok: list[bool] = []
 
     def probe():
         try:
-            with socket.create_connection((host, 443), timeout=timeout):
+            with socket.create_connection((host, port), timeout=timeout):
                 ok.append(True)
         except OSError:
             pass
@@ -147,20 +196,38 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
     return bool(ok)
 
 
-def _quietly(loader: Callable[..., object], *args, **kwargs):
-    """`loader(...)` with transformers' loading report and warnings silenced (errors still raise)."""
-    import warnings
+class MissingWeightsWarning(UserWarning):
+    """A pretrained checkpoint lacked some of the model's weights: they keep their random init."""
 
+
+def _quietly(loader: Callable[..., object], what: str, *args, **kwargs):
+    """`loader(...)` with transformers' logging at error level for the load (restored after).
+
+    Silences the loading report and config notes, which transformers logs at warning level; keeps
+    errors, Python warnings, and turns weights missing from the checkpoint into a warning of ours."""
     from transformers.utils import logging as hf_logging
 
+    from transformers import PreTrainedModel
+
+    owner = getattr(loader, "__self__", None)  # a model class's from_pretrained reports missing weights
+    report = isinstance(owner, type) and issubclass(owner, PreTrainedModel)
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return loader(*args, **kwargs)
+        out = loader(*args, **({"output_loading_info": True} if report else {}), **kwargs)
     finally:
         hf_logging.set_verbosity(level)
+    if not report:
+        return out
+    model, info = out
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        import warnings
+
+        warnings.warn(f"{what}: the checkpoint {args[0]} has no weights for {len(missing)} tensors of "
+                      f"{type(model).__name__} (first: {', '.join(missing[:3])}); they keep random values. "
+                      "Is it the right checkpoint?", MissingWeightsWarning, stacklevel=3)
+    return model
 
 
 def cached(cache: Cache | None, extractor: str, config: Mapping, inputs: list, compute: Callable[[], Mapping[str, np.ndarray]]

@@ -1,7 +1,7 @@
 """DyViM's dynamics encoder FwDF (Eq. 1): z_d^i = DE(X_{v; i−1, i, i+1}), DE := E_motion ∘ Self-Attn.
 
 The paper adapts VideoFlow's motion encoder (d_m = 1024). Here the motion encoder is torchvision's
-RAFT (DESIGN.md §5, §8), driven submodule by submodule as `RAFT.forward` does:
+RAFT (README, "DyViM"), driven submodule by submodule as `RAFT.forward` does:
 
 1. For frame i, the pairs (i, i−1) and (i, i+1). The feature encoder runs once per frame; the
    correlation pyramid Corr(i, i±1) is built at H' × W' = H/8 × W/8; the context encoder runs on
@@ -43,6 +43,7 @@ from systems.dyvim.encoders_common import (
     check_choice,
     file_identity,
     module_device,
+    read_torch_file,
     seeded,
     torch_checkpoint_path,
     video_rate,
@@ -179,30 +180,43 @@ class RAFTMotionEncoder(nn.Module):
 
 def _raft_state(path, variant: str) -> dict:
     """The state dict of torchvision's raft_<variant> from `path`, or a WeightsNotFoundError that
-    says what the file is instead (not a torch checkpoint; the other RAFT variant)."""
-    import pickle
-
+    says what the file is instead (not a torch checkpoint; the other RAFT variant; not RAFT) and
+    lists the keys expected."""
     from bench.errors import WeightsNotFoundError
 
     other = "small" if variant == "large" else "large"
     hint = (f"FwDF raft_{variant} needs torchvision's Raft_{variant.capitalize()}_Weights file (size tiny uses "
             "raft_small, small/medium raft_large); set system.dyvim.weights_paths.fwdf to it")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        raise WeightsNotFoundError(f"{path} is not a torch checkpoint ({type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0][:120]}); {hint}") from exc
+    state = read_torch_file(path, hint)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict) or not any(str(k).startswith("feature_encoder.") for k in state):
-        raise WeightsNotFoundError(f"{path} holds no RAFT weights (no feature_encoder.* tensors); {hint}")
     with seeded(0):
         expected = (raft_small_model() if variant == "small" else raft_large_model()).state_dict()
-    wrong = [k for k, v in state.items() if k in expected and tuple(expected[k].shape) != tuple(v.shape)]
-    if wrong or set(expected) != set(state):
-        raise WeightsNotFoundError(f"{path} is not raft_{variant} weights ({len(wrong)} tensors of another shape, "
-                                   f"{len(set(expected) - set(state))} missing: is it raft_{other}?); {hint}")
+    shapes = {k: tuple(v.shape) for k, v in expected.items()}
+    listed = ", ".join(f"{k} {shapes[k]}" for k in list(shapes)[:3])
+    if not isinstance(state, dict) or not any(str(k).startswith("feature_encoder.") for k in state):
+        raise WeightsNotFoundError(f"{path} holds no RAFT weights (no feature_encoder.* tensors; raft_{variant} has "
+                                   f"{len(shapes)} tensors: {listed}, ...); {hint}")
+    wrong = [k for k, v in state.items() if k in shapes and shapes[k] != tuple(getattr(v, "shape", ()))]
+    missing, extra = [k for k in shapes if k not in state], [k for k in state if k not in shapes]
+    if wrong or missing or extra:
+        is_other = not _raft_mismatch(state, other)
+        what = f"raft_{other} weights" if is_other else f"not raft_{variant} weights"
+        details = "; ".join(part for part in (
+            f"{len(wrong)} tensors of another shape (e.g. {wrong[0]}: expected {shapes[wrong[0]]}, "
+            f"found {tuple(state[wrong[0]].shape)})" if wrong else "",
+            f"{len(missing)} expected tensors missing (e.g. {', '.join(missing[:3])})" if missing else "",
+            f"{len(extra)} unknown tensors (e.g. {', '.join(map(str, extra[:3]))})" if extra else "") if part)
+        raise WeightsNotFoundError(f"{path} is {what}, not raft_{variant}: {details}; raft_{variant} expects "
+                                   f"{len(shapes)} tensors: {listed}, ...; {hint}")
     return state
+
+
+def _raft_mismatch(state: dict, variant: str) -> bool:
+    """Whether `state` does not fit torchvision's raft_<variant> exactly (key set and shapes)."""
+    with seeded(0):
+        ref = (raft_small_model() if variant == "small" else raft_large_model()).state_dict()
+    return set(ref) != set(state) or any(tuple(ref[k].shape) != tuple(getattr(state[k], "shape", ())) for k in ref)
 
 
 def raft_small_model():

@@ -76,7 +76,7 @@ def _clip_vision_config(size: str):
     if size == "tiny":  # still 224 px / 32 px patches, so N_h = 50 as in the real model
         return CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                                 projection_dim=32)
-    return CLIPVisionConfig()  # defaults = ViT-B/32 at 224 px (DESIGN.md §8)
+    return CLIPVisionConfig()  # defaults = ViT-B/32 at 224 px (README, "DyViM")
 
 
 class CLIPSemanticsEncoder(nn.Module):
@@ -218,7 +218,8 @@ class T5SemanticsEncoder(nn.Module):
             self.model = load_pretrained(T5EncoderModel.from_pretrained, self.config.model, "T5 semantics encoder",
                                          config_key="system.dyvim.weights_paths.t5")
             self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, self.config.model, "T5 tokenizer",
-                                             config_key="system.dyvim.weights_paths.t5")
+                                             config_key="system.dyvim.weights_paths.t5",
+                                             files="tokenizer_config.json + spiece.model or tokenizer.json")
         else:
             with seeded(self.config.seed):
                 self.model = T5EncoderModel(_t5_config(self.config.size))

@@ -1,4 +1,4 @@
-"""`dyvim`: the harness's reference system (config `bench/conf/system/dyvim.yaml`, keys of DESIGN.md §5).
+"""`dyvim`: the harness's reference system (config `bench/conf/system/dyvim.yaml`; its keys: README, "DyViM").
 
 Without a `checkpoint` the system trains first on the run's train split (on `toy`, the tiny model in
 a minute or two, and it says so) into `runs/<run>/<system>/train/` (log.csv, summary.json, best.pt,

@@ -102,7 +102,7 @@ def test_raft_file_errors_say_what_the_file_is(tmp_path):
         _raft_state(junk, "small")
     small = tmp_path / "raft_small.pth"
     torch.save(raft_small_model().state_dict(), small)
-    with pytest.raises(WeightsNotFoundError, match="is it raft_small"):
+    with pytest.raises(WeightsNotFoundError, match="is raft_small weights, not raft_large"):
         _raft_state(small, "large")
     assert set(_raft_state(small, "small")) == set(raft_small_model().state_dict())
 
