@@ -22,7 +22,12 @@ def _weights_state(embedder: str, cache_dir) -> str:
     from metrics.embedders.weights import weights_dir
     from metrics.presets import official_file
 
-    name, _url, extra = official_file(embedder)
+    from bench.errors import ConfigError
+
+    try:
+        name, _url, extra = official_file(embedder)
+    except ConfigError:
+        return "no official file declared (checkpoint=PATH or weights=random)"
     found = [p for p in [weights_dir(cache_dir) / name, *(Path(d) / name for d in extra)] if p.is_file()]
     return f"present ({found[0]})" if found else "absent (weights=random works offline)"
 
@@ -41,18 +46,22 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"{preset.name}: as {preset.peer} — {preset.description}")
         console.print(json.dumps(preset_metric_configs(preset.name), indent=2))
         console.print(f"parity: {preset.parity}")
+        for part, why in preset.omitted.items():
+            console.print(f"not computed here: {part}: {why}")
         return 0
     if args.metrics_verb != "list":
         console.print("usage: bench metrics list | bench metrics show PRESET")
         return 2
     from metrics.base import get_metric_class, known_metrics
     from metrics.embedders import EMBEDDER_INFO
-    from metrics.presets import PRESETS
+    from metrics.embedders import EMBEDDERS
+    from metrics.presets import PRESETS, unavailable_reason
 
     t = Table(title="embedders")
     for col in ("name", "dims", "rows", "as in", "official file", "weights here"):
         t.add_column(col)
-    for name, (dims, rows, peer, official) in EMBEDDER_INFO.items():
+    for name in EMBEDDERS:
+        dims, rows, peer, official = EMBEDDER_INFO.get(name, ("?", "?", "?", "?"))
         t.add_row(name, dims, rows, peer, official, _weights_state(name, args.cache_dir))
     console.print(t)
     t = Table(title="metrics (bench evaluate --metrics …; configs in bench/conf/metric/)")
@@ -66,14 +75,18 @@ def run(args: argparse.Namespace) -> int:
     t.add_column("preset", no_wrap=True)
     for col in ("as in", "metrics", "status"):
         t.add_column(col)
-    reasons = []
+    reasons, omitted = [], []
     for p in PRESETS.values():
         metrics = ", ".join(f"{k}[{c.get('embedder') or c.get('sample_rate', '')}]".replace("[]", "")
                             for k, c in p.metrics.items()) or "—"
-        if p.unavailable:
-            reasons.append(f"  {p.name}: {p.unavailable}")
-        t.add_row(p.name, p.peer, metrics, "not available (below)" if p.unavailable else "available")
+        why = unavailable_reason(p)
+        if why:
+            reasons.append(f"  {p.name}: unavailable: {why}")
+        omitted += [f"  {p.name}: {part}: {text}" for part, text in p.omitted.items()]
+        t.add_row(p.name, p.peer, metrics, "not available (below)" if why else "available")
     console.print(t)
     if reasons:
-        console.print("not available here:\n" + "\n".join(reasons))
+        console.print("not available here:\n" + "\n".join(reasons), soft_wrap=True)
+    if omitted:
+        console.print("parts of a peer tool's protocol not computed here:\n" + "\n".join(omitted), soft_wrap=True)
     return 0

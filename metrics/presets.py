@@ -28,14 +28,21 @@ class Preset:
     #: metric key → config (without weights/checkpoint, which the caller sets)
     metrics: dict[str, dict] = field(default_factory=dict)
     description: str = ""
-    #: why the preset cannot run here (an embedder not built), or None
+    #: why the preset cannot run here whatever is installed (a front end not built), or None;
+    #: embedders not registered (yet) are found by `unavailable_reason`
     unavailable: str | None = None
     #: how its numbers were checked against the peer's own code
     parity: str = ""
+    #: parts of the peer tool's protocol this preset does not compute here, with why
+    omitted: dict[str, str] = field(default_factory=dict)
 
 
 _AUDIOLDM_EVAL = "audioldm_eval 0.0.3"
+_AUDIOLDM_MAIN = "audioldm_eval GitHub main (8dc07ee)"
 _FADTK = "fadtk 1.1.0"
+_SAM = "stable-audio-metrics GitHub main"
+_AUDIOCRAFT = "audiocraft 1.3.0"
+_CLAP_SCORE = "the text–audio CLAP score needs each clip's text prompt; folders and runs carry none here"
 
 
 def _audioldm(rate: int) -> dict[str, dict]:
@@ -58,11 +65,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("audioldm_eval-0.0.3-32k", _AUDIOLDM_EVAL, _audioldm(32000),
            "the same at 32 kHz (EvaluationHelper(32000): Cnn14_mAP=0.431.pth)",
            parity="live, as audioldm_eval-0.0.3 with --sample-rate 32000"),
-    Preset("audioldm_eval-main", "audioldm_eval GitHub main (8dc07ee)",
-           {"fd": {"name": "fd"}, "kl": {"name": "kl"}, "is": {"name": "is"}, "kid": {"name": "kid"}},
-           "MERT-v1-95M (all 13 hidden states, time-averaged) as the '2048' and 'logits' features; KID code "
-           "present but its call is commented out in eval.py",
-           unavailable="MERT embedder not built here (m-a-p/MERT-v1-95M's model code is remote code on the HF hub)"),
+    Preset("audioldm_eval-main", _AUDIOLDM_MAIN,
+           {"fd": {"name": "fd", "embedder": "mert_95m"}, "kid": {"name": "kid", "embedder": "mert_95m"}},
+           "FD and KID on MERT-v1-95M (all 13 hidden states, time-averaged: main's '2048' feature); KID's call is "
+           "commented out in main's eval.py, computed here with its calculate_kid",
+           omitted={"kl, is": "main feeds MERT features to KL/IS as 'logits' (no label distribution); not built"},
+           parity="KID: audioldm_eval's calculate_kid from its wheel (tests/metrics/test_small_sample.py); the MERT "
+                  "embedder's own parity is its module's"),
     Preset("fadtk-encodec", _FADTK, _fadtk("encodec_24k"),
            "FAD, FAD∞ and per-song FAD on EnCodec 24 kHz encoder frames (fadtk's encodec-emb)",
            parity="live: fadtk's own EncodecEmbModel + encodec 0.1.1 and its score/score_inf/score_individual "
@@ -73,28 +82,66 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("fadtk-vggish", _FADTK, _fadtk("vggish"), "FAD on VGGish with fadtk's front end",
            unavailable="fadtk's VGGish front end (Kaiser resampling to 16 kHz, 16-bit round trip) is not built; "
                        "our vggish embedder follows audioldm_eval's (resampy)"),
-    Preset("fadtk-clap", _FADTK, {}, "FAD on LAION-CLAP music/audio (10 s windows, 1 s hop)",
-           unavailable="LAION-CLAP embedder not built here"),
-    Preset("fadtk-mert", _FADTK, {}, "FAD on MERT-v1-95M layer 1–12",
-           unavailable="MERT embedder not built here"),
-    Preset("stable-audio-metrics", "stable-audio-metrics", {},
-           "FD on OpenL3 (mel256, music, 512-d, 48 kHz), KL on PaSST, CLAP score",
-           unavailable="OpenL3, PaSST and CLAP embedders not built here"),
-    Preset("audiocraft", "audiocraft", {}, "FAD (VGGish, TF), KLD on PaSST, CLAP score",
-           unavailable="PaSST and CLAP embedders not built here"),
+    Preset("fadtk-clap", _FADTK, _fadtk("clap_music"),
+           "FAD, FAD∞ and per-song FAD on LAION-CLAP music (clap-laion-music: 10 s windows, 1 s hop)",
+           parity="the clap embedder module's (fadtk's CLAP model code against its own laion_clap)"),
+    Preset("fadtk-clap-audio", _FADTK, _fadtk("clap_general"),
+           "the same on the general LAION-CLAP checkpoint (clap-laion-audio)", parity="as fadtk-clap"),
+    Preset("fadtk-mert", _FADTK, _fadtk("mert_95m"), "FAD, FAD∞ and per-song FAD on MERT-v1-95M frames",
+           parity="the mert embedder module's"),
+    Preset("fadtk-mert-330m", _FADTK, _fadtk("mert_330m"), "the same on MERT-v1-330M", parity="as fadtk-mert"),
+    Preset("stable-audio-metrics", _SAM,
+           {"fad": {"name": "fad", "embedder": "openl3_mel256_music_512"}, "kl": {"name": "kl", "embedder": "passt"}},
+           "FD on OpenL3 frames (mel256, music, 512-d, 48 kHz, 0.5 s hop; its openl3_fd, stored under key fad), "
+           "KL(reference ‖ generated) on PaSST AudioSet label distributions (its passt_kld)",
+           omitted={"clap_score": _CLAP_SCORE}, parity="the openl3 and passt embedder modules'"),
+    Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt"}},
+           "KLD on PaSST (PasstKLDivergenceMetric: softmax over AudioSet labels per 10-s segment, "
+           "KL(target ‖ generated + 1e-6))",
+           omitted={"fad": "audiocraft's FAD runs Google's TensorFlow VGGish (frechet_audio_distance); no TF here — "
+                           "use audioldm_eval-0.0.3's torch VGGish FAD, which differs from it",
+                    "clap_score": _CLAP_SCORE},
+           parity="the passt embedder module's"),
 ]}
 
 DEFAULT_PRESET = "audioldm_eval-0.0.3"
+
+
+def unavailable_reason(preset: Preset) -> str | None:
+    """Why `preset` cannot run in this checkout (its fixed reason, or the first embedder that is
+    not registered in metrics.embedders / not accepted by its metric), or None."""
+    if preset.unavailable:
+        return preset.unavailable
+    from metrics.base import known_metrics
+    from metrics.embedders import EMBEDDERS
+    from metrics.embedding_metrics import ROWS, embedder_of
+
+    missing = []
+    for key, cfg in preset.metrics.items():
+        if cfg["name"] not in known_metrics():
+            missing.append(f"metric {cfg['name']} not built")
+            continue
+        emb = embedder_of(cfg)
+        if emb not in EMBEDDERS:
+            missing.append(f"embedder {emb} not installed")
+        elif emb not in ROWS:
+            missing.append(f"embedder {emb} not accepted by metric {cfg['name']} yet")
+    return "; ".join(dict.fromkeys(missing)) or None
 
 
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
         raise UnknownNameError("metric preset", name, list(PRESETS))
     preset = PRESETS[name]
-    if preset.unavailable:
-        raise ConfigError(f"metric preset {name!r} ({preset.peer}) cannot run here: {preset.unavailable}. "
-                          f"Available: {', '.join(p for p, v in PRESETS.items() if not v.unavailable)}")
+    why = unavailable_reason(preset)
+    if why:
+        raise ConfigError(f"metric preset {name!r} ({preset.peer}) cannot run here: {why}. "
+                          f"Available: {', '.join(available_presets())}")
     return preset
+
+
+def available_presets() -> list[str]:
+    return [p for p, v in PRESETS.items() if not unavailable_reason(v)]
 
 
 def preset_metric_configs(name: str, weights: str = "pretrained", checkpoints: dict[str, str] | None = None
@@ -126,8 +173,14 @@ def check_preset_weights(configs: dict[str, dict], cache_dir: str | os.PathLike 
         if cfg.get("weights", "pretrained") != "pretrained":
             continue
         emb = embedder_of(cfg)
-        name, url, extra = official_file(emb)
         given = cfg.get("checkpoint")
+        try:
+            name, url, extra = official_file(emb)
+        except ConfigError as exc:
+            if given in (None, "", "None", "null"):
+                missing[emb] = f"{emb}: {exc}"
+                continue
+            name, url, extra = "?", "?", []
         if given not in (None, "", "None", "null"):
             if not Path(os.path.expanduser(str(given))).is_file():
                 missing[str(given)] = f"{emb}: {given} (the checkpoint given; official file {name} from {url})"
@@ -158,8 +211,15 @@ def official_file(embedder: str) -> tuple[str, str, list[Path]]:
 
         name, url = OFFICIAL_FILES[24000 if embedder == "encodec_24k" else 48000]
         return name, url, []
-    raise ConfigError(f"unknown embedder {embedder!r}")
+    from metrics import embedders
+
+    declared = getattr(embedders, "OFFICIAL_WEIGHTS", {})  # new embedders: name → (file, url)
+    if embedder in declared:
+        name, url = declared[embedder]
+        return name, url, []
+    raise ConfigError(f"embedder {embedder!r} declares no official weights file (metrics.embedders.OFFICIAL_WEIGHTS); "
+                      "pass checkpoint=PATH or weights=random")
 
 
-__all__ = ["Preset", "PRESETS", "DEFAULT_PRESET", "get_preset", "preset_metric_configs", "check_preset_weights",
+__all__ = ["Preset", "PRESETS", "DEFAULT_PRESET", "get_preset", "unavailable_reason", "available_presets", "preset_metric_configs", "check_preset_weights",
            "official_file"]

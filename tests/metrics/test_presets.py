@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.errors import ConfigError, UnknownNameError, WeightsNotFoundError
-from metrics.presets import PRESETS, check_preset_weights, preset_metric_configs
+from metrics.presets import PRESETS, check_preset_weights, preset_metric_configs, unavailable_reason
 
 
 def test_every_preset_names_its_peer_and_available_ones_resolve():
@@ -18,7 +18,7 @@ def test_every_preset_names_its_peer_and_available_ones_resolve():
 
     for p in PRESETS.values():
         assert p.peer
-        if p.unavailable:
+        if unavailable_reason(p):
             with pytest.raises(ConfigError, match="cannot run here"):
                 preset_metric_configs(p.name)
             continue
@@ -98,3 +98,33 @@ def test_metric_rates_and_embedders_are_checked():
     with pytest.raises(ConfigError, match="one row per clip"):
         KID(weights="random", embedder="vggish")
     assert FD(weights="random", sample_rate=32000).embedder._model is None  # nothing built until a file is embedded
+
+
+def test_presets_of_embedders_not_installed_are_listed_not_crashing(monkeypatch):
+    """The issue's five peer tools each have a preset; one whose embedder is not registered (the
+    CLAP/MERT/PaSST/OpenL3 modules land separately) says which, and is refused by name."""
+    from metrics import embedders
+    from metrics.presets import available_presets, get_preset
+
+    for name in ("audioldm_eval-0.0.3", "audioldm_eval-main", "fadtk-encodec", "fadtk-clap", "fadtk-mert",
+                 "stable-audio-metrics", "audiocraft"):
+        assert name in PRESETS
+    assert {"audioldm_eval-0.0.3", "fadtk-encodec"} <= set(available_presets())
+    sam = {c.get("embedder") for c in PRESETS["stable-audio-metrics"].metrics.values()}
+    assert sam == {"openl3_mel256_music_512", "passt"}
+    assert {c.get("embedder") for c in PRESETS["audiocraft"].metrics.values()} == {"passt"}
+    assert "clap_score" in PRESETS["audiocraft"].omitted and "fad" in PRESETS["audiocraft"].omitted
+    monkeypatch.setattr(embedders, "EMBEDDERS", {k: v for k, v in embedders.EMBEDDERS.items() if k != "encodec_24k"})
+    assert unavailable_reason(PRESETS["fadtk-encodec"]) == "embedder encodec_24k not installed"
+    with pytest.raises(ConfigError, match="embedder encodec_24k not installed"):
+        get_preset("fadtk-encodec")
+    assert "fadtk-encodec" not in available_presets() and "fadtk-encodec-48k" in available_presets()
+
+
+def test_missing_weights_error_names_embedders_without_a_declared_file(tmp_path):
+    configs = {"fad": {"name": "fad", "embedder": "clap_music", "weights": "pretrained"},
+               "fd": {"name": "fd", "weights": "pretrained"}}
+    with pytest.raises(WeightsNotFoundError) as exc:
+        check_preset_weights(configs, cache_dir=tmp_path)
+    assert "clap_music" in str(exc.value) and "Cnn14_16k_mAP=0.438.pth" in str(exc.value)
+    assert "2 pretrained weights file(s) missing" in str(exc.value)
