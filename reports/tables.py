@@ -257,6 +257,34 @@ def _cell(frame, **where) -> Cell:
                 noise=noise_kind(r.get("key", where.get("key", "")), float(r["value"])))
 
 
+#: Fréchet/kernel keys whose value depends on the sample size, and the embedding dimension of
+#: their default embedder (FD from fewer clips than dimensions is biased upwards)
+SAMPLE_SIZE_KEYS = {"fd": 2048, "fad": 128, "fad_inf": 128, "fad_clip": 128, "kid": 2048}
+
+
+def sample_size_notes(frame, keys) -> list[str]:
+    """n (clips) and the clip duration behind every FD/FAD/KID column, and, where FD came from
+    fewer clips than its embedding has dimensions, the pointer to FAD∞ / KID. The duration
+    comes from the rows' `clip_seconds` (written by folder evaluations; omitted where absent)."""
+    out, biased = [], False
+    for k in keys:
+        if k not in SAMPLE_SIZE_KEYS or k not in set(frame["key"]):
+            continue
+        rows = frame[(frame["key"] == k) & frame["value"].notna()]
+        if not len(rows):
+            continue
+        ns = sorted({int(n) for n in rows["n_clips"].dropna()})
+        n = f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+        secs = sorted({round(float(x), 2) for x in rows["clip_seconds"].dropna()}) if "clip_seconds" in rows else []
+        dur = f", clips of {secs[0]:g} s" if len(secs) == 1 else f", clips of {secs[0]:g}–{secs[-1]:g} s" if secs else ""
+        out.append(f"{KEY_NAMES.get(k, k)}: {n} clips{dur}")
+        biased |= k == "fd" and ns[0] < SAMPLE_SIZE_KEYS["fd"]
+    if biased:
+        out.append("FD from fewer clips than the embedding's dimensions (2048 for Cnn14) is biased upwards and "
+                   "grows as n shrinks: compare systems at equal n, or use FAD∞ (fad_inf) or KID (kid, unbiased)")
+    return out
+
+
 def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[str, int] | None = None,
            name: str = "table1", controls: Sequence[str] = CONTROLS, left_out: Sequence[str] = ()) -> Table:
     """Systems (controls first) × (dataset, metric). `paper` (load_paper()) adds the paper's rows.
@@ -294,6 +322,7 @@ def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[st
             if any(not c.empty for c in cells):
                 rows.append((f"{pname} (paper)", "paper", cells))
         notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
+    notes += sample_size_notes(frame, keys)
     groups = [(DATASET_NAMES.get(d, d), len(keys)) for d in datasets]
     columns = [KEY_NAMES.get(k, k) + arrow(direction.get(k, False)) for k in keys] * len(datasets)
     return Table(name, "Table 1: overall comparison (best bold, second underlined among our systems)",

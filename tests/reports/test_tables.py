@@ -297,3 +297,18 @@ def test_numerical_noise_around_zero_is_shown_as_such():
     tex = t.to_latex()
     check_latex(tex, 2, t)
     assert "$\\approx$0" in tex and "0.00*" in tex and "e-18" not in tex.split("\\bottomrule")[0]
+
+
+def test_fd_and_fad_columns_state_n_duration_and_the_small_sample_bias():
+    import pandas as pd
+
+    from reports.tables import table1
+
+    frame = pd.DataFrame([dict(dataset="folders", system="generated", key=k, value=v, ci_low=v, ci_high=v, n_clips=n,
+                               higher_is_better=False, weights="pretrained", system_weights=None, target=float("nan"),
+                               clip_seconds=10.0) for k, v, n in (("fd", 30.0, 23), ("fad", 2.0, 23), ("kid", 0.1, 23))])
+    notes = table1(frame, keys=["fd", "fad", "kid"]).notes
+    assert "FD: n = 23 clips, clips of 10 s" in notes and "FAD: n = 23 clips, clips of 10 s" in notes
+    assert any("biased" in n and "fad_inf" in n and "kid" in n for n in notes)
+    frame["n_clips"] = 3000
+    assert not any("biased" in n for n in table1(frame.drop(columns="clip_seconds"), keys=["fd"]).notes)
