@@ -95,6 +95,33 @@ def _values(table, system: str) -> dict[str, float]:
 #: presets `--suite all` compares, and those it cannot, with why
 SUITES = ("audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-encodec-48k")
 
+#: The new embedders' benchmarks, run by `--suite all` after SUITES: "module:function" entries,
+#: each ``function(keep: Path | None) -> dict`` with ``"line"`` (its printed line: seconds per
+#: 10-s file, ours against the peer tool's, same files, same weights), ``"presets"`` (the preset
+#: names it compares, e.g. ["fadtk-clap"]) and ``"rel"`` ({key: relative difference against the
+#: peer}). A hook whose module or function is absent is listed as not compared, with why.
+EMBEDDER_PERF_HOOKS: list[str] = []
+
+
+def run_embedder_hooks(hooks, keep: str | None = None) -> tuple[dict[str, float], list[str], dict[str, str]]:
+    """(relative differences by "preset:key", presets compared, hook → why it did not run)."""
+    import importlib
+
+    rels, compared, failed = {}, [], {}
+    for hook in hooks:
+        module, _, fn = hook.partition(":")
+        try:
+            func = getattr(importlib.import_module(module), fn)
+        except (ImportError, AttributeError) as exc:
+            failed[hook] = f"{type(exc).__name__}: {exc}"
+            continue
+        r = func(Path(keep) / module.rsplit(".", 1)[-1] if keep else None)
+        print(r["line"])
+        for preset in r.get("presets", []):
+            compared.append(preset)
+            rels.update({f"{preset}:{k}": v for k, v in r.get("rel", {}).items()})
+    return rels, compared, failed
+
 
 def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | None = None,
                  suite: str = "audioldm_eval-0.0.3", fadtk_files: int | None = None) -> int:
@@ -102,8 +129,6 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
     `all`: each comparable preset, then one line
     ``suites=<n> max_rel_diff=<x> cold_speedup=<c> warm_speedup=<w>`` (speedups: the
     audioldm_eval suite's, the one with a cold/warm protocol against the peer)."""
-    from metrics.presets import PRESETS
-
     names = list(SUITES) if suite == "all" else [suite]
     unknown = [n for n in names if n not in SUITES]
     if unknown:
@@ -121,15 +146,46 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
             rels.update({f"{name}:{k}": v for k, v in r["rel"].items()})
     if suite != "all":
         return 0
-    not_compared = {p.name: p.unavailable for p in PRESETS.values() if p.unavailable}
-    not_compared["audioldm_eval-0.0.3-32k"] = ("same code path as audioldm_eval-0.0.3 at the other Cnn14 front end; "
-                                               "checked by tests/metrics/test_parity.py, not timed here")
-    print("not compared: " + "; ".join(f"{k} ({v})" for k, v in not_compared.items()))
-    worst = max(rels, key=rels.get)
-    print(f"worst relative difference: {worst} {rels[worst]:.2e}")
-    print(f"suites={len(names)} max_rel_diff={rels[worst]:.2e} cold_speedup={speed['cold']:.2f} "
-          f"warm_speedup={speed['warm']:.2f}")
+    hook_rels, hooked, failed = run_embedder_hooks(EMBEDDER_PERF_HOOKS, keep)
+    rels.update(hook_rels)
+    names += [p for p in dict.fromkeys(hooked) if p not in names]
+    print(bar_line(names, rels, speed, failed))
     return 0
+
+
+def not_compared(compared, failed_hooks: dict[str, str] | None = None) -> dict[str, str]:
+    """Every preset `--suite all` did not compare, with why (unavailable here, or no benchmark)."""
+    from metrics.presets import PRESETS, unavailable_reason
+
+    out = {}
+    for p in PRESETS.values():
+        if p.name in compared:
+            continue
+        if p.name == "audioldm_eval-0.0.3-32k":
+            out[p.name] = ("same code path as audioldm_eval-0.0.3 at the other Cnn14 front end; checked by "
+                           "tests/metrics/test_parity.py, not timed here")
+        elif unavailable_reason(p):
+            out[p.name] = f"unavailable: {unavailable_reason(p)}"
+        else:
+            out[p.name] = "no benchmark against its peer tool here (bench.perf_metrics.EMBEDDER_PERF_HOOKS)"
+    for hook, why in (failed_hooks or {}).items():
+        out[hook] = f"benchmark hook did not load: {why}"
+    return out
+
+
+def bar_line(compared, rels: dict[str, float], speed: dict | None, failed_hooks: dict[str, str] | None = None) -> str:
+    """The notes and the last line of `--suite all`:
+    ``suites=<n> max_rel_diff=<x> cold_speedup=<c> warm_speedup=<w>`` (speedups: the audioldm_eval
+    suite's, the one with a cold/warm protocol against the peer)."""
+    lines = ["not compared: " + "; ".join(f"{k} ({v})" for k, v in not_compared(compared, failed_hooks).items())]
+    worst = max(rels, key=rels.get) if rels else None
+    if worst:
+        lines.append(f"worst relative difference: {worst} {rels[worst]:.2e}")
+    cold = f"{speed['cold']:.2f}" if speed else "nan"
+    warm = f"{speed['warm']:.2f}" if speed else "nan"
+    lines.append(f"suites={len(compared)} max_rel_diff={rels[worst] if worst else float('nan'):.2e} "
+                 f"cold_speedup={cold} warm_speedup={warm}")
+    return "\n".join(lines)
 
 
 def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict:
