@@ -78,6 +78,7 @@ def _builtin_modules() -> None:
     import metrics.rhythm  # noqa: F401  (registers beat, align)
     import metrics.embedding_metrics  # noqa: F401  (registers fd, fad, kl, is)
     import metrics.sync  # noqa: F401  (registers sync)
+    import metrics.desync  # noqa: F401  (registers desync)
     import metrics.retrieval  # noqa: F401  (registers retrieval)
     import metrics.symbolic  # noqa: F401  (registers symbolic)
     import metrics.relevance  # noqa: F401  (registers imagebind)
