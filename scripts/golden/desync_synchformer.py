@@ -28,7 +28,9 @@ front    av-benchmark's encode_audio_with_sync (av_bench/extract.py, its own sou
          model stubbed to return its input) with torchaudio's MelSpectrogram on a seeded 1.5-s
          waveform, and encode_video_with_sync's segment indices (extract_video.py).
 --full   additionally the full-size extractors (12 blocks each, 768-d) on 1 video / 14 audio
-         segments and the seconds each took (not stored; printed for the report).
+         segments and the seconds each took (not stored; printed). Run once (2026-12-02, 1 thread):
+         video official 12.2 s, ours 13.0 s; audio official 6.7 s, ours 7.1 s; max relative
+         difference 0 for both.
 """
 
 from __future__ import annotations
