@@ -157,37 +157,38 @@ def load_pretrained(loader: Callable[..., object], name_or_path: str, what: str,
     if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or not hub_reachable():
         raise WeightsNotFoundError(
             f"{what}: {name_or_path!r} is not in the local Hugging Face cache and the hub cannot be reached "
-            f"(offline); download https://huggingface.co/{name_or_path} ({files}) on a connected machine and "
+            f"(offline); download https://huggingface.co/{name_or_path} on a connected machine and "
             f"{set_it}, or use weights: random")
     try:
         return _quietly(loader, what, name_or_path)
     except (OSError, ValueError) as exc:
         raise WeightsNotFoundError(
             f"{what}: cannot load {name_or_path!r} from the Hugging Face hub or its local cache ({exc}); "
-            f"download https://huggingface.co/{name_or_path} ({files}) and {set_it}, "
+            f"download https://huggingface.co/{name_or_path} and {set_it}, "
             f"or use weights: random") from exc
 
 
 def hub_reachable(endpoint: str | None = None, timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the hub (`HF_ENDPOINT`, default huggingface.co) opens within
-    `timeout` s, name lookup included."""
-    import socket
+    """Whether the hub (`HF_ENDPOINT`, default https://huggingface.co) answers an HTTP request
+    within `timeout` s, name lookup included. Any HTTP status counts as an answer; a refused or
+    hanging connection (or one a firewall accepts but never answers) does not."""
     import threading
-    from urllib.parse import urlsplit
+    import urllib.error
+    import urllib.request
 
     if endpoint is None:
         from huggingface_hub import constants
 
         endpoint = constants.ENDPOINT
-    url = urlsplit(endpoint)
-    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
     ok: list[bool] = []
 
     def probe():
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                ok.append(True)
-        except OSError:
+            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout).close()
+            ok.append(True)
+        except urllib.error.HTTPError:  # an HTTP status: the hub (or a proxy in front of it) answered
+            ok.append(True)
+        except (OSError, ValueError):
             pass
 
     thread = threading.Thread(target=probe, daemon=True)
@@ -201,22 +202,23 @@ class MissingWeightsWarning(UserWarning):
 
 
 def _quietly(loader: Callable[..., object], what: str, *args, **kwargs):
-    """`loader(...)` with transformers' logging at error level for the load (restored after).
+    """`loader(...)` with transformers' log held back for the load (its handlers restored after).
 
-    Silences the loading report and config notes, which transformers logs at warning level; keeps
-    errors, Python warnings, and turns weights missing from the checkpoint into a warning of ours."""
-    from transformers.utils import logging as hf_logging
-
+    Holds back the loading report and config notes (transformers logs them at warning level: the
+    table of unused checkpoint keys, MusicGen's pad/bos id 2048 outside the 2048-code vocabulary).
+    Real problems still show: Python warnings pass through, weights the checkpoint lacks are a
+    `MissingWeightsWarning`, and a failed load is a WeightsNotFoundError that carries the report
+    the error refers to (e.g. tensors of another shape)."""
     from transformers import PreTrainedModel
 
     owner = getattr(loader, "__self__", None)  # a model class's from_pretrained reports missing weights
     report = isinstance(owner, type) and issubclass(owner, PreTrainedModel)
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        out = loader(*args, **({"output_loading_info": True} if report else {}), **kwargs)
-    finally:
-        hf_logging.set_verbosity(level)
+    with _held_transformers_log() as held:
+        try:
+            out = loader(*args, **({"output_loading_info": True} if report else {}), **kwargs)
+        except RuntimeError as exc:
+            raise WeightsNotFoundError(f"{what}: cannot load {args[0]}: {exc} (transformers' report follows; "
+                                       f"is it the right checkpoint?)\n{_plain(held)}") from exc
     if not report:
         return out
     model, info = out
@@ -228,6 +230,44 @@ def _quietly(loader: Callable[..., object], what: str, *args, **kwargs):
                       f"{type(model).__name__} (first: {', '.join(missing[:3])}); they keep random values. "
                       "Is it the right checkpoint?", MissingWeightsWarning, stacklevel=3)
     return model
+
+
+@contextlib.contextmanager
+def _held_transformers_log() -> Iterator[list[str]]:
+    """transformers' log records of the block, collected instead of printed; the library logger's
+    handlers, level and propagation restored after."""
+    import logging
+
+    logger = logging.getLogger("transformers")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    held: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            held.append(record.getMessage())
+
+    for h in saved[0]:
+        logger.removeHandler(h)
+    logger.addHandler(Collect(logging.WARNING))
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield held
+    finally:
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        for h in saved[0]:
+            logger.addHandler(h)
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+
+
+def _plain(lines: list[str]) -> str:
+    """Log lines without terminal colour codes."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(lines))
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def cached(cache: Cache | None, extractor: str, config: Mapping, inputs: list, compute: Callable[[], Mapping[str, np.ndarray]]
