@@ -29,6 +29,8 @@ note).
 Weights: ``synchformer_state_dict.pth`` (the official file, a plain state dict that av-benchmark
 loads with torch.load(..., weights_only=True) + load_state_dict, strict) from the URL below, put in
 <cache_dir>/weights/ or passed as `checkpoint`; nothing is downloaded (no published checksum).
+v-iashin/Synchformer's own `24-01-04T16-39-21.pt` ({'model': state dict, ...}) is unwrapped and
+loaded the same strict way when it loads tensors-only (not checked: neither file can be fetched here).
 ``weights: random`` builds a small Synchformer (same code, 64-d, one layer per encoder) with seeded
 weights, saved in the official layout and loaded the same way: **random weights cannot estimate
 offsets**; every row says so. The model code (metrics/synchformer/model.py) is checked against
@@ -139,11 +141,13 @@ def load_synchformer(path: str | os.PathLike, config=None):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise MetricError(f"{path}: cannot read the Synchformer weights ({type(e).__name__}: {e}); "
-                          f"re-download {OFFICIAL_NAME} from {OFFICIAL_URL}") from e
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        raise MetricError(f"{path}: a Synchformer training checkpoint ({{'model': ...}}), not {OFFICIAL_NAME}: "
-                          f"use the state-dict file av-benchmark loads, from {OFFICIAL_URL}")
+        raise MetricError(f"{path}: cannot read the Synchformer weights as a tensors-only file "
+                          f"({type(e).__name__}: {e}); use {OFFICIAL_NAME} from {OFFICIAL_URL}") from e
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        # v-iashin/Synchformer's own training checkpoint (24-01-04T16-39-21.pt) keeps the same module
+        # names under 'model' (its example.py: model.load_state_dict(ckpt['model'])); strict loading
+        # below still names any key that differs. Its other entries need a full unpickle, refused here.
+        state = state["model"]
     model = Synchformer(config)
     try:
         load_strict(model, state, path, f"Synchformer ({OFFICIAL_NAME})")

@@ -188,9 +188,17 @@ def test_pretrained_without_the_file_names_it_and_where_to_get_it(tmp_path, monk
 def test_a_file_that_is_not_the_state_dict_is_a_named_error(tmp_path):
     from metrics.errors import MetricError
 
-    torch.save({"model": {"w": torch.zeros(1)}}, tmp_path / "24-01-04T16-39-21.pt")
-    with pytest.raises(MetricError, match="training checkpoint"):
-        ds.load_synchformer(tmp_path / "24-01-04T16-39-21.pt")
+    # the original repository's {'model': state dict} layout is unwrapped, then loaded strictly
+    small = SynchformerConfig(**ds.RANDOM_CONFIG)
+    state = torch.load(ds.save_random_weights(tmp_path / "s.pth"), weights_only=True)
+    torch.save({"model": state}, tmp_path / "24-01-04T16-39-21.pt")
+    assert isinstance(ds.load_synchformer(tmp_path / "24-01-04T16-39-21.pt", small), Synchformer)
+    torch.save({"model": {"w": torch.zeros(1)}}, tmp_path / "other.pt")
+    with pytest.raises(MetricError, match="other.pt: not a Synchformer.*missing keys"):
+        ds.load_synchformer(tmp_path / "other.pt", small)
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
+    with pytest.raises(MetricError, match="junk.pth: cannot read"):
+        ds.load_synchformer(tmp_path / "junk.pth", small)
     torch.save({"vproj.weight": torch.zeros(2, 2)}, tmp_path / "bad.pth")
     with pytest.raises(MetricError, match="bad.pth: not a Synchformer"):
         ds.load_synchformer(tmp_path / "bad.pth", SynchformerConfig(**ds.RANDOM_CONFIG))

@@ -93,6 +93,7 @@ def test_symbolic_metric_uses_a_kept_midi(tmp_path):
     assert out["note_density_diff"].per_clip[0] == pytest.approx(2.0)
     assert out["pche"].per_clip[0] == pytest.approx(2.0)  # four pitch classes once each
     assert "notes_f_truth" not in out  # no events/ folder: no ground truth
+    assert math.isnan(out["si"].per_clip[0]) and out["si"].target is None  # silent wavs: no SI (left out, noted)
 
 
 # ----------------------------------------------------------------------------- SI (MusDr)
