@@ -145,6 +145,8 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
 
     from bench.cache import Cache
     from bench.errors import ConfigError
+    from bench.executors import make_executor
+    from bench.executors.embeddings import make_prefetch
     from bench.runs import CONFIG_NAME
     from metrics.evaluate import evaluate as evaluate_run, ordered_systems
 
@@ -161,10 +163,19 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
                          stored["run"]["split"], stored["run"].get("limit"))
     systems = ordered_systems(list(stored.get("system", {})))
     metric_cfgs = {k: dict(v) for k, v in OmegaConf.to_container(cfg.metric, resolve=True).items()}
-    return evaluate_run(run_dir, clips, systems, metric_cfgs, compare=compare,
-                        allow_missing=cfg.evaluate.allow_missing if allow_missing is None else allow_missing,
-                        n_resamples=int(cfg.evaluate.n_resamples), seed=int(stored["run"]["seed"]),
-                        cache=Cache(cfg.paths.cache_dir))
+    cache, seed = Cache(cfg.paths.cache_dir), int(stored["run"]["seed"])
+    # files not embedded yet go out as shards on the executor (`executor=`); scoring reads the cache
+    with make_executor(OmegaConf.to_container(cfg.executor, resolve=True)) as executor:
+        return evaluate_run(run_dir, clips, systems, metric_cfgs, compare=compare,
+                            allow_missing=cfg.evaluate.allow_missing if allow_missing is None else allow_missing,
+                            n_resamples=int(cfg.evaluate.n_resamples), seed=seed, cache=cache,
+                            prefetch=make_prefetch(executor, run_dir, cache, seed, _embedding_bar))
+
+
+def _embedding_bar(metric: str, total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"{metric} embeddings", unit="file", disable=None)
 
 
 def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Path | None = None,
@@ -221,17 +232,36 @@ def build_systems(conf: dict, clips: Sequence[Clip]) -> dict:
 
 
 def train(cfg) -> dict[str, bool]:
-    """Train every system of `cfg` that needs it on the train split; name → whether it trained."""
+    """Train every system of `cfg` that needs it on the train split; name → whether it trained.
+    The training clips' features go through the configured executor first (`executor=`), as in
+    `generate`; the training itself runs here (several GPUs: `--gpus N`, DDP through accelerate)."""
     from bench.config import to_dict
+    from bench.executors import make_executor
 
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
+    run_dir = Path(conf["paths"]["runs_root"]) / conf["run"]["name"]
     done = {}
-    for name, (system, _) in build_systems(conf, clips).items():
-        done[name] = system.needs_training
-        if system.needs_training:
-            system.train([c for c in clips if c.split == "train"])
+    with make_executor(conf["executor"]) as executor:
+        for name, (system, ctx) in build_systems(conf, clips).items():
+            done[name] = system.needs_training
+            if system.needs_training:
+                train_system(executor, run_dir, name, system, conf["system"][name], ctx, clips)
     return done
+
+
+def train_system(executor, run_dir: Path, name: str, system, config: dict, ctx, clips: Sequence[Clip]) -> None:
+    """Train one system on the train split of `clips`: its training features fan out over
+    `executor` (dynamics, semantics, codes: one job per clip shard) where the system can, then it trains."""
+    from tqdm.auto import tqdm
+
+    from bench.executors.features import precompute_training_features
+
+    train_clips = [c for c in clips if c.split == "train"]
+    with tqdm(total=len(train_clips), desc=f"{name} features ({executor.engine})", unit="clip",
+              disable=None) as bar:
+        precompute_training_features(executor, run_dir, name, system, config, ctx, train_clips, bar.update)
+    system.train(train_clips)
 
 
 def generate(cfg, console=None) -> RunResult:
@@ -271,23 +301,17 @@ def generate(cfg, console=None) -> RunResult:
         summary = summaries[sys_name] = SystemSummary(sys_name, system.weights,
                                                       len(selected) * conf["run"]["samples_per_clip"], 0)
         if system.needs_training:
-            from bench.executors.features import precompute_training_features
-
-            train_clips = [c for c in clips if c.split == "train"]
-            with tqdm(total=len(train_clips), desc=f"{sys_name} features ({executor.engine})", unit="clip",
-                      disable=None) as bar:
-                precompute_training_features(executor, run.dir, sys_name, system, conf["system"][sys_name], ctx,
-                                             train_clips, bar.update)
-            system.train(train_clips)
+            train_system(executor, run.dir, sys_name, system, conf["system"][sys_name], ctx, clips)
             summary.trained = True
         todo = run.pending(sys_name, selected, system.sample_rate)
         summary.already_done = summary.requested - len(todo)
         if todo:
-            size = executor.shard_size(len(todo), system.max_workers)
-            instance = system if executor.in_process(system.max_workers) else None
+            cap = system.parallel_cap()
+            size = executor.shard_size(len(todo), cap)
+            instance = system if executor.in_process(cap) else None
             jobs += [GenerationJob(str(run.dir), sys_name, conf["system"][sys_name], ctx, tuple(todo[i : i + size]),
                                    instance, f"{sys_name}-{session}-{i // size:04d}", system.sample_rate,
-                                   system.max_workers) for i in range(0, len(todo), size)]
+                                   cap) for i in range(0, len(todo), size)]
         result.systems.append(summary)
     with executor, tqdm(total=sum(len(j.requests) for j in jobs), desc=f"generate ({executor.engine})",
                         unit="clip", disable=None if jobs else True) as bar:

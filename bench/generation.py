@@ -9,6 +9,7 @@ re-runs after its worker died (or a re-submitted run) only does what is left.
 from __future__ import annotations
 
 import inspect
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -99,19 +100,26 @@ def build_system(run_name: str, config: dict, context: SystemContext) -> System:
     return cls(context, **config)
 
 
-_LAST_BUILT: dict = {}  # this worker process's last built system: shards of one system reuse it
+_BUILT: "OrderedDict[tuple, System]" = OrderedDict()  # this worker process's systems, least recently used first
+#: systems a worker keeps built: on the CPU the few systems of a run (a worker takes shards of each in
+#: turn); on an accelerator one (a second model would share its memory)
+KEEP_BUILT = {"cpu": 4, "accelerator": 1}
 
 
 def worker_system(name: str, config: dict, context: SystemContext) -> System:
-    """`build_system`, reusing the system this process built last for the same run, system and
-    config (an engine's worker runs many shards; a model that took seconds to load loads once)."""
+    """`build_system`, reusing what this process built for the same run, system and config (an
+    engine's worker runs many shards; a model that took seconds to load loads once)."""
     import json
 
     key = (name, json.dumps(config, sort_keys=True, default=str), str(context.work_dir), context.device)
-    if _LAST_BUILT.get("key") != key:
-        _LAST_BUILT.clear()  # at most one cached model per worker process
-        _LAST_BUILT.update(key=key, system=build_system(name, config, context))
-    return _LAST_BUILT["system"]
+    if key in _BUILT:
+        _BUILT.move_to_end(key)
+        return _BUILT[key]
+    keep = KEEP_BUILT["cpu" if str(context.device) == "cpu" else "accelerator"]
+    while len(_BUILT) >= keep:
+        _BUILT.popitem(last=False)
+    _BUILT[key] = system = build_system(name, config, context)
+    return system
 
 
 def run_job(job: GenerationJob, progress: Callable[[int], None] | None = None) -> JobOutcome:

@@ -164,9 +164,13 @@ def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Ma
 
 def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str], metric_configs: Mapping[str, dict],
              compare: Sequence[str] = (), allow_missing: bool = False, n_resamples: int = 1000, seed: int = 0,
-             cache=None, progress: bool = True) -> Evaluation:
+             cache=None, progress: bool = True, prefetch=None) -> Evaluation:
     """Score `systems` of a run; a system whose fingerprint under a metric is unchanged since the
-    last evaluation keeps its stored rows (nothing is recomputed, no model is even built)."""
+    last evaluation keeps its stored rows (nothing is recomputed, no model is even built).
+
+    `prefetch(metric_name, metric_config, paths)`, when given, is called before a metric scores,
+    with every audio file it will read (the systems' outputs it must score and the references): it
+    may fill the per-file embedding cache elsewhere (an executor's shards), so scoring only reads."""
     import pandas as pd
 
     from bench.atomic import atomic_path
@@ -188,6 +192,9 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
                  and (old.loc[old["system"] == s, "fingerprint"] == fps[s]).any()}
         need = [s for s in systems if s not in reuse or s in compare]
         rows, per_system, metric_notes = [], {}, []
+        if need and prefetch is not None:
+            prefetch(mname, mcfg, sorted({str(p) for s in need for p in outputs[s].values()}
+                                         | {str(p) for p in reference.values()}))
         if need:
             rows_new, per_system, metric_notes = _score_systems(mname, mcfg, need, kept, outputs, reference, fps,
                                                                 n_resamples, seed, cache, progress)
@@ -216,17 +223,24 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
     return Evaluation(run_dir, table, comparisons, notes)
 
 
-def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamples, seed, cache, progress):
-    """Build the metric once and score each system: rows (set + per-clip), Scores, notes."""
-    from tqdm.auto import tqdm
-
-    from bench.envinfo import package_versions
+def build_metric(mname: str, mcfg: Mapping, cache, seed: int):
+    """The metric `mname` built from its config (``bench/conf/metric/<name>.yaml`` keys); a key the
+    class does not take is a ConfigError naming it. Models are built lazily, on first use."""
     from bench.generation import accepted_kwargs
 
     cls = get_metric_class(mname)
     kwargs = {k: v for k, v in dict(mcfg).items() if k != "name"}
     accepted_kwargs(cls, kwargs, f"metric {mname!r}")
-    metric = cls(cache=cache, seed=seed, **kwargs)
+    return cls(cache=cache, seed=seed, **kwargs)
+
+
+def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamples, seed, cache, progress):
+    """Build the metric once and score each system: rows (set + per-clip), Scores, notes."""
+    from tqdm.auto import tqdm
+
+    from bench.envinfo import package_versions
+
+    metric = build_metric(mname, mcfg, cache, seed)
     config = json.dumps(metric.describe(), default=str)
     versions = json.dumps(package_versions())
     rows, per_system, notes = [], {}, []

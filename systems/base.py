@@ -59,7 +59,8 @@ class System(abc.ABC):
     weights: str = "none"
     #: how many requests `generate` receives at once
     batch_size: int = 1
-    #: cap on parallel worker processes (e.g. 1 for a model that fills the GPU); None = no cap
+    #: cap on parallel worker processes (e.g. 1 for a model that fills the GPU); None = no cap.
+    #: Read through `parallel_cap()`: a system that `uses_accelerator` is capped only on one.
     max_workers: int | None = None
     #: whether the system runs models on `context.device` (then the run resolves 'auto')
     uses_accelerator: bool = False
@@ -70,6 +71,14 @@ class System(abc.ABC):
 
     def __init__(self, context: SystemContext):
         self.context = context
+
+    def parallel_cap(self) -> int | None:
+        """How many of this system's shards may run at once on one machine (local engine): its
+        `max_workers`, except that a model capped for its accelerator is not capped on the CPU
+        (each worker then runs it with its own torch threads; `executor.workers` bounds the total)."""
+        if self.uses_accelerator and str(self.context.device) == "cpu":
+            return None
+        return self.max_workers
 
     @property
     @abc.abstractmethod

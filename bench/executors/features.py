@@ -40,7 +40,7 @@ def precompute_training_features(executor, run_dir, name: str, system, config: d
     runs shards outside this process; False when nothing was sent (the system extracts in-process)."""
     from bench.executors.base import Shard
 
-    if not hasattr(system, "precompute_features") or executor.in_process(system.max_workers) or not clips:
+    if not hasattr(system, "precompute_features") or executor.in_process(system.parallel_cap()) or not clips:
         return False
     size = executor.shard_size(len(clips), None)
     shards = [Shard(extract_features, FeatureJob(str(run_dir), name, config, context, tuple(clips[i:i + size])),

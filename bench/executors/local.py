@@ -22,6 +22,8 @@ class LocalExecutor(Executor):
                  threads_per_task: int | None = None):
         self.workers = (os.cpu_count() or 1) if workers == "auto" else int(workers)
         self._shard = shard_size
+        if threads_per_task is None and self.workers > 1:  # share the cores: no oversubscription
+            threads_per_task = max(1, (os.cpu_count() or 1) // self.workers)
         self.threads_per_task = threads_per_task
         if self.workers < 1:
             raise ConfigError(f"executor.workers must be >= 1 or 'auto', got {workers}")

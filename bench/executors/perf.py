@@ -1,8 +1,9 @@
 """`bench perf executors`: the same generation job on each engine, and what scheduling a shard costs.
 
-Times `bench generate --systems musicgen,dyvim --dataset toy` (tiny models; DyViM from a checkpoint
-made beforehand, untimed, by one training step on two training clips: generation costs the same
-whatever the weights; every timed run with a cold feature cache of its own) with the
+Times `bench generate --systems musicgen,dyvim --dataset toy` (tiny models, 16 test clips by default;
+DyViM from a checkpoint made beforehand, untimed, by one training step on two training clips:
+generation costs the same whatever the weights; every timed run with a cold feature cache of its
+own) with the
 `local` executor at 1 and 2 workers and with `ray` on a 2-CPU local instance (its start-up
 included), each a real `bench` subprocess; then checks that the three runs' wavs are byte-identical.
 All runs use one torch thread per task (OMP_NUM_THREADS=1, executor.threads_per_task=1) and
@@ -23,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", default=None, help="folder to keep runs and caches in (default: a temp dir)")
     p.add_argument("--data-root", default=None, help="where the toy is (or gets) prepared (default: paths.data_root)")
     p.add_argument("--size", default="demo", help="toy size (dataset.params.size): tiny | demo (default) | large")
+    p.add_argument("--test-fraction", type=float, default=0.4,
+                   help="the toy's test share (default 0.4: 16 test clips at the demo size, so the per-clip work, "
+                        "not the engines' start-up, is what is timed); the toy is built in its own folder")
     p.add_argument("--limit", type=int, default=None, help="only the first N test clips (run.limit)")
     p.add_argument("--shards", type=int, default=8, help="no-op shards per engine for the overhead figures")
     p.add_argument("--skip-slurm", action="store_true", help="leave submitit's local cluster out of the overhead figures")
@@ -57,7 +61,8 @@ def run(args) -> int:
         return dt
 
     print(f"perf executors: runs and caches under {base}; toy under {env0['BENCH_DATA_ROOT']}", flush=True)
-    toy = [f"dataset.params.size={args.size}"]
+    toy = [f"dataset.params.size={args.size}", f"dataset.params.test_fraction={args.test_fraction}",
+           f"dataset.root={Path(env0['BENCH_DATA_ROOT']) / f'toy_{args.size}_perf{args.test_fraction:g}'}"]
     t = bench("toy", "data", "prepare", "toy", *toy, cache="cache-toy")
     t0 = time.perf_counter()
     ckpt = _checkpoint(base / "checkpoint", env0["BENCH_DATA_ROOT"], toy)

@@ -91,7 +91,8 @@ def test_training_features_go_out_as_shards_on_the_engine(tmp_path, monkeypatch)
     done = []
 
     class Featured:
-        max_workers = 1
+        def parallel_cap(self):
+            return 1
 
         def precompute_features(self, clips, with_codes, progress):
             done.append((tuple(clips), with_codes))
@@ -109,3 +110,36 @@ def test_training_features_go_out_as_shards_on_the_engine(tmp_path, monkeypatch)
     assert [c for c, _ in done] == [("clip0", "clip1"), ("clip2", "clip3"), ("clip4",)] and all(w for _, w in done)
     assert sum(seen) == 5 and {j.group for j in read_jobs(tmp_path)} == {"dyvim:features"}
     assert not precompute_training_features(LocalExecutor(workers=1), tmp_path, "dyvim", Featured(), {}, None, clips)
+
+
+def test_metric_embedding_shards_fill_the_cache_with_only_the_missing_files(tmp_path):
+    """The prefetch hook of `bench evaluate`: on a sharding engine, only files not yet in the
+    embedding cache go out (one shard per file range) and land in the cache the metric reads; the
+    local engine embeds in-process (no hook)."""
+    import numpy as np
+
+    from bench.cache import Cache
+    from bench.executors.embeddings import make_prefetch, missing_files
+    from bench.executors.local import LocalExecutor
+    from bench.media import atomic_write_audio
+    from metrics.evaluate import build_metric
+
+    class Sharding(LocalExecutor):  # a non-local engine whose shards happen to run in this process
+        engine = "sharding"
+
+    paths = []
+    for i in range(5):
+        t = np.arange(16000) / 16000
+        paths.append(str(atomic_write_audio(tmp_path / f"a{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t))
+                                            .astype(np.float32), 16000)))
+    cache, config = Cache(tmp_path / "cache"), {"weights": "random"}
+    metric = build_metric("kl", config, cache, 0)
+    metric.embedder.embed_files(paths[:2], cache=cache)  # two already embedded
+    assert make_prefetch(LocalExecutor(workers=2), tmp_path, cache, 0) is None
+    prefetch = make_prefetch(Sharding(workers=1, shard_size=2), tmp_path / "run", cache, 0)
+    prefetch("kl", config, paths)
+    jobs = read_jobs(tmp_path / "run")
+    assert [j.size for j in jobs] == [2, 1] and {j.group for j in jobs} == {"kl:embed"}
+    assert missing_files(metric, paths) == []
+    prefetch("kl", config, paths)  # warm: nothing sent
+    assert len(read_jobs(tmp_path / "run")) == 2

@@ -80,3 +80,33 @@ def test_killed_ray_worker_loses_only_its_unfinished_clips(mini_dataset, ray_ins
     assert (again.already_done, again.generated, again.failed) == (len(before), n_total - len(before), 0)
     after = {p.name: p.stat().st_mtime_ns for p in (run_dir / "slow_sine").glob("*.wav")}
     assert len(after) == n_total and all(after[k] == v for k, v in before.items())  # finished clips untouched
+
+
+@pytest.mark.slow
+def test_metric_embedding_goes_out_as_ray_tasks_and_scores_as_in_process(mini_dataset, ray_instance, tmp_path):
+    """`bench evaluate executor=ray`: the files not in the embedding cache are embedded as Ray tasks
+    (one per file shard, recorded for `bench status`); the scores equal an in-process evaluation's;
+    a warm cache sends nothing."""
+    import shutil
+
+    root, ov = mini_dataset
+    run = api.run(["reference", "shuffled"], "toy", ov + ["executor.workers=1", "run.split=all"], name="emb",
+                  metrics=[])
+    metrics = ["kl", "fad"]
+    local = api.evaluate(run.run_dir, metrics=metrics, overrides=[f"paths.cache_dir={tmp_path / 'c1'}"])
+    assert not [j for j in read_jobs(run.run_dir) if j.group.endswith(":embed")]  # local: in-process
+    shutil.rmtree(run.run_dir / "metrics")  # else the stored rows are kept (same fingerprints)
+    over = ["executor=ray", "executor.shard_size=3", f"paths.cache_dir={tmp_path / 'c2'}"]
+    remote = api.evaluate(run.run_dir, metrics=metrics, overrides=over)
+    jobs = [j for j in read_jobs(run.run_dir) if j.group.endswith(":embed")]
+    files = 3 * run.clips  # two systems' outputs and the references
+    assert {j.group for j in jobs} == {"kl:embed", "fad:embed"} and {j.engine for j in jobs} == {"ray"}
+    assert sum(j.size for j in jobs if j.group == "kl:embed") == files
+    assert all(read_shard_state(run.run_dir, j.shard_id)["state"] == "done" for j in jobs)
+    a = local.table.sort_values(["metric", "key", "system"])["value"].to_numpy()
+    b = remote.table.sort_values(["metric", "key", "system"])["value"].to_numpy()
+    assert len(a) == len(b) > 0
+    assert all((x != x and y != y) or abs(x - y) <= 1e-5 * max(1.0, abs(x)) for x, y in zip(a, b))
+    shutil.rmtree(run.run_dir / "metrics")
+    api.evaluate(run.run_dir, metrics=metrics, overrides=over)
+    assert len([j for j in read_jobs(run.run_dir) if j.group.endswith(":embed")]) == len(jobs)  # warm: none sent
