@@ -122,9 +122,11 @@ def save_random_weights(path: str | os.PathLike, config=None, seed: int = 0) -> 
     config = config or SynchformerConfig(**RANDOM_CONFIG)
     with torch.device("meta"):
         shapes = {k: v.shape for k, v in Synchformer(config).state_dict().items()}
+    from bench.atomic import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(seeded_state_dict(shapes, seed), path)
+    with atomic_path(path) as tmp:  # two evaluations may make it at once
+        torch.save(seeded_state_dict(shapes, seed), tmp)
     return path
 
 
