@@ -4,4 +4,4 @@ Keep this module import-light: `bench --help` must answer in under a second, so 
 librosa and friends are imported only inside the functions that need them.
 """
 
-__version__ = "0.1.0"
+from core import __version__  # noqa: F401  (one version, kept in core)

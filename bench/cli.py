@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "train" and args.gpus:
         names = [args.system] if args.system else list(args.systems or [])
         args.overrides = list(args.overrides) + [f"system.{n}.train.gpus={args.gpus}" for n in names]
-    from bench.errors import BenchError
+    from core.errors import BenchError
 
     try:
         from bench import commands
@@ -205,11 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a write outside `bench.atomic` (a library's own file): still named
+    except OSError as exc:  # a write outside `core.atomic` (a library's own file): still named
         import errno
         from pathlib import Path
 
-        from bench.atomic import classify_write_error
+        from core.atomic import classify_write_error
 
         # only errors no read can raise: a permission error on reading an input is not "cannot write here"
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import api
-from bench.errors import ConfigError
+from core.errors import ConfigError
 
 console = Console(stderr=False, highlight=False)
 
@@ -75,7 +75,7 @@ def cmd_run(args, stage: str) -> int:
         evaluation = api.evaluate(result.run_dir, metrics=list(cfg.metric), overrides=overrides)
         print_evaluation(evaluation)
     if stage == "generate" and args.mux:
-        from bench.gallery import mux_run
+        from reports.gallery import mux_run
 
         n = mux_run(result.run_dir, api.dataset_clips(cfg), [s.system for s in result.systems])
         console.print(f"muxed {n} videos (<system>/<clip>.mp4)")
@@ -214,7 +214,7 @@ def _print_prepared(dcfg, clips) -> None:
     from collections import Counter
     from pathlib import Path
 
-    from bench.data.manifest import INFO_NAME, read_info
+    from core.manifest import INFO_NAME, read_info
 
     info = read_info(dcfg.root)
     splits = Counter(c.split for c in clips)
@@ -242,7 +242,7 @@ def cmd_data(args, parser) -> int:
     if args.data_verb == "list":
         from pathlib import Path
 
-        from bench.data.manifest import MANIFEST_NAME
+        from core.manifest import MANIFEST_NAME
 
         table = Table(title="datasets")
         for col in ("name", "kind", "prepared at"):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from bench.errors import ConfigError, UnknownNameError
-
-CONF_DIR = Path(__file__).parent / "conf"
+from core.errors import ConfigError, UnknownNameError
+from core.options import CONF_DIR  # noqa: F401  (re-exported)
 
 
 def config_names(group: str) -> list[str]:

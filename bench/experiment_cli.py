@@ -67,7 +67,7 @@ def _list() -> int:
 
 
 def _run(args) -> int:
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
     from bench.experiments import load_experiment
     from bench.experiments.runner import run_experiment
     from bench.experiments.spec import reduce_sweep, select_variants

@@ -8,15 +8,15 @@ re-runs after its worker died (or a re-submitted run) only does what is left.
 
 from __future__ import annotations
 
-import inspect
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench.atomic import make_dirs
-from bench.errors import ConfigError, DiskFullError, ReadOnlyError
-from bench.media import atomic_write_audio
+from core.atomic import make_dirs
+from core.errors import ConfigError, DiskFullError, ReadOnlyError
+from core.media import atomic_write_audio
+from core.options import accepted_kwargs  # noqa: F401  (re-exported)
 from bench.runs import append_failure, failure_record, is_finished, output_name, validate_output
 from systems.base import GenerationRequest, System, SystemContext, get_system_class, iter_batches
 
@@ -79,16 +79,6 @@ def identity_config(conf: dict) -> dict:
             if isinstance(scfg.get(section), dict):
                 scfg[section].pop(key, None)
     return out
-
-
-def accepted_kwargs(cls, config: dict, what: str) -> None:
-    """Refuse config keys the class's constructor does not take, listing the ones it does."""
-    params = inspect.signature(cls.__init__).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    unknown = [k for k in config if k not in params and not takes_any]
-    if unknown:
-        options = [p for p in params if p not in ("self", "context", "cache", "seed")]
-        raise ConfigError(f"{what} ({cls.__name__}) has no option(s) {unknown}; options: {options}")
 
 
 def build_system(run_name: str, config: dict, context: SystemContext) -> System:

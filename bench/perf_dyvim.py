@@ -33,7 +33,7 @@ def run(args) -> int:
     import numpy as np
     import torch
 
-    from bench.envinfo import resolve_device
+    from core.envinfo import resolve_device
     from systems.dyvim.decoder import FRAME_RATE, decode_codes, load_music_decoder
     from systems.dyvim.features import ClipFeatures, FeatureExtractor, collate, dynamics_head
     from systems.dyvim.generate import SamplingConfig, sample_codes

@@ -189,8 +189,8 @@ def bar_line(compared, rels: dict[str, float], speed: dict | None, failed_hooks:
 
 
 def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict:
-    from bench.cache import Cache
-    from bench.data.manifest import Clip
+    from core.cache import Cache
+    from core.manifest import Clip
     from metrics.base import get_metric_class
     from metrics.embedders.cnn14 import save_random_weights
     from metrics.evaluate import evaluate

@@ -23,21 +23,17 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.atomic import make_dirs, remove_stale_temps, write_text_atomic
-from bench.data.manifest import Clip
-from bench.errors import RunConfigMismatch
-from bench.envinfo import session_record
+from core.atomic import make_dirs, remove_stale_temps, write_text_atomic
+from core.manifest import Clip
+from core.errors import RunConfigMismatch
+from core.envinfo import session_record
+from core.runfiles import CONFIG_NAME, append_jsonl, output_name, output_problem  # noqa: F401  (re-exported)
 from systems.base import GenerationRequest
 
-CONFIG_NAME = "config.yaml"
 ENV_NAME = "env.json"
 FAILURES_NAME = "failures.jsonl"
 # Run settings that change what is generated; others (limit, executor, paths) may differ on resume.
 PROTOCOL_KEYS = ("seed", "split", "samples_per_clip")
-
-
-def output_name(clip_id: str, sample_index: int) -> str:
-    return f"{clip_id}.wav" if sample_index == 0 else f"{clip_id}.s{sample_index}.wav"
 
 
 def request_seed(run_seed: int, system: str, clip_id: str, sample_index: int) -> int:
@@ -50,32 +46,6 @@ def is_finished(path: Path, sample_rate: int, n_samples: int) -> bool:
     """A finished output is a readable mono WAV at the right rate with exactly n_samples, all
     finite (a wav with NaN or inf samples is not done: the resume regenerates it)."""
     return output_problem(path, sample_rate, n_samples) is None
-
-
-def output_problem(path: Path, sample_rate: int, n_samples: int) -> str | None:
-    """Why the wav at `path` breaks the protocol (None when it is a valid output)."""
-    import soundfile as sf
-
-    if not path.exists():
-        return "missing"
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        return f"unreadable ({exc})"
-    if info.samplerate != sample_rate:
-        return f"sample rate {info.samplerate} Hz, the system's is {sample_rate} Hz"
-    if info.channels != 1:
-        return f"{info.channels} channels, outputs are mono"
-    if info.frames != n_samples:
-        return f"{info.frames} samples ({info.frames / sample_rate:.3f} s), the clip needs {n_samples} ({n_samples / sample_rate:.3f} s)"
-    try:
-        data, _ = sf.read(str(path), dtype="float32", always_2d=False)
-    except Exception as exc:
-        return f"unreadable samples ({exc})"
-    bad = int((~np.isfinite(data)).sum())
-    if bad:
-        return f"{bad} samples are NaN or infinite"
-    return None
 
 
 def identity(cfg: dict) -> dict:
@@ -194,16 +164,6 @@ def failure_record(request: GenerationRequest, exc: BaseException) -> dict:
         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
         "time": _now(),
     }
-
-
-def append_jsonl(path: Path, record: dict) -> None:
-    """Append one JSON line under a file lock (parallel workers write the same file)."""
-    from filelock import FileLock
-
-    make_dirs(path.parent)
-    with FileLock(str(path) + ".lock"):
-        with open(path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
 
 
 def append_failure(system_dir: Path, record: dict) -> None:

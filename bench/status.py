@@ -114,9 +114,9 @@ def run_status(run_dir: str | Path, label_prefix: str = "") -> list[SystemStatus
     import yaml
     from omegaconf import OmegaConf
 
-    from bench.api import select_clips
+    from core.runfiles import select_clips
     from bench.data.prepare import load_dataset
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
     from bench.executors.records import TERMINAL, read_jobs, read_shard_state
     from bench.runs import FAILURES_NAME, output_name
 

@@ -15,7 +15,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 
 PAIRWISE_QUESTIONS = ("semantic", "dynamic", "overall")
 RATING_QUESTIONS = ("ovl", "rel")

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     verb = getattr(args, "he_verb", None)
     if verb is None:
-        from bench.errors import ConfigError
+        from core.errors import ConfigError
 
         raise ConfigError("bench human-eval needs an action: create, invite, serve, results or export (see --help)")
     return getattr(commands, f"cmd_{verb}")(args)

@@ -7,8 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from bench.atomic import atomic_path, write_text_atomic
-from bench.errors import ConfigError
+from core.atomic import atomic_path, write_text_atomic
+from core.errors import ConfigError
 
 
 def cmd_create(args) -> int:

@@ -1,5 +1,5 @@
 """Building a study over one run folder: which clips and systems, the balanced plan, the
-"video with music" media (muxed with `bench.gallery.mux_clip`, cached in the study folder),
+"video with music" media (muxed with `reports.gallery.mux_clip`, cached in the study folder),
 and the database rows.
 
     runs/<name>/human_eval/studies.sqlite           the default database (WAL)
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import write_text_atomic
-from bench.data.manifest import Clip
-from bench.errors import ConfigError
+from core.atomic import write_text_atomic
+from core.manifest import Clip
+from core.errors import ConfigError
 from human_eval.assign import build_plan
 from human_eval.storage import DB_ENV, default_db_url, open_database, safe_url
 from human_eval.study import Media, StudyError, create_study
@@ -39,18 +39,14 @@ def study_dir(run_dir: str | Path, study_id: str) -> Path:
 def run_clips(run_dir: Path) -> tuple[dict, list[Clip]]:
     """The run's stored config and the clips it was generated for (split and limit applied)."""
     import yaml
-    from omegaconf import OmegaConf
 
-    from bench.api import select_clips
-    from bench.data.prepare import load_dataset
-    from bench.runs import CONFIG_NAME
+    from core.runfiles import CONFIG_NAME, stored_run_clips
 
     path = run_dir / CONFIG_NAME
     if not path.exists():
         raise ConfigError(f"{run_dir}: not a run folder (no {CONFIG_NAME}); run `bench run` first")
     stored = yaml.safe_load(path.read_text())
-    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False),
-                         stored["run"]["split"], stored["run"].get("limit"))
+    clips = stored_run_clips(stored)
     return stored, clips
 
 
@@ -86,8 +82,8 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
            per_rater: int = 30, seed: int = 0, name: str | None = None, db_url: str | None = None,
            play_fraction: float = 1.0, single_share: float = 0.3, checks: int = 2,
            expires_days: float = 30.0) -> Created:
-    from bench.gallery import mux_clip
-    from bench.media import atomic_write_audio, load_audio
+    from reports.gallery import mux_clip
+    from core.media import atomic_write_audio, load_audio
 
     run_dir = Path(run_dir).resolve()
     stored, all_clips = run_clips(run_dir)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from human_eval.perf import P95_TARGET_MS
 
 RETRIES = 5

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.errors import BenchError
+from core.errors import BenchError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DB_ENV = "BENCH_HUMAN_EVAL_DB"

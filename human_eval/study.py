@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from bench.errors import BenchError
+from core.errors import BenchError
 from human_eval.assign import PAIRWISE_QUESTIONS, RATING_QUESTIONS, Plan
 from human_eval.models import (Assignment, Item, PlayEvent, PlayProgress, Rater, Study, Vote, as_utc, utcnow)
 from human_eval.storage import Database, safe_url

@@ -70,9 +70,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from bench.cache import Cache
-from bench.data.manifest import Clip
-from bench.errors import DatasetError, MediaError
+from core.cache import Cache
+from core.manifest import Clip
+from core.errors import DatasetError, MediaError
 from metrics.beats import AudioInput, _resolve_cache, aggregate, music_features
 
 SIGMA_S = 3.0 / 60.0  # FACT: sigma = 3 frames at 60 fps
@@ -98,7 +98,7 @@ def _decode_size(width: int, height: int, max_side: int = MOTION_MAX_SIDE) -> tu
 
 
 def _video_curve(path: Path, start: float, duration: float | None) -> dict[str, np.ndarray]:
-    from bench.media import decode_frames, probe_video
+    from core.media import decode_frames, probe_video
 
     info = probe_video(path)
     fps = float(info.fps) if info.fps and info.fps > 0 else 25.0

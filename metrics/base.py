@@ -21,8 +21,8 @@ from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import UnknownNameError
+from core.manifest import Clip
+from core.errors import UnknownNameError
 
 ENTRY_POINT_GROUP = "dyvim_bench.metrics"
 

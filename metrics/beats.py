@@ -76,7 +76,7 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
-from bench.cache import Cache
+from core.cache import Cache
 
 # --- front-end constants (changing any of them changes the cache key via FEATURE_CONFIG) ---
 BEAT_SR = 30720  # = 60 * 512: a 60 Hz onset envelope (FACT)
@@ -126,9 +126,9 @@ def _resolve_cache(cache: Cache | bool | None) -> Cache | None:
 
 
 def _load(audio: AudioInput, sample_rate: int | None, target_sr: int) -> np.ndarray:
-    from bench.media import load_audio, resample, to_mono
+    from core.media import load_audio, resample, to_mono
 
-    from bench.errors import MediaError
+    from core.errors import MediaError
 
     if isinstance(audio, np.ndarray):
         if sample_rate is None:

@@ -22,7 +22,7 @@ def _weights_state(embedder: str, cache_dir) -> str:
     from metrics.embedders.weights import weights_dir
     from metrics.presets import official_file
 
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     try:
         name, _url, extra = official_file(embedder)

@@ -22,8 +22,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import ConfigError
+from core.manifest import Clip
+from core.errors import ConfigError
 from metrics.base import Metric, Score, register_metric
 from metrics.frechet import DEFAULT_FD_METHOD
 

@@ -6,7 +6,7 @@ one of these (or warn, where the value is defined but unreliable) with the cause
 
 from __future__ import annotations
 
-from bench.errors import BenchError
+from core.errors import BenchError
 
 
 class MetricError(BenchError):

@@ -25,9 +25,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import ConfigError, DiskFullError, ReadOnlyError
-from bench.runs import output_problem
+from core.manifest import Clip
+from core.errors import ConfigError, DiskFullError, ReadOnlyError
+from core.runfiles import output_problem
 from metrics.base import Score, get_metric_class
 from metrics.errors import MetricFailed, PairingError
 
@@ -148,8 +148,8 @@ def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Ma
                 n_resamples: int, seed: int) -> str:
     """What a system's scores under one metric depend on: the metric's config (and checkpoint
     file), the bootstrap settings, and the bytes of every paired generated and reference file."""
-    from bench import __version__
-    from bench.cache import file_digest
+    from core import __version__
+    from core.cache import file_digest
 
     h = hashlib.sha256(json.dumps({"metric": dict(metric_config), "n_resamples": n_resamples, "seed": seed,
                                    "bench": __version__}, sort_keys=True, default=str).encode())
@@ -173,7 +173,7 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
     may fill the per-file embedding cache elsewhere (an executor's shards), so scoring only reads."""
     import pandas as pd
 
-    from bench.atomic import atomic_path
+    from core.atomic import atomic_path
 
     run_dir = Path(run_dir)
     if not systems:
@@ -226,7 +226,7 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
 def build_metric(mname: str, mcfg: Mapping, cache, seed: int):
     """The metric `mname` built from its config (``bench/conf/metric/<name>.yaml`` keys); a key the
     class does not take is a ConfigError naming it. Models are built lazily, on first use."""
-    from bench.generation import accepted_kwargs
+    from core.options import accepted_kwargs
 
     cls = get_metric_class(mname)
     kwargs = {k: v for k, v in dict(mcfg).items() if k != "name"}
@@ -238,7 +238,7 @@ def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamp
     """Build the metric once and score each system: rows (set + per-clip), Scores, notes."""
     from tqdm.auto import tqdm
 
-    from bench.envinfo import package_versions
+    from core.envinfo import package_versions
 
     metric = build_metric(mname, mcfg, cache, seed)
     config = json.dumps(metric.describe(), default=str)

@@ -29,7 +29,7 @@ import os
 import numpy as np
 import torch
 
-from bench.errors import MediaError
+from core.errors import MediaError
 
 # audioldm_eval.datasets.load_mel.pad_short_audio(audio, min_samples=32000)
 REFERENCE_MIN_SAMPLES = 32000

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.errors import ConfigError, UnknownNameError, WeightsNotFoundError
+from core.errors import ConfigError, UnknownNameError, WeightsNotFoundError
 
 
 @dataclass(frozen=True)

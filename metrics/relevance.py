@@ -43,7 +43,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
 
 HUGE = dict(vision_embed_dim=1280, vision_num_blocks=32, vision_num_heads=16, text_embed_dim=1024,
@@ -92,7 +92,7 @@ def build_model(weights: str = "random", checkpoint: str | Path | None = None, s
     if weights == "pretrained":
         path = Path(checkpoint) if checkpoint else _default_checkpoint()
         if not path.is_file():
-            from bench.errors import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError(f"metric imagebind: weights=pretrained needs {path} (the official {CHECKPOINT_NAME}, "
                               "from ImageBind's README); pass metric.imagebind.checkpoint=PATH, or use weights=random")
@@ -103,14 +103,14 @@ def build_model(weights: str = "random", checkpoint: str | Path | None = None, s
             torch.manual_seed(seed)
             model = ib.ImageBindModel(**TINY)
     else:
-        from bench.errors import ConfigError
+        from core.errors import ConfigError
 
         raise ConfigError(f"metric imagebind: weights must be 'pretrained' or 'random', not {weights!r}")
     return model.eval()
 
 
 def _default_checkpoint() -> Path:
-    from bench.cache import default_cache_dir
+    from core.cache import default_cache_dir
 
     return default_cache_dir() / "weights" / CHECKPOINT_NAME
 
@@ -171,7 +171,7 @@ def audio_input(path: str | Path):
     """(3, 1, 128, 204) normalised fbank views of a waveform file."""
     import torch
 
-    from bench.media import load_audio
+    from core.media import load_audio
 
     y = load_audio(path, AUDIO_SR)
     views = []
@@ -189,7 +189,7 @@ def video_input(path: str | Path, start: float = 0.0, duration: float | None = N
     """(15, 3, 2, 224, 224) views: 5 clips × 3 spatial crops."""
     import torch
 
-    from bench.media import decode_frames, probe_video
+    from core.media import decode_frames, probe_video
 
     info = probe_video(path)
     fps = float(info.fps) if info.fps and info.fps > 0 else 25.0
@@ -250,7 +250,7 @@ class ImageBindMetric(Metric):
     def _embed(self, kind: str, path: Path, clip: Clip) -> np.ndarray:
         import torch
 
-        from bench.cache import Cache
+        from core.cache import Cache
 
         def compute():
             x = audio_input(path) if kind == "audio" else video_input(path, clip.start, clip.duration)

@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
 
 KS = (1, 5, 10)
@@ -99,7 +99,7 @@ class RetrievalMetric(Metric):
                  motion: str = "video"):
         super().__init__(cache, seed)
         if score not in SCORES:
-            from bench.errors import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError(f"metric retrieval: unknown score {score!r}; known: {', '.join(SCORES)} "
                               "(ImageBind cosine retrieval is reported by the `imagebind` metric)")

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 from metrics.alignment import video_music_alignment
 from metrics.base import Metric, Score, register_metric
 from metrics.beats import beat_metrics

@@ -52,8 +52,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bench.cache import Cache
-from bench.data.manifest import Clip
+from core.cache import Cache
+from core.manifest import Clip
 from metrics.alignment import VIDEO_MIN_MOTION, clip_motion_curve
 from metrics.base import Metric, Score, register_metric
 from metrics.beats import AudioInput, music_features

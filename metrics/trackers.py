@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cache import Cache
+from core.cache import Cache
 from metrics.beats import AudioInput, _resolve_cache, music_features
 
 BEAT_TRACKERS = ("librosa", "madmom")
@@ -153,7 +153,7 @@ def beat_times(audio: AudioInput, tracker: str = "librosa", sample_rate: int | N
         return music_features(audio, sample_rate, cache=cache).beat_times
     if tracker == "madmom":
         return madmom_beats(audio, sample_rate, cache=cache)[0]
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     raise ConfigError(f"unknown beat_tracker {tracker!r}; known: {', '.join(BEAT_TRACKERS)}")
 
@@ -161,7 +161,7 @@ def beat_times(audio: AudioInput, tracker: str = "librosa", sample_rate: int | N
 def check_beat_tracker(tracker: str) -> None:
     """Fail early (before any audio is read) on an unknown or uninstalled tracker."""
     if tracker not in BEAT_TRACKERS:
-        from bench.errors import ConfigError
+        from core.errors import ConfigError
 
         raise ConfigError(f"unknown beat_tracker {tracker!r}; known: {', '.join(BEAT_TRACKERS)}")
     if tracker == "madmom":

@@ -1,6 +1,6 @@
 """Report errors (BenchError subclasses: the CLI prints them as `error: ...`, exit 2)."""
 
-from bench.errors import BenchError
+from core.errors import BenchError
 
 
 class ReportError(BenchError):

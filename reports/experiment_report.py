@@ -19,14 +19,14 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
     from reports import figures, tables
     from reports.results import experiment_results, write_results
 
-    from bench.experiments.runner import read_experiment_file
+    from core.runfiles import read_experiment_file
 
     try:
         doc = read_experiment_file(exp_dir)
     except Exception as exc:  # an older experiment.yaml: name the problem as a report error
         raise ReportError(str(exc)) from exc
     if doc["experiment"].get("artefact") == "science":  # trains and scores, no music
-        from bench.experiments.science_report import science_page
+        from reports.science import science_page
 
         return science_page(exp_dir, report_dir, doc)
     frame, infos, doc = experiment_results(exp_dir)
@@ -119,7 +119,7 @@ def table_parts(exp_dir: Path, doc: dict | None = None) -> list[tuple[Path, dict
     folders beside it under the runs root: one folder per experiment name (`exp_dir` itself,
     else the folder named after the experiment, else the most recently written), in
     PART_ORDER. Just `exp_dir` when it has no paper table or nothing else shares it."""
-    from bench.experiments.runner import EXPERIMENT_FILE, read_experiment_file
+    from core.runfiles import EXPERIMENT_FILE, read_experiment_file
 
     exp_dir = Path(exp_dir)
     doc = doc or read_experiment_file(exp_dir)

@@ -32,7 +32,7 @@ def _plt():
 
 def save(fig, folder: str | Path, name: str) -> list[Path]:
     """`<name>.png` (for the HTML) and `<name>.svg` (for papers); closes the figure."""
-    from bench.atomic import atomic_path
+    from core.atomic import atomic_path
 
     plt, _ = _plt()
     out = []

@@ -43,7 +43,7 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
     `force=False` keeps an existing report whose inputs (results, outputs, configs, the report
     code itself and these options) are unchanged: a resumed `bench run` that did nothing new
     stays as fast as before."""
-    from bench.experiments.runner import EXPERIMENT_FILE
+    from core.runfiles import EXPERIMENT_FILE
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -68,7 +68,7 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
     else:
         page = render(run_page, folder, report_dir, paper=paper, gallery_clips=gallery_clips,
                       case_studies=case_studies)
-    from bench.atomic import write_text_atomic
+    from core.atomic import write_text_atomic
 
     write_text_atomic(stamp_path, stamp)
     return page
@@ -112,8 +112,8 @@ def render(build, folder: Path, report_dir: Path, **kwargs) -> Path:
 def write_page(page: Page, report_dir: Path) -> Path:
     import jinja2
 
-    from bench import __version__
-    from bench.atomic import write_text_atomic
+    from core import __version__
+    from core.atomic import write_text_atomic
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
     text = env.get_template("index.html.j2").render(

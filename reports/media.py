@@ -1,7 +1,7 @@
 """Gallery media and case-study data for reports.
 
 Each gallery clip gets a muxed preview `report/media/<clip>.mp4` (the clip's span of its video
-with its original music, made once with bench.gallery's PyAV muxer) so the report plays the
+with its original music, made once with reports.gallery's PyAV muxer) so the report plays the
 video offline; every system's music is referenced relatively (`../<system>/<clip>.wav`), so the
 run folder can be zipped and sent as a whole. Case studies (Fig. 6) read motion energy, onsets
 and beats through the metrics' own cached feature functions: the same numbers the alignment
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 
 
 @dataclass
@@ -28,17 +28,13 @@ class GalleryItem:
 
 def run_clips(config: dict) -> tuple[list[Clip], str | None]:
     """The run's clips (its split and limit, sorted as generation sorts them), or a note why not."""
-    from omegaconf import OmegaConf
-
-    from bench.api import select_clips
-    from bench.data.prepare import load_dataset
-    from bench.errors import BenchError
+    from core.errors import BenchError
+    from core.runfiles import stored_run_clips
 
     try:
-        clips = load_dataset(OmegaConf.create(config["dataset"]), auto_prepare=False)
+        return stored_run_clips(config), None
     except BenchError as exc:
         return [], f"gallery skipped: the run's dataset is not available here ({exc})"
-    return select_clips(clips, config["run"]["split"], config["run"].get("limit")), None
 
 
 def relative(path: Path, start: Path) -> str:
@@ -48,7 +44,7 @@ def relative(path: Path, start: Path) -> str:
 
 def preview(clip: Clip, media_dir: Path) -> Path:
     """`media_dir/<clip>.mp4`: the clip's video span with its original music (kept once made)."""
-    from bench.gallery import mux_clip
+    from reports.gallery import mux_clip
 
     out = media_dir / f"{clip.id}.mp4"
     if not out.exists():
@@ -61,7 +57,7 @@ def gallery(clips: Sequence[Clip], sources: Sequence[tuple[str, Path]], report_d
             failures: dict[str, dict[str, str]] | None = None) -> tuple[list[GalleryItem], list[str]]:
     """Gallery items for the first `limit` clips: preview video + each source's music.
     `sources` are (label, folder holding <clip>.wav); `failures` maps label → {clip: error}."""
-    from bench.errors import BenchError
+    from core.errors import BenchError
 
     items, notes = [], []
     failures = failures or {}
@@ -100,7 +96,7 @@ def failure_messages(system_dir: Path) -> dict[str, str]:
 def case_study(clip: Clip, wavs: Sequence[tuple[str, Path]], cache_dir: str | Path | None = None) -> dict:
     """Fig. 6 data of one clip: its motion energy over time and each music's onsets and beats
     (through metrics.alignment / metrics.beats, cached per file)."""
-    from bench.cache import Cache
+    from core.cache import Cache
     from metrics.alignment import clip_motion_curve
     from metrics.beats import music_features
 

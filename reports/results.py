@@ -173,7 +173,7 @@ def experiment_results(exp_dir: str | Path):
     that failed or has not started is skipped here and listed by the report from state.json."""
     import pandas as pd
 
-    from bench.experiments.runner import read_experiment_file
+    from core.runfiles import read_experiment_file
 
     exp_dir = Path(exp_dir)
     try:
@@ -196,7 +196,7 @@ def experiment_results(exp_dir: str | Path):
 
 def write_results(frame, folder: str | Path) -> list[Path]:
     """results.parquet and results.csv (the tidy frame) in `folder`, atomically."""
-    from bench.atomic import atomic_path
+    from core.atomic import atomic_path
 
     folder = Path(folder)
     out = []

@@ -192,7 +192,7 @@ class Table:
         return "\n".join(out)
 
     def write(self, folder: str | Path) -> list[Path]:
-        from bench.atomic import write_text_atomic
+        from core.atomic import write_text_atomic
 
         folder = Path(folder)
         return [write_text_atomic(folder / f"{self.name}.{ext}", text)

@@ -19,8 +19,8 @@ from typing import Callable, ClassVar, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import ConfigError, UnknownNameError
+from core.manifest import Clip
+from core.errors import ConfigError, UnknownNameError
 
 ENTRY_POINT_GROUP = "dyvim_bench.systems"
 
@@ -159,7 +159,7 @@ def _yaml_classes() -> dict[str, str]:
     """System YAMLs that name their class (`class: mypkg.mysys:MySystem`): name -> "module:Class"."""
     import yaml
 
-    from bench.config import CONF_DIR
+    from core.options import CONF_DIR
 
     out = {}
     for path in sorted((CONF_DIR / "system").glob("*.yaml")):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from typing import Iterable, Sequence
 
-from bench.data.manifest import Clip
-from bench.errors import ConfigError
-from bench.media import load_audio
+from core.manifest import Clip
+from core.errors import ConfigError
+from core.media import load_audio
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext, register_system
 
 

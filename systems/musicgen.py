@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.media import fit_duration
-from bench.errors import ConfigError, DatasetError
+from core.media import fit_duration
+from core.errors import ConfigError, DatasetError
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
 from systems.dyvim.decoder import (
     FRAME_RATE,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError, MediaError
+from core.errors import BenchError, MediaError
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 INSTALL_HINT = "apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm"

@@ -25,10 +25,10 @@ def make_mini_dataset(root: Path, n_sources: int = 5, clips_per_source: int = 2,
                       sample_rate: int = 32000, seed: int = 0, test_fraction: float = 0.3):
     """Write a prepared dataset whose dataset.json matches the `toy` config with these overrides."""
     from bench.config import compose
-    from bench.data.manifest import Clip, clip_id, write_manifest
+    from core.manifest import Clip, clip_id, write_manifest
     from bench.data.prepare import dataset_spec
-    from bench.data.split import grouped_split
-    from bench.media import atomic_write_audio, write_video
+    from core.split import grouped_split
+    from core.media import atomic_write_audio, write_video
 
     overrides = [f"dataset.root={root}", f"dataset.clip_duration={duration}", "dataset.params.size=mini"]
     cfg = compose("toy", (), overrides)

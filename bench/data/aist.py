@@ -26,8 +26,8 @@ import os
 import re
 from pathlib import Path
 
-from bench.data.manifest import Clip
-from bench.data.split import official_split
+from core.manifest import Clip
+from core.split import official_split
 from bench.data.videoaudio import (
     AUDIO_EXTENSIONS,
     MAX_AUDIO_SHORTFALL,
@@ -40,7 +40,7 @@ from bench.data.videoaudio import (
     prepare_items,
     require_dir,
 )
-from bench.errors import DatasetError
+from core.errors import DatasetError
 
 NAME_RE = re.compile(
     r"g(?P<genre>[A-Z]{2})_s(?P<situation>BM|FM)_c(?P<camera>\d{2}|All)_d(?P<dancer>\d{2})"

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.aist import GENRES, NAME_RE, music_tempo
-from bench.data.manifest import Clip, clip_id, read_manifest, write_manifest
+from core.manifest import Clip, clip_id, read_manifest, write_manifest
 from bench.data.videoaudio import require_dir
-from bench.errors import DatasetError, MediaError
+from core.errors import DatasetError, MediaError
 
 MAX_SHORT = 0.05  # fraction of the clip a reference segment may lack (padded)
 
@@ -67,7 +67,7 @@ def prepare_aist_segments(
     splits=("test",),
     limit: int | None = None,
 ) -> list[Clip]:
-    from bench.media import atomic_write_audio, fit_duration, read_audio, resample, to_mono
+    from core.media import atomic_write_audio, fit_duration, read_audio, resample, to_mono
 
     src = require_dir(source_dir, "preprocessed AIST++ segments", "source_dir")
     lists = require_dir(lists_dir, "segment lists folder", "lists_dir")

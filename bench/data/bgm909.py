@@ -22,8 +22,8 @@ import pickle
 import re
 from pathlib import Path
 
-from bench.data.manifest import Clip
-from bench.data.split import official_split
+from core.manifest import Clip
+from core.split import official_split
 from bench.data.videoaudio import (
     Item,
     check_split_mode,
@@ -33,7 +33,7 @@ from bench.data.videoaudio import (
     prepare_items,
     require_dir,
 )
-from bench.errors import DatasetError
+from core.errors import DatasetError
 
 SPLIT_FILE = "data/train_split_pnt/pop909_new.pickle"
 

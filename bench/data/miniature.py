@@ -36,7 +36,7 @@ def write_mp4(path: Path, duration: float, fps: int = AIST_FPS, size: int = 64, 
               faststart: bool = True, audio: np.ndarray | None = None, sample_rate: int | None = None) -> Path:
     """An H.264 mp4 at `fps` with a moving bar; `faststart` puts the index (moov) at the front, as
     web downloads have it."""
-    from bench.media import write_video
+    from core.media import write_video
 
     n = int(round(duration * fps))
     frames = np.full((n, size, size, 3), shade, np.uint8)
@@ -71,7 +71,7 @@ def write_webm(path: Path, duration: float, audio: np.ndarray, sample_rate: int 
 
 
 def _encode_audio(container, stream, audio: np.ndarray, sample_rate: int) -> None:
-    from bench.media.video import _encode_audio as encode  # PyAV resamples to the codec's format
+    from core.media.video import _encode_audio as encode  # PyAV resamples to the codec's format
 
     encode(container, stream, audio, sample_rate)
 

@@ -7,7 +7,7 @@ A dataset config has these keys (see bench/conf/dataset/*.yaml):
 
 Every preparer has the signature
   prepare_x(out_dir: Path, *, sample_rate: int, clip_duration: float, seed: int, **params) -> list[Clip]
-writes media under `out_dir` and the manifest with `bench.data.manifest.write_manifest`, and
+writes media under `out_dir` and the manifest with `core.manifest.write_manifest`, and
 returns the clips with their splits assigned.
 """
 
@@ -17,8 +17,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from bench.data.manifest import MANIFEST_NAME, Clip, read_info, read_manifest
-from bench.errors import DatasetError
+from core.manifest import MANIFEST_NAME, Clip, read_info, read_manifest
+from core.errors import DatasetError
 
 PREPARERS = {
     "toy": "bench.data.toy:prepare_toy",
@@ -132,7 +132,7 @@ def prepare_dataset(cfg: Any, force: bool = False) -> list[Clip]:
 def _build(cfg: Any, spec: dict, out_dir: Path) -> list[Clip]:
     from omegaconf import OmegaConf
 
-    from bench.atomic import make_dirs
+    from core.atomic import make_dirs
 
     make_dirs(out_dir)
     params = OmegaConf.to_container(cfg.params, resolve=True) if cfg.get("params") else {}

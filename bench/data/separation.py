@@ -5,7 +5,7 @@ singing voice) with the same shape and rate:
 
     separate(audio: np.ndarray, sample_rate: int) -> np.ndarray
 
-`audio` is float32, 1-D (mono) or (samples, channels) as `bench.media.read_audio` gives it.
+`audio` is float32, 1-D (mono) or (samples, channels) as `core.media.read_audio` gives it.
 
 Registered here:
 - `none`: identity, always available (AIST++'s music has no vocals).
@@ -26,7 +26,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from bench.errors import DatasetError, UnknownNameError, WeightsNotFoundError
+from core.errors import DatasetError, UnknownNameError, WeightsNotFoundError
 
 
 @runtime_checkable
@@ -127,7 +127,7 @@ class DemucsSeparator:
     def separate(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         import torch
 
-        from bench.media import resample
+        from core.media import resample
 
         model = self._load()
         demucs = _import_demucs()

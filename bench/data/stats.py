@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import BenchError, MediaError
+from core.manifest import Clip
+from core.errors import BenchError, MediaError
 
 SPLIT_ORDER = ("train", "val", "test")
 
@@ -53,8 +53,8 @@ def validate_media(clips: list[Clip], progress: bool = True, silence_db: float =
     from tqdm.auto import tqdm
 
     from bench.data.cutting import rms_db
-    from bench.media import audio_info, probe_video, reaches, read_audio, to_mono
-    from bench.media.video import not_reached
+    from core.media import audio_info, probe_video, reaches, read_audio, to_mono
+    from core.media.video import not_reached
 
     problems: list[Problem] = []
     probes: dict[str, object] = {}

@@ -22,7 +22,7 @@ import os
 import re
 from pathlib import Path
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 from bench.data.videoaudio import (
     Item,
     check_split_mode,
@@ -32,7 +32,7 @@ from bench.data.videoaudio import (
     prepare_items,
     require_dir,
 )
-from bench.errors import DatasetError
+from core.errors import DatasetError
 
 CSV_NAME = "SymMV.csv"
 COLUMNS = ("index", "youtube_url", "tonality", "shazam_id")

@@ -50,14 +50,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import atomic_path, write_text_atomic
+from core.atomic import atomic_path, write_text_atomic
 from bench.data import toy_music as tm
 from bench.data import toy_video as tv
-from bench.data.manifest import Clip, clip_id, read_manifest, write_manifest
-from bench.data.split import grouped_split
-from bench.errors import ConfigError, DatasetError
-from bench.media.audio import atomic_write_audio
-from bench.media.video import write_video
+from core.manifest import Clip, clip_id, read_manifest, write_manifest
+from core.split import grouped_split
+from core.errors import ConfigError, DatasetError
+from core.media.audio import atomic_write_audio
+from core.media.video import write_video
 
 # n_sources, clips_per_source, width, height
 SIZES: dict[str, tuple[int, int, int, int]] = {

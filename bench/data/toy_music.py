@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import DatasetError
+from core.errors import DatasetError
 from systems.render import INSTALL_HINT, SOUNDFONT, render_instrument  # noqa: F401  (re-exported)
 from systems.render import check_synth as _check_synth
 

@@ -44,13 +44,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from bench.atomic import atomic_path, remove_stale_temps
+from core.atomic import atomic_path, remove_stale_temps
 from bench.data import cutting
-from bench.data.manifest import INFO_NAME, MANIFEST_NAME, Clip, clip_id, read_manifest, write_manifest
+from core.manifest import INFO_NAME, MANIFEST_NAME, Clip, clip_id, read_manifest, write_manifest
 from bench.data.separation import Separator, describe, make_separator
-from bench.errors import DatasetError, MediaError
-from bench.media import decode_audio_track, reaches
-from bench.media.video import not_reached
+from core.errors import DatasetError, MediaError
+from core.media import decode_audio_track, reaches
+from core.media.video import not_reached
 
 AUDIO_DIR = "audio"
 ITEMS_DIR = ".items"
@@ -130,7 +130,7 @@ def require_dir(path: str | os.PathLike | None, what: str, param: str) -> Path:
 
 
 def _to_mono_rate(audio: np.ndarray, sr: int, sample_rate: int) -> np.ndarray:
-    from bench.media import resample, to_mono
+    from core.media import resample, to_mono
 
     return resample(to_mono(audio), sr, sample_rate)
 
@@ -208,7 +208,7 @@ def cut_items(
 
 def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip_duration, hop, separator,
              max_silence, silence_db) -> dict:
-    from bench.media import atomic_write_audio, probe_video, read_audio
+    from core.media import atomic_write_audio, probe_video, read_audio
 
     done: dict[str, Any] = {"clips": [], "skipped": [], "warnings": [], "discarded_silent": 0}
     try:
@@ -229,7 +229,7 @@ def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip
         if getattr(separator, "name", "none") == "none":
             audio = cache.get(src, load)
         else:  # separation is the expensive step: kept in the cache, keyed by the file's bytes
-            from bench.cache import Cache
+            from core.cache import Cache
 
             audio = cache.get(src, lambda: Cache().get_or_compute(
                 "separated", {"separator": describe(separator), "sample_rate": sample_rate}, [src],
@@ -428,7 +428,7 @@ def prepare_items(
 
 def grouped(test_fraction: float, seed: int):
     """`assign_split` for a seeded 9:1 split grouped by source."""
-    from bench.data.split import grouped_split
+    from core.split import grouped_split
 
     def assign(clips: list[Clip]):
         if len({c.source for c in clips}) < 2:

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from bench.executors.base import Executor, Shard, ShardLost, run_shard
 from bench.executors.local import LocalExecutor
 

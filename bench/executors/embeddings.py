@@ -32,7 +32,7 @@ class EmbeddingJob:
 
 def embed_shard(job: EmbeddingJob, progress: Callable[[int], None] | None = None) -> int:
     """Worker side: build the metric (its embedder), embed the job's files into the cache; returns how many."""
-    from bench.cache import Cache
+    from core.cache import Cache
     from metrics.evaluate import build_metric
 
     metric = build_metric(job.metric, job.config, Cache(job.cache_dir), job.seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 from systems.base import SystemContext
 
 

@@ -8,7 +8,7 @@ import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Sequence
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from bench.executors.base import Executor, Shard, ShardLost, auto_shard_size, run_shard
 from bench.executors.records import JobRecord, now, read_shard_state, record_jobs, write_shard_state
 

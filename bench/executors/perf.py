@@ -99,7 +99,7 @@ def _checkpoint(out_dir, data_root: str, toy: list[str]):
     import os
 
     from bench import api
-    from bench.cache import Cache
+    from core.cache import Cache
     from bench.config import to_dict
     from systems.dyvim.model import DyViMConfig
     from systems.dyvim.system import MODEL_KEYS, build_model

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.atomic import write_text_atomic
+from core.atomic import write_text_atomic
 
 JOBS_DIR = "_jobs"
 JOBS_FILE = "jobs.jsonl"
@@ -51,7 +51,7 @@ class JobRecord:
 
 
 def record_jobs(run_dir: str | Path, records: list[JobRecord]) -> None:
-    from bench.runs import append_jsonl
+    from core.runfiles import append_jsonl
 
     for rec in records:
         append_jsonl(jobs_dir(run_dir) / JOBS_FILE, asdict(rec))

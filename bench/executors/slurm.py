@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from bench.executors.base import Executor, Shard, ShardLost, auto_shard_size, run_shard
 from bench.executors.records import JobRecord, jobs_dir
 

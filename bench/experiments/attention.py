@@ -34,7 +34,7 @@ def trained_fwdf(run_dir: Path, system: str, scfg: dict):
     best.pt), built without the music decoder: only the dynamics path is needed here."""
     import torch
 
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
     from systems.dyvim.encoders import build_dynamics_encoder
 
     ckpt = Path(scfg.get("checkpoint") or run_dir / system / "train" / "best.pt")
@@ -58,8 +58,8 @@ def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 1
     """Write the attention maps of every FwDF DyViM system of a finished run (see module doc)."""
     import yaml
 
-    from bench.atomic import atomic_path
-    from bench.cache import Cache
+    from core.atomic import atomic_path
+    from core.cache import Cache
     from reports.media import run_clips
 
     run_dir = Path(run_dir)

@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from bench.atomic import write_text_atomic
-from bench.errors import BenchError, ConfigError
+from core.atomic import write_text_atomic
+from core.errors import BenchError, ConfigError
+from core.runfiles import EXPERIMENT_FILE, read_experiment_file  # noqa: F401  (re-exported)
 from bench.experiments.spec import Experiment, PlannedRun, plan, select_systems
 
-EXPERIMENT_FILE = "experiment.yaml"
 STATE_FILE = "state.json"
 
 
@@ -50,20 +50,6 @@ def write_experiment_file(folder: Path, exp: Experiment, datasets: Sequence[str]
                      "systems": list(r.systems), "overrides": list(r.overrides)} for r in runs]}
     folder.mkdir(parents=True, exist_ok=True)
     return write_text_atomic(folder / EXPERIMENT_FILE, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
-
-
-def read_experiment_file(folder: str | Path) -> dict:
-    import yaml
-
-    path = Path(folder) / EXPERIMENT_FILE
-    if not path.exists():
-        raise ConfigError(f"{folder}: not an experiment folder (no {EXPERIMENT_FILE}); "
-                          "run `bench experiment run <name>` first")
-    doc = yaml.safe_load(path.read_text()) or {}
-    if not {"experiment", "runs"} <= set(doc):
-        raise ConfigError(f"{path}: written by an older version (no `experiment`/`runs` sections); "
-                          "re-run `bench experiment run` to rewrite it (finished runs are kept)")
-    return doc
 
 
 def _read_state(folder: Path) -> dict:

@@ -32,19 +32,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from bench.errors import ConfigError
-
-SCIENCE_DIR = "science"
-RESULTS_FILE = "results.json"
-PER_CLIP_FILE = "per_clip.csv"
-DYNAMICS_CONTROLS = ("dyn_time_shuffled", "dyn_other_clip", "dyn_time_mean")
-SEMANTICS_CONTROLS = ("sem_other_clip", "sem_mean")
-CONTROLS = DYNAMICS_CONTROLS + SEMANTICS_CONTROLS
-LABELS = {"full": "full (own dynamics + semantics)", "dyn_time_shuffled": "dynamics shuffled in time",
-          "dyn_other_clip": "another clip's dynamics", "dyn_time_mean": "dynamics averaged over time",
-          "sem_other_clip": "another clip's keyframes (CLIP)", "sem_mean": "mean CLIP state (dataset)"}
-PERI = 12  # frames either side of an onset in the peri-onset gain curve
-
+from core.errors import ConfigError
+from reports.science import (CONTROLS, DYNAMICS_CONTROLS, LABELS, PER_CLIP_FILE, PERI, RESULTS_FILE,  # noqa: F401
+                             SCIENCE_DIR, SEMANTICS_CONTROLS, read_results)
 
 @dataclass(frozen=True)
 class ScienceConfig:
@@ -248,7 +238,7 @@ def run_science(dyvim: dict, clips: list, dataset_root: Path, cache_dir: Path, o
     `out_dir/results.json` + `per_clip.csv`, and return the result (see the module docstring)."""
     import torch
 
-    from bench.cache import Cache
+    from core.cache import Cache
     from systems.dyvim.model import DyViMConfig
     from systems.dyvim.system import MODEL_KEYS, build_model
     from systems.dyvim.train import TrainConfig, train_dyvim
@@ -359,7 +349,7 @@ def summarise(per_seed: dict, onsets: list, test_clips: list, config: ScienceCon
 
 def write_results(result: ScienceResult, per_seed: dict, test_clips: list, onsets: list, out_dir: Path,
                   window: int) -> None:
-    from bench.atomic import write_text_atomic
+    from core.atomic import write_text_atomic
 
     write_text_atomic(out_dir / RESULTS_FILE, json.dumps(asdict(result), indent=1))
     lines = ["clip,condition,seed,nll,nll_near_onsets,nll_elsewhere"]
@@ -369,11 +359,6 @@ def write_results(result: ScienceResult, per_seed: dict, test_clips: list, onset
                 near = near_mask(on, len(row), window)
                 lines.append(f"{clip.id},{cond},{s},{row.mean():.6f},{row[near].mean():.6f},{row[~near].mean():.6f}")
     write_text_atomic(out_dir / PER_CLIP_FILE, "\n".join(lines) + "\n")
-
-
-def read_results(out_dir: Path) -> dict | None:
-    path = Path(out_dir) / RESULTS_FILE
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def run_science_experiment(exp, folder: Path, datasets: Sequence[str], overrides: Sequence[str],

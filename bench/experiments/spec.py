@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from bench.config import CONF_DIR, config_names
-from bench.errors import ConfigError, UnknownNameError
+from core.errors import ConfigError, UnknownNameError
 
 GROUP = "experiment"
 ARTEFACTS = ("table1", "table2", "table3", "table4", "figure3", "figure4", "figure5", "science")

@@ -1,46 +1,10 @@
-"""Media I/O: the one place that reads, converts and writes audio and video.
+"""Moved to `core.media` (the bottom layer, see core/__init__.py); the old names are the same modules."""
+import sys
 
-Audio: soundfile for files, soxr for the protocol's resampling. Video: PyAV for decoding,
-keyframe listing, H.264 writing and muxing. Metric front ends that must match a reference
-implementation bit for bit live in `metrics/`, not here.
-"""
+import core.media
+import core.media.audio
+import core.media.video
 
-from bench.media.audio import (
-    atomic_write_audio,
-    audio_info,
-    fit_duration,
-    load_audio,
-    read_audio,
-    resample,
-    to_mono,
-)
-from bench.media.video import (
-    VideoInfo,
-    decode_audio_track,
-    decode_frames,
-    decodable_until,
-    keyframe_times,
-    mux_audio,
-    probe_video,
-    reaches,
-    write_video,
-)
-
-__all__ = [
-    "VideoInfo",
-    "decode_audio_track",
-    "atomic_write_audio",
-    "audio_info",
-    "decode_frames",
-    "decodable_until",
-    "fit_duration",
-    "keyframe_times",
-    "load_audio",
-    "mux_audio",
-    "probe_video",
-    "reaches",
-    "read_audio",
-    "resample",
-    "to_mono",
-    "write_video",
-]
+sys.modules[__name__ + ".audio"] = core.media.audio
+sys.modules[__name__ + ".video"] = core.media.video
+sys.modules[__name__] = core.media

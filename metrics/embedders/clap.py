@@ -38,7 +38,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from bench.errors import ConfigError, MediaError
+from core.errors import ConfigError, MediaError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.encodec import load_like_fadtk
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file, torch_load
@@ -186,7 +186,7 @@ def save_random_weights(path: str | os.PathLike, variant: str = "music", seed: i
     {"module.audio_branch.…", "module.audio_projection.…"}}`` with laion's fused ``qkv``. The
     official file also holds the text branch and HTS-AT's classifier head, which no audio
     embedding reads."""
-    from bench.atomic import atomic_path
+    from core.atomic import atomic_path
 
     if variant not in VARIANTS:
         raise ConfigError(f"CLAP variant must be one of {sorted(VARIANTS)}, got {variant!r}")
@@ -259,7 +259,7 @@ class ClapEmbedder:
     def __init__(self, variant: str = "music", weights: str = "random", checkpoint: str | None = None,
                  seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE):
-        from bench.cache import file_digest
+        from core.cache import file_digest
 
         if variant not in VARIANTS:
             raise ConfigError(f"CLAP variant must be one of {sorted(VARIANTS)}, got {variant!r}")

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from bench.errors import ConfigError, WeightsNotFoundError
+from core.errors import ConfigError, WeightsNotFoundError
 from metrics.errors import MetricError
 
 DOWNLOAD_TIMEOUT_S = 30
@@ -27,7 +27,7 @@ _CHUNK = 1 << 20
 
 def weights_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where `weights: pretrained` looks for official files: ``<cache_dir>/weights/``."""
-    from bench.cache import default_cache_dir
+    from core.cache import default_cache_dir
 
     return Path(cache_dir if cache_dir is not None else default_cache_dir()) / "weights"
 
@@ -44,7 +44,7 @@ def download_verified(url: str, dest: Path, checksum: tuple[str, str]) -> Path:
     carry). A mismatch is a MetricError and leaves nothing at `dest`."""
     import urllib.request
 
-    from bench.atomic import atomic_path
+    from core.atomic import atomic_path
 
     algorithm, expected = checksum
     h = hashlib.new(algorithm)

@@ -52,7 +52,7 @@ import re
 import shutil
 from pathlib import Path
 
-from bench.errors import ConfigError, MediaError
+from core.errors import ConfigError, MediaError
 from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
 from systems.baselines.normalise import RawOutput

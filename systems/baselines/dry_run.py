@@ -25,7 +25,7 @@ class _Stop(Exception):
 
 
 def tiny_video(path: Path, seconds: float = 2.0, fps: int = 10, size: int = 32) -> Path:
-    from bench.media import write_video
+    from core.media import write_video
 
     t = np.arange(int(seconds * fps))
     frames = np.zeros((len(t), size, size, 3), np.uint8)
@@ -35,8 +35,8 @@ def tiny_video(path: Path, seconds: float = 2.0, fps: int = 10, size: int = 32) 
 
 def inputs(cls, repo: Path, tmp: Path, seconds: float = 2.0) -> tuple[dict, list]:
     """(options for the adapter, [GenerationRequest]) with placeholder weights and one clip."""
-    from bench.data.manifest import Clip
-    from bench.media import atomic_write_audio
+    from core.manifest import Clip
+    from core.media import atomic_write_audio
     from systems.base import GenerationRequest
 
     tmp.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def build(cls, options: dict, work_dir: Path, clips: list):
 def shipped_options(name: str) -> dict:
     from omegaconf import OmegaConf
 
-    from bench.config import CONF_DIR
+    from core.options import CONF_DIR
 
     cfg = OmegaConf.load(CONF_DIR / "system" / f"{name}.yaml")
     raw = OmegaConf.to_container(cfg, resolve=False)

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 
 ENVS = Path(__file__).with_name("envs")
 

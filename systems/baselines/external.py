@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Iterable, Sequence
 
-from bench.errors import BenchError, ConfigError
-from bench.runs import output_name
+from core.errors import BenchError, ConfigError
+from core.runfiles import output_name
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
 from systems.baselines.normalise import RawOutput, append_record, normalise
 
@@ -80,7 +80,7 @@ def _shipped_keys(name: str) -> set[str]:
     """Top-level keys of the system's shipped config, bench/conf/system/<name>.yaml."""
     from omegaconf import OmegaConf
 
-    from bench.config import CONF_DIR
+    from core.options import CONF_DIR
 
     path = CONF_DIR / "system" / f"{name}.yaml"
     return set(OmegaConf.load(path).keys()) if path.is_file() else set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 
 
 def scaled_size(width: int, height: int, target_height: int) -> tuple[int, int]:
@@ -21,7 +21,7 @@ def scaled_size(width: int, height: int, target_height: int) -> tuple[int, int]:
 
 
 def cut_clip_video(clip: Clip, out: Path, height: int | None = None) -> Path:
-    from bench.media import decode_frames, probe_video, write_video
+    from core.media import decode_frames, probe_video, write_video
 
     info = probe_video(clip.video_path)
     size = None

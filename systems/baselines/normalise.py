@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import MediaError
+from core.manifest import Clip
+from core.errors import MediaError
 
 RECORD_NAME = "normalisation.jsonl"
 
@@ -48,7 +48,7 @@ def default_max_seconds(duration: float) -> float:
 
 def normalise(raw: RawOutput, clip: Clip, sample_rate: int, max_seconds: float | None = None) -> tuple[np.ndarray, dict]:
     """(audio, record): `raw` as the protocol output for `clip`, and what was done to it."""
-    from bench.media import fit_duration, read_audio, resample, to_mono
+    from core.media import fit_duration, read_audio, resample, to_mono
 
     path = Path(raw.path)
     if not path.is_file():
@@ -118,7 +118,7 @@ KEPT_MIDI = "_midi"  # record key carrying the protocol MIDI from normalise() to
 
 def midi_name(clip_id: str, sample_index: int) -> str:
     """`<clip>.mid` beside `<clip>.wav` (`<clip>.s<k>.mid` beside `<clip>.s<k>.wav`)."""
-    from bench.runs import output_name
+    from core.runfiles import output_name
 
     return output_name(clip_id, sample_index)[: -len(".wav")] + ".mid"
 
@@ -126,8 +126,8 @@ def midi_name(clip_id: str, sample_index: int) -> str:
 def append_record(system_dir: Path, record: dict) -> None:
     """Append `record` to the system's normalisation.jsonl; a MIDI output's protocol MIDI
     (see protocol_midi) is written beside the wav first, and the record names it."""
-    from bench.atomic import atomic_path
-    from bench.runs import append_jsonl
+    from core.atomic import atomic_path
+    from core.runfiles import append_jsonl
 
     record = dict(record)
     pm = record.pop(KEPT_MIDI, None)

@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from bench.errors import ConfigError
-from bench.runs import output_name
+from core.errors import ConfigError
+from core.runfiles import output_name
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
 from systems.baselines.normalise import RawOutput, append_record, normalise
 

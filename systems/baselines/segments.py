@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import ConfigError, DatasetError
+from core.manifest import Clip
+from core.errors import ConfigError, DatasetError
 
 KINDS = ("audio", "video", "motion")
 EXT = {"audio": ".wav", "video": ".npy", "motion": ".npy"}

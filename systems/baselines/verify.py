@@ -70,7 +70,7 @@ class Report:
 def shipped_config(name: str) -> dict:
     from omegaconf import OmegaConf
 
-    from bench.config import CONF_DIR
+    from core.options import CONF_DIR
 
     cfg = OmegaConf.load(CONF_DIR / "system" / f"{name}.yaml")
     return OmegaConf.to_container(cfg, resolve=False)

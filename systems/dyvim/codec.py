@@ -168,7 +168,7 @@ def fitted_codebooks(config: SpectralCodecConfig, seed: int) -> torch.Tensor:
             pass
     books = _fit_codebooks(config, seed)
     try:
-        from bench.atomic import atomic_path
+        from core.atomic import atomic_path
 
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:

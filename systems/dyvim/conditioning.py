@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 
 ALIGNMENTS = ("predicted", "input")
 

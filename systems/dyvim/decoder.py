@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.errors import ConfigError, WeightsNotFoundError
+from core.errors import ConfigError, WeightsNotFoundError
 
 SAMPLE_RATE = 32000
 FRAME_RATE = 50

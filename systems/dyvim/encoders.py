@@ -4,14 +4,14 @@
     semantics_encoder: clip (Eq. 2, default) | t5              → (N_h, d_s) states + mask
 
 Every encoder has `extract_clip(clip, cache)` — the frozen extraction, computed once per input file
-and config into `bench.cache.Cache` — and the dynamics encoders a trainable `forward` that maps the
+and config into `core.cache.Cache` — and the dynamics encoders a trainable `forward` that maps the
 cached arrays to z_d (T_o, out_dim). Implementations: `encoders_dynamics` (FwDF),
 `encoders_ablation` (I3D, pose), `encoders_semantics` (CLIP, T5), `encoders_common` (shared).
 """
 
 from __future__ import annotations
 
-from bench.errors import UnknownNameError
+from core.errors import UnknownNameError
 from systems.dyvim.encoders_ablation import (
     I3DConfig,
     I3DEncoder,

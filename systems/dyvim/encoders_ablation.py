@@ -27,8 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.cache import Cache
-from bench.errors import ConfigError, MediaError
+from core.cache import Cache
+from core.errors import ConfigError, MediaError
 from systems.dyvim.encoders_common import (
     VideoFeatures,
     cached,
@@ -98,7 +98,7 @@ class I3DEncoder(nn.Module):
             try:
                 net.load_state_dict(state)
             except (RuntimeError, TypeError, AttributeError) as exc:
-                from bench.errors import WeightsNotFoundError
+                from core.errors import WeightsNotFoundError
 
                 raise WeightsNotFoundError(f"{path} is not I3D-R50 weights ({str(exc).splitlines()[0][:200]}); "
                                            f"{hint}") from exc
@@ -140,7 +140,7 @@ class I3DEncoder(nn.Module):
 
     def extract(self, video_path: str | os.PathLike, start: float = 0.0, duration: float | None = None,
                 cache: Cache | None = None) -> VideoFeatures:
-        from bench.media import decode_frames
+        from core.media import decode_frames
 
         fps = video_rate(video_path, self.config.fps)
         key = {**self.config.extractor_config(), "fps": fps, "start": float(start), "duration": duration}

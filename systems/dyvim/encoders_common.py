@@ -2,7 +2,7 @@
 checkpoint lookup with errors that name the file and where to get it, and the video rate.
 
 Every encoder splits into a *frozen extractor* (RAFT, I3D, CLIP, T5, keypoint resampling), whose
-output is computed once per input file and stored in `bench.cache.Cache`, and, where the paper
+output is computed once per input file and stored in `core.cache.Cache`, and, where the paper
 trains one, a small *trainable head* (`forward`) that runs on the cached arrays during training.
 """
 
@@ -17,8 +17,8 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 import torch
 
-from bench.cache import Cache
-from bench.errors import ConfigError, WeightsNotFoundError
+from core.cache import Cache
+from core.errors import ConfigError, WeightsNotFoundError
 
 #: bumped whenever an extractor's output for the same input and config changes
 EXTRACTOR_VERSION = 1
@@ -285,11 +285,11 @@ def video_rate(path: str | os.PathLike, fps: float | None) -> float:
         if fps <= 0:
             raise ConfigError(f"video rate must be > 0, got {fps}")
         return float(fps)
-    from bench.media import probe_video
+    from core.media import probe_video
 
     rate = probe_video(path).fps
     if not rate or rate <= 0:
-        from bench.errors import MediaError
+        from core.errors import MediaError
 
         raise MediaError(path, "the video stream declares no frame rate", "set the encoder's fps explicitly")
     return float(rate)

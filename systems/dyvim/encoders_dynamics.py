@@ -35,8 +35,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.cache import Cache
-from bench.errors import ConfigError
+from core.cache import Cache
+from core.errors import ConfigError
 from systems.dyvim.encoders_common import (
     VideoFeatures,
     cached,
@@ -182,7 +182,7 @@ def _raft_state(path, variant: str) -> dict:
     """The state dict of torchvision's raft_<variant> from `path`, or a WeightsNotFoundError that
     says what the file is instead (not a torch checkpoint; the other RAFT variant; not RAFT) and
     lists the keys expected."""
-    from bench.errors import WeightsNotFoundError
+    from core.errors import WeightsNotFoundError
 
     other = "small" if variant == "large" else "large"
     hint = (f"FwDF raft_{variant} needs torchvision's Raft_{variant.capitalize()}_Weights file (size tiny uses "
@@ -303,7 +303,7 @@ class FwDFEncoder(nn.Module):
     def extract(self, video_path: str | os.PathLike, start: float = 0.0, duration: float | None = None,
                 cache: Cache | None = None) -> VideoFeatures:
         """Motion maps of the clip [start, start + duration) at f_o, cached per video file + config."""
-        from bench.media import decode_frames
+        from core.media import decode_frames
 
         fps = video_rate(video_path, self.config.fps)
         w, h = self.config.frame_size

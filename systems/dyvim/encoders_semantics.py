@@ -1,7 +1,7 @@
 """DyViM's semantics encoders: z_s = SE(X_v^S), SE := E_image ∘ Avg-Pool (Eq. 2), and T5 over captions.
 
 `CLIPSemanticsEncoder` (the paper's choice): the MPEG-4 I-frames inside the clip window
-(`bench.media.keyframe_times`, read from packet flags) go through CLIP's vision tower; its last
+(`core.media.keyframe_times`, read from packet flags) go through CLIP's vision tower; its last
 hidden states (N_h = 50 tokens × d_s = 768 for ViT-B/32 at 224 px: 49 patches + CLS) are averaged
 over the keyframes → z_s ∈ R^{N_h × d_s}. A clip with no I-frame inside its window (long GOPs cut
 mid-way) uses its middle frame instead, and says so (`SemanticFeatures.fallback`). Clips with more
@@ -27,8 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.cache import Cache
-from bench.errors import ConfigError, DatasetError
+from core.cache import Cache
+from core.errors import ConfigError, DatasetError
 from systems.dyvim.encoders_common import (
     SIZES,
     SemanticFeatures,
@@ -157,7 +157,7 @@ class CLIPSemanticsEncoder(nn.Module):
     def keyframes(self, video_path, start: float, duration: float | None) -> tuple[np.ndarray, bool]:
         """The I-frames in [start, start + duration) as uint8 images with short side = the model's size,
         and whether the middle-frame fallback was used."""
-        from bench.media import decode_frames, keyframe_times, probe_video
+        from core.media import decode_frames, keyframe_times, probe_video
 
         info = probe_video(video_path)
         fps = float(info.fps) if info.fps and info.fps > 0 else 25.0

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.cache import Cache
-from bench.data.manifest import Clip
+from core.cache import Cache
+from core.manifest import Clip
 from systems.dyvim.codec import CODEC_VERSION
 from systems.dyvim.decoder import FRAME_RATE, SAMPLE_RATE, MusicDecoder, encode_audio
 from systems.dyvim.encoders import build_dynamics_encoder, build_semantics_encoder
@@ -71,7 +71,7 @@ class FeatureExtractor:
         return int(n_h), int(self.semantics.out_dim)
 
     def codes(self, clip: Clip) -> np.ndarray:
-        from bench.media import load_audio
+        from core.media import load_audio
 
         key = {"codec": self.decoder.source, "duration": clip.duration, "version": CODES_VERSION}
         if self.decoder.weights == "random":

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from systems.dyvim.conditioning import revert_delay_pattern
 from systems.dyvim.decoder import CODEBOOK_SIZE, PAD_ID, decoder_forward
 from systems.dyvim.model import Conditioning, memory_kwargs

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from systems.dyvim.conditioning import (
     ALIGNMENTS,
     DynamicsProjector,

@@ -36,7 +36,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from bench.errors import ConfigError, UnknownNameError
+from core.errors import ConfigError, UnknownNameError
 
 SCHEDULES = ("constant", "random", "step", "linear", "cosine")
 

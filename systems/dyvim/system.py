@@ -16,10 +16,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from bench.cache import Cache
-from bench.data.manifest import Clip
-from bench.media import fit_duration
-from bench.errors import ConfigError
+from core.cache import Cache
+from core.manifest import Clip
+from core.media import fit_duration
+from core.errors import ConfigError
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
 from systems.dyvim.decoder import SAMPLE_RATE, decode_codes, load_music_decoder
 from systems.dyvim.features import FeatureExtractor, collate, dynamics_head
@@ -119,7 +119,7 @@ class DyViMSystem(System):
                 progress(1)
 
     def train(self, train_clips: Sequence[Clip]) -> None:
-        from bench.data.split import grouped_split
+        from core.split import grouped_split
 
         if not train_clips:
             raise ConfigError("dyvim: the dataset has no train clips to train on")

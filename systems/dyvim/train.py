@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.atomic import write_text_atomic
-from bench.errors import BenchError, ConfigError
+from core.atomic import write_text_atomic
+from core.errors import BenchError, ConfigError
 from systems.dyvim.features import ClipFeatures, collate
 from systems.dyvim.model import DyViMModel, cosine_lr, token_nll
 from systems.dyvim.schedules import annealing_weights, weighted_token_loss

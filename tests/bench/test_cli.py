@@ -49,7 +49,7 @@ def test_bad_names_are_named_errors(mini_dataset):
 def test_missing_media_is_a_failure_naming_the_file_and_others_go_on(mini_dataset):
     root, ov = mini_dataset
     victim = sorted((root / "audio").glob("*.wav"))
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     test_ids = sorted(c.id for c in read_manifest(root) if c.split == "test")
     (root / "audio" / f"{test_ids[0]}.wav").unlink()
@@ -89,7 +89,7 @@ def test_kill_part_way_then_resume(mini_dataset):
 
 
 def test_generate_mux_writes_the_clip_video_with_the_generated_music(mini_dataset):
-    from bench.media import probe_video
+    from core.media import probe_video
 
     root, ov = mini_dataset
     bench("generate", "--systems", "slow_sine", "--dataset", "toy", *ov, "--name", "mux", "--mux")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from bench.executors import make_executor
 from bench.executors.base import Executor, Shard, ShardLost
 from bench.executors.records import read_jobs, read_shard_state, write_shard_state
@@ -118,10 +118,10 @@ def test_metric_embedding_shards_fill_the_cache_with_only_the_missing_files(tmp_
     local engine embeds in-process (no hook)."""
     import numpy as np
 
-    from bench.cache import Cache
+    from core.cache import Cache
     from bench.executors.embeddings import make_prefetch, missing_files
     from bench.executors.local import LocalExecutor
-    from bench.media import atomic_write_audio
+    from core.media import atomic_write_audio
     from metrics.evaluate import build_metric
 
     class Sharding(LocalExecutor):  # a non-local engine whose shards happen to run in this process

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench.errors import ConfigError, UnknownNameError
+from core.errors import ConfigError, UnknownNameError
 from bench.experiments import experiment_names, load_experiment, plan
 from bench.experiments.spec import experiment_from_dict, reduce_sweep, select_variants
 
@@ -429,7 +429,7 @@ def test_attention_stores_the_trained_fwdf_attention_and_draws_figure5(tmp_path,
             assert not np.allclose(z["received"], 1.0 / p)  # trained attention, not uniform
     assert "figures/figure5_attention.png" in html and "no stored attention maps" not in html
     assert (exp_dir / "report" / "figures" / "figure5_attention.svg").exists()
-    from bench.cache import Cache
+    from core.cache import Cache
     from bench.experiments.attention import received_attention, store_attention, trained_fwdf
     from reports.media import run_clips
     from systems.dyvim.encoders import build_dynamics_encoder

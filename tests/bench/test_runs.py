@@ -9,7 +9,7 @@ import soundfile as sf
 import yaml
 
 from bench import api
-from bench.errors import RunConfigMismatch, UnknownNameError
+from core.errors import RunConfigMismatch, UnknownNameError
 from bench.runs import request_seed
 
 
@@ -130,7 +130,7 @@ def test_unknown_names_list_the_known_ones(mini_dataset):
 def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, small_tmpfs, monkeypatch):
     """A real full disk (a small tmpfs as the runs folder): one named error, no per-clip
     failures, nothing half-written; after freeing space the same command resumes."""
-    from bench.errors import DiskFullError
+    from core.errors import DiskFullError
 
     root, ov = mini_dataset
     disk = small_tmpfs("300k")  # the run's config + env and two 2-s 16 kHz float wavs (128 KiB each)
@@ -147,7 +147,7 @@ def test_full_disk_stops_the_run_and_keeps_finished_files(mini_dataset, small_tm
 
 
 def test_a_run_with_other_dataset_settings_is_refused_not_rebuilt(mini_dataset):
-    from bench.errors import DatasetError
+    from core.errors import DatasetError
 
     root, ov = mini_dataset
     before = (root / "manifest.parquet").read_bytes()
@@ -158,7 +158,7 @@ def test_a_run_with_other_dataset_settings_is_refused_not_rebuilt(mini_dataset):
 
 
 def test_a_refused_run_writes_no_config_so_the_corrected_command_runs(mini_dataset):
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     root, ov = mini_dataset
     with pytest.raises(ConfigError, match="sample_rat"):
@@ -170,7 +170,7 @@ def test_a_refused_run_writes_no_config_so_the_corrected_command_runs(mini_datas
 
 
 def test_an_unquoted_special_value_gets_a_quoting_hint():
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"Hint: quote a value.*'dataset\.params\.source_dir=\"/data/m\(ä\)\"'"):
         api.load_config("aist", (), ["dataset.params.source_dir=/data/m(ä)"])

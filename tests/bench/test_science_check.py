@@ -90,7 +90,7 @@ def test_summary_pairs_by_clip_and_the_bar_line(tmp_path):
 
 
 def test_science_config_rejects_unknown_keys():
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     assert sc.ScienceConfig.from_dict({"seeds": [3, 4]}).seeds == (3, 4)
     with pytest.raises(ConfigError, match="unknown key"):

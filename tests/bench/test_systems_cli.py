@@ -49,7 +49,7 @@ def test_bench_run_with_a_baseline_records_failures_and_exits_3(mini_dataset, tm
     import shutil
     from pathlib import Path
 
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     root, ov = mini_dataset
     standins = Path(__file__).parents[1] / "systems" / "baselines" / "standins"

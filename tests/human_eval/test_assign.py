@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from human_eval.assign import build_plan
 
 CLIPS = [f"c{i}" for i in range(7)]

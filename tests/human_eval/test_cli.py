@@ -34,7 +34,7 @@ def test_help_and_missing_action():
 def test_create_invite_vote_results_export(mini_run, tmp_path):
     from fastapi.testclient import TestClient
 
-    from bench.media import probe_video
+    from core.media import probe_video
     from human_eval.app import create_app
     from human_eval.models import Assignment, Item
     from human_eval.storage import open_database

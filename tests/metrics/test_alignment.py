@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cache import Cache
-from bench.data.manifest import Clip
-from bench.media import atomic_write_audio, write_video
+from core.cache import Cache
+from core.manifest import Clip
+from core.media import atomic_write_audio, write_video
 from metrics import alignment as al
 
 FPS = 25
@@ -188,7 +188,7 @@ def test_alignment_with_madmom_beats(click_clip, tmp_path):
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     from bench.data import toy_music
-    from bench.errors import DatasetError
+    from core.errors import DatasetError
 
     if not toy_music.SOUNDFONT.is_file():
         pytest.skip("FluidR3_GM soundfont not installed: no toy dataset")

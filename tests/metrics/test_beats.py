@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from bench.cache import Cache
-from bench.media import atomic_write_audio
+from core.cache import Cache
+from core.media import atomic_write_audio
 from metrics import beats as mb
 
 SR = 22050
@@ -178,7 +178,7 @@ def test_beat_metric_with_madmom_and_ground_truth(tmp_path):
     """beat_tracker=madmom, and each truth tracker's F-measure against a clip's events file."""
     import json
 
-    from bench.data.manifest import Clip
+    from core.manifest import Clip
     from metrics.rhythm import BeatMetric
 
     (tmp_path / "events").mkdir()

@@ -77,7 +77,7 @@ def test_wrong_checkpoint_names_expected_keys(tmp_path):
 
 
 def test_missing_weights_names_file_and_url(tmp_path):
-    from bench.errors import WeightsNotFoundError
+    from core.errors import WeightsNotFoundError
 
     with pytest.raises(WeightsNotFoundError, match=r"music_audioset_epoch_15_esc_90\.14\.pt.*huggingface\.co/lukewys"):
         ClapEmbedder("music", weights="pretrained", cache_dir=tmp_path)
@@ -86,8 +86,8 @@ def test_missing_weights_names_file_and_url(tmp_path):
 
 
 def test_empty_file_is_a_named_error_and_warm_cache_builds_no_model(tmp_path):
-    from bench.cache import Cache
-    from bench.errors import MediaError
+    from core.cache import Cache
+    from core.errors import MediaError
 
     empty = tmp_path / "empty.wav"
     sf.write(empty, np.zeros(0, np.int16), 48000, subtype="PCM_16")

@@ -6,7 +6,7 @@ ends against av-benchmark's own encode_audio_with_sync / encode_video_with_sync,
 Not checked here (see the golden script): the full-size (12-block, 768-d) extractors run only in
 the golden script's --full mode (too slow for a CPU test; the test checks them at 2 blocks, 96-d,
 and the full-size synchronisation transformer); frame decoding at 25 fps is the harness's own
-(bench.media.decode_frames), not av-benchmark's torio/ffmpeg reader; the published
+(core.media.decode_frames), not av-benchmark's torio/ffmpeg reader; the published
 synchformer_state_dict.pth itself cannot be downloaded here, so no test runs the real weights.
 """
 
@@ -139,8 +139,8 @@ def test_mel_filterbank_is_torchaudios_htk_without_norm():
 
 
 def _clip(tmp_path, duration, name="c"):
-    from bench.data.manifest import Clip
-    from bench.media import write_video
+    from core.manifest import Clip
+    from core.media import write_video
 
     frames = np.full((int(25 * duration), 64, 80, 3), 40, np.uint8)
     frames[::12, 16:48, 20:60] = 230  # a flash every 0.48 s
@@ -175,7 +175,7 @@ def test_metric_with_random_weights_runs_says_so_and_leaves_short_clips_out(tmp_
 
 
 def test_pretrained_without_the_file_names_it_and_where_to_get_it(tmp_path, monkeypatch):
-    from bench.errors import WeightsNotFoundError
+    from core.errors import WeightsNotFoundError
 
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("BENCH_OFFLINE", "1")

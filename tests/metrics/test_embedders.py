@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from bench.cache import Cache, file_digest
-from bench.errors import ConfigError, UnknownNameError, WeightsNotFoundError
+from core.cache import Cache, file_digest
+from core.errors import ConfigError, UnknownNameError, WeightsNotFoundError
 from metrics.embedders import EMBEDDERS, Cnn14Embedder, VGGishEmbedder, make_embedder
 from metrics.errors import MetricError
 

@@ -43,8 +43,8 @@ def test_exact_point_estimate_is_the_sqrtm_value_also_with_fewer_clips_than_dims
 
 
 def test_fd_metrics_take_fd_method_and_record_it(tmp_path):
-    from bench.cache import Cache
-    from bench.errors import ConfigError
+    from core.cache import Cache
+    from core.errors import ConfigError
     from metrics.base import get_metric_class
     from metrics.frechet import DEFAULT_FD_METHOD
 

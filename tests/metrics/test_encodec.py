@@ -74,7 +74,7 @@ def test_wrong_checkpoint_names_expected_keys(tmp_path):
 
 
 def test_missing_weights_names_file_and_url(tmp_path):
-    from bench.errors import WeightsNotFoundError
+    from core.errors import WeightsNotFoundError
 
     with pytest.raises(WeightsNotFoundError, match=r"encodec_48khz-7e698e3e\.th.*dl\.fbaipublicfiles\.com"):
         EncodecEmbedder(48000, weights="pretrained", cache_dir=tmp_path)
@@ -83,7 +83,7 @@ def test_missing_weights_names_file_and_url(tmp_path):
 def test_short_audio_and_no_model_until_needed(tmp_path):
     import soundfile as sf
 
-    from bench.cache import Cache
+    from core.cache import Cache
 
     emb = EncodecEmbedder(24000, weights="random", seed=1)
     f = tmp_path / "short.wav"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.cache import Cache
-from bench.data.manifest import Clip
+from core.cache import Cache
+from core.manifest import Clip
 from metrics.base import Metric, Score
 from metrics.evaluate import evaluate
 

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from bench.errors import MediaError
+from core.errors import MediaError
 from metrics.preprocess import (REFERENCE_MIN_SAMPLES, load_like_reference, load_like_reference_vggish,
                                 resample_like_resampy, resample_sinc)
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench.errors import ConfigError, UnknownNameError, WeightsNotFoundError
+from core.errors import ConfigError, UnknownNameError, WeightsNotFoundError
 from metrics.presets import PRESETS, check_preset_weights, preset_metric_configs, unavailable_reason
 
 
@@ -51,8 +51,8 @@ def test_preset_rows_are_stamped(tmp_path):
 
     import soundfile as sf
 
-    from bench.cache import Cache
-    from bench.data.manifest import Clip
+    from core.cache import Cache
+    from core.manifest import Clip
     from metrics.evaluate import evaluate
 
     rng = np.random.RandomState(0)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data.manifest import Clip
-from bench.media import atomic_write_audio, write_video
+from core.manifest import Clip
+from core.media import atomic_write_audio, write_video
 from metrics import relevance as rel
 
 
@@ -45,7 +45,7 @@ def test_checkpoint_format_round_trip(tmp_path, monkeypatch):
 
 
 def test_missing_checkpoint_names_the_file(tmp_path):
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="imagebind_huge.pth"):
         rel.build_model("pretrained", tmp_path / "nowhere" / rel.CHECKPOINT_NAME)

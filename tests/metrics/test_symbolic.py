@@ -75,8 +75,8 @@ def test_midi_with_no_notes_has_defined_values(tmp_path):
 
 def test_symbolic_metric_uses_a_kept_midi(tmp_path):
     """A system's <clip>.mid beside its wav is read instead of transcribing the audio."""
-    from bench.data.manifest import Clip
-    from bench.media import atomic_write_audio, write_video
+    from core.manifest import Clip
+    from core.media import atomic_write_audio, write_video
 
     frames = np.full((50, 32, 32, 3), 60, np.uint8)
     frames[::10, 8:24, 8:24] = 220

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from bench.data.manifest import Clip
-from bench.media import atomic_write_audio, write_video
+from core.manifest import Clip
+from core.media import atomic_write_audio, write_video
 from metrics import retrieval, sync
 
 FPS = 25
@@ -165,7 +165,7 @@ def toy(tmp_path_factory):
 def test_toy_reference_music_shifted_by_known_offsets(toy, tmp_path):
     """The toy's own music, delayed or advanced by a known offset, is found at that offset, and
     every clip's own music is more synchronous with its video than another source's."""
-    from bench.media import load_audio
+    from core.media import load_audio
 
     # with a steady beat r(τ) has near-equal peaks one beat period apart, so an offset is only
     # identified modulo that period on some clips: shift the most clearly synchronous clip

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.media import atomic_write_audio
+from core.media import atomic_write_audio
 from metrics import trackers
 
 SR = 22050
@@ -54,7 +54,7 @@ def test_f_measure_conventions():
 
 
 def test_unknown_tracker_is_a_config_error():
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="beat_tracker"):
         trackers.check_beat_tracker("beat-this")

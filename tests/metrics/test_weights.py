@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from bench.errors import WeightsNotFoundError
+from core.errors import WeightsNotFoundError
 from metrics.embedders.weights import resolve_weights_file
 from metrics.errors import MetricError
 

@@ -63,7 +63,7 @@ def test_cmt_tempo_rescaling(tmp_path):
 
 
 def test_a_midi_without_notes_is_an_error_and_rates_are_honoured(tmp_path):
-    from bench.errors import MediaError
+    from core.errors import MediaError
     from systems.render import render_midi
 
     with pytest.raises(MediaError, match="has no notes"):

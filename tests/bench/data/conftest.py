@@ -30,7 +30,7 @@ def tone(duration: float, freq: float = 330.0, sr: int = SRC_SR, silent: tuple[f
 
 def video(path: Path, duration: float, audio: np.ndarray | None = None, shade: int = 60) -> Path:
     """A tiny H.264 video (32×32, 10 fps) with an optional AAC audio track."""
-    from bench.media import write_video
+    from core.media import write_video
 
     n = int(round(duration * FPS))
     frames = np.zeros((n, 32, 32, 3), np.uint8)

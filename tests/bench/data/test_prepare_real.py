@@ -14,9 +14,9 @@ import soundfile as sf
 
 from bench.data.aist import music_id, music_tempo, parse_views, prepare_aist, sequence_name
 from bench.data.bgm909 import prepare_bgm909
-from bench.data.manifest import read_info, read_manifest
+from core.manifest import read_info, read_manifest
 from bench.data.symmv import prepare_symmv, video_key
-from bench.errors import DatasetError
+from core.errors import DatasetError
 
 CLIP = 2.0  # as in conftest.py
 OUT_SR = 8000
@@ -73,7 +73,7 @@ def test_aist_grouped_clips_ids_sources_and_paths(aist_grouped, aist_src):
 
 
 def test_aist_reference_audio_is_the_music_window(aist_grouped, aist_src):
-    from bench.media import load_audio
+    from core.media import load_audio
 
     _, clips = aist_grouped
     c = next(c for c in clips if c.id == "gPO_sBM_c01_d10_mPO1_ch01__0002000")
@@ -215,7 +215,7 @@ def test_symmv_reference_is_the_videos_own_audio(symmv_prepared, media):
     _, clips = symmv_prepared
     c = next(c for c in clips if c.id == "00002__0002000")
     got, _ = sf.read(str(c.audio_path), dtype="float32")
-    from bench.media import resample
+    from core.media import resample
 
     want = resample(media.tone(4.5, 260, seed=2), media.SRC_SR, OUT_SR)[int(2 * OUT_SR):int(4 * OUT_SR)]
     # AAC is lossy: compare the waveform's correlation and level, not samples
@@ -255,7 +255,7 @@ def test_symmv_demucs_default_needs_weights(symmv_src, tmp_path):
 
 
 def test_own_audio_track_is_aligned_with_the_picture(tmp_path, media):
-    from bench.media import decode_audio_track
+    from core.media import decode_audio_track
 
     click = np.zeros(int(3.0 * media.SRC_SR), np.float32)
     click[media.SRC_SR:media.SRC_SR + 80] = 0.9  # at 1.0 s

@@ -77,7 +77,7 @@ def test_aist_prepare_once_then_run_evaluate_show_experiment(aist_layout, env, t
 def test_forced_rebuild_keeps_the_old_dataset_on_failure_and_reuses_items(aist_layout, env, monkeypatch):
     from bench import api
     from bench.data import videoaudio
-    from bench.errors import DatasetError
+    from core.errors import DatasetError
 
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -18,7 +18,7 @@ from bench.data.separation import (
     make_separator,
     register_separator,
 )
-from bench.errors import DatasetError, UnknownNameError, WeightsNotFoundError
+from core.errors import DatasetError, UnknownNameError, WeightsNotFoundError
 
 
 def test_none_is_identity():

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from bench.data.bgm909 import prepare_bgm909
-from bench.data.manifest import Clip
+from core.manifest import Clip
 from bench.data.stats import dataset_stats, validate_media
 
 

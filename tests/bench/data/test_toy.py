@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from bench.data import toy_music
-from bench.data.manifest import INFO_NAME, MANIFEST_NAME, read_info
+from core.manifest import INFO_NAME, MANIFEST_NAME, read_info
 from bench.data.toy import prepare_toy
-from bench.errors import DatasetError
-from bench.media.video import decode_frames, keyframe_times, probe_video
+from core.errors import DatasetError
+from core.media.video import decode_frames, keyframe_times, probe_video
 
 SR = 32000
 DUR = 10.0

@@ -59,6 +59,6 @@ def records(run_dir: Path, system: str) -> dict[str, dict]:
 
 
 def split_test_ids(root: Path) -> list[str]:
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     return sorted(c.id for c in read_manifest(root) if c.split == "test")

@@ -76,7 +76,7 @@ def _pop909_dataset(root):
     """Rename the mini dataset's sources to POP909 ids (Diff-BGM runs only on BGM909 clips)."""
     from dataclasses import replace
 
-    from bench.data.manifest import read_info, read_manifest, write_manifest
+    from core.manifest import read_info, read_manifest, write_manifest
 
     clips = read_manifest(root)
     ids = {s: f"{i + 1:03d}" for i, s in enumerate(sorted({c.source for c in clips}))}
@@ -88,7 +88,7 @@ def _pop909_dataset(root):
 
 @pytest.mark.skipif(not SOUNDFONT.is_file(), reason="FluidR3_GM soundfont not installed")
 def test_diffbgm_generates_each_song_once_and_names_a_skipped_song(mini_dataset, standin):
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     root, ov = mini_dataset
     repo = standin("diffbgm")
@@ -117,7 +117,7 @@ def test_diffbgm_generates_each_song_once_and_names_a_skipped_song(mini_dataset,
 
 def _segment_dataset(tmp_path, repo, seconds, list_dir, pattern, genre_name):
     """Authors' preprocessed segments + AIST++ videos + the official lists in a stand-in repo."""
-    from bench.media import atomic_write_audio, write_video
+    from core.media import atomic_write_audio, write_video
 
     videos, data = tmp_path / "aist_videos", tmp_path / f"segments_s{seconds}"
     names = []
@@ -188,7 +188,7 @@ def test_cdcd_generates_from_the_full_mask_not_from_the_ground_truth(tmp_path, s
     cid = sorted(p.stem for p in (result.run_dir / "cdcd").glob("*.wav"))[0]
     audio, sr = sf.read(result.run_dir / "cdcd" / f"{cid}.wav", dtype="float32")
     assert audio.shape == (6 * 32000,) and abs(dominant_hz(audio, sr) - 523) < 3  # not the reference's tone
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     clip = next(c for c in read_manifest(tmp_path / "aist_cdcd") if c.id == cid)
     assert clip.duration == 6.0 and clip.source == "m" + cid.split("_m")[1][:3]
@@ -219,7 +219,7 @@ def _tiny_blip_and_bert(d):
 @pytest.mark.slow
 @pytest.mark.skipif(not SOUNDFONT.is_file(), reason="FluidR3_GM soundfont not installed")
 def test_diffbgm_extracts_missing_caption_features_with_blip_and_bert(mini_dataset, standin, tmp_path):
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     root, ov = mini_dataset
     repo = standin("diffbgm")

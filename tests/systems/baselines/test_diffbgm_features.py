@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.media import write_video
+from core.media import write_video
 from systems.baselines.external import DRIVERS
 from systems.render import SOUNDFONT
 from tests.systems.baselines.conftest import failures, run, system_overrides
@@ -85,7 +85,7 @@ def test_clip2video_driver_saves_one_512_d_row_per_sampled_frame(standin, tmp_pa
 
 @pytest.mark.skipif(not SOUNDFONT.is_file(), reason="FluidR3_GM soundfont not installed")
 def test_diffbgm_extracts_visual_and_shot_features_with_its_default_steps(mini_dataset, standin, tmp_path):
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     root, ov = mini_dataset
     repo, c2v, tnet = standin("diffbgm"), standin("clip2video"), standin("transnetv2")
@@ -177,7 +177,7 @@ def test_an_unknown_option_key_is_an_error_naming_it_the_system_and_a_close_matc
 def test_a_mistyped_option_stops_the_run_before_any_clip(mini_dataset, standin):
     """Hydra refuses `system.vidmuse.timout=5` itself; `++` (or a user's YAML) adds the key, which the
     adapter refuses, so the run stops before any clip instead of ignoring it."""
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     root, ov = mini_dataset
     repo = standin("vidmuse")

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
 from systems.baselines.normalise import RawOutput, append_record, midi_name, normalise, protocol_midi
 from systems.render import SOUNDFONT
 from tests.systems.baselines.conftest import failures, run, split_test_ids, system_overrides
@@ -95,7 +95,7 @@ def test_video2music_run_keeps_its_midi_and_the_symbolic_metric_reads_it(mini_da
         raise AssertionError("transcribed although the MIDI was kept")
 
     monkeypatch.setattr(trackers, "transcribe", no_transcription)
-    from bench.data.manifest import read_manifest
+    from core.manifest import read_manifest
 
     clip = next(c for c in read_manifest(root) if c.id == ids[0])
     ns = symbolic.SymbolicMetric(cache=False)._notes(wav, clip)

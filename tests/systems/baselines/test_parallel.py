@@ -19,7 +19,7 @@ DRIVER = Path(external.__file__).with_name("drivers") / "video2music_generate.py
 
 
 def test_two_video2music_clips_download_clip_once_and_intact(standin, tmp_path):
-    from bench.media import write_video
+    from core.media import write_video
 
     repo = standin("video2music")
     blob = np.random.default_rng(0).bytes(600 * 1024)  # ~75 chunks of 8 KiB at 10 ms: the two overlap
@@ -141,7 +141,7 @@ def test_a_baseline_step_runs_on_its_leased_gpu(tmp_path, monkeypatch):
 def test_gpus_option_is_checked():
     import pytest
 
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     assert external.parse_gpus(None) == [] and external.parse_gpus("0, 1") == ["0", "1"]
     with pytest.raises(ConfigError, match="distinct GPU indices"):

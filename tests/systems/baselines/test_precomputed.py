@@ -37,7 +37,7 @@ def test_any_rate_and_length_is_normalised_a_missing_clip_and_a_corrupt_file_fai
 
 
 def test_a_file_naming_no_clip_is_refused_unless_ignored(mini_dataset, tmp_path):
-    from bench.errors import ConfigError
+    from core.errors import ConfigError
 
     root, ov = mini_dataset
     ids = split_test_ids(root)

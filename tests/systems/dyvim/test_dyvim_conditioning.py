@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from systems.dyvim.conditioning import (
     DynamicsProjector,
     SemanticsProjector,

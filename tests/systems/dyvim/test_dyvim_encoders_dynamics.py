@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cache import Cache
-from bench.errors import ConfigError, WeightsNotFoundError
-from bench.media import write_video
+from core.cache import Cache
+from core.errors import ConfigError, WeightsNotFoundError
+from core.media import write_video
 from systems.dyvim.encoders import (
     FwDFConfig,
     FwDFEncoder,

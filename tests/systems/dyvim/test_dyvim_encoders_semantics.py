@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from bench.cache import Cache
-from bench.data.manifest import Clip
-from bench.errors import ConfigError, DatasetError, WeightsNotFoundError
-from bench.media import decode_frames, keyframe_times, write_video
+from core.cache import Cache
+from core.manifest import Clip
+from core.errors import ConfigError, DatasetError, WeightsNotFoundError
+from core.media import decode_frames, keyframe_times, write_video
 from systems.dyvim.encoders import (
     CLIPSemanticsConfig,
     CLIPSemanticsEncoder,

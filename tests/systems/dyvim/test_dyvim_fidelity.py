@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from bench.errors import ConfigError, WeightsNotFoundError
+from core.errors import ConfigError, WeightsNotFoundError
 from systems.dyvim.decoder import decoder_forward, load_music_decoder, summed_code_embeddings
 from systems.dyvim.encoders_ablation import PoseConfig, PoseEncoder
 from systems.dyvim.model import DyViMConfig, DyViMModel

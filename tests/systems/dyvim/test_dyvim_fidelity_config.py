@@ -65,8 +65,8 @@ def test_fwdf_and_alignment_keys_reach_the_model_from_hydra_without_plus():
 
 
 def test_fwdf_pool_and_frame_size_are_in_the_cache_key(tmp_path):
-    from bench.cache import Cache
-    from bench.media import write_video
+    from core.cache import Cache
+    from core.media import write_video
     from systems.dyvim.encoders import build_dynamics_encoder
 
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from systems.dyvim.decoder import PAD_ID, decoder_forward, load_music_decoder
 from systems.dyvim.encoders_ablation import PoseConfig, PoseEncoder
 from systems.dyvim.generate import SamplingConfig, sample_codes

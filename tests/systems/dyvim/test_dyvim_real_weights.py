@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import WeightsNotFoundError
+from core.errors import WeightsNotFoundError
 
 
 @pytest.fixture(scope="module")

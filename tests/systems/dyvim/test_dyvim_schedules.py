@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from systems.dyvim.conditioning import apply_delay_pattern, revert_delay_pattern
 from systems.dyvim.schedules import SCHEDULES, annealing_weights, delayed_weights, weighted_token_loss
 

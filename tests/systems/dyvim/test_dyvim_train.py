@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import ConfigError
+from core.errors import ConfigError
 from systems.dyvim.features import ClipFeatures
 from systems.dyvim.model import DyViMConfig
 from systems.dyvim.system import build_model

@@ -1,13 +1,29 @@
-"""The science check's report page (artefact `science`): drawn from `<dataset>/science/results.json`
+"""The science check's results vocabulary (folder and file names, conditions and their labels, the
+reader of results.json) and its report page (artefact `science`): drawn from `<dataset>/science/results.json`
 only (nothing is recomputed): the table of held-out NLL per condition with its gain over the full
 model, the floors and the codes' onset probe, and the peri-onset gain figure."""
 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
-from bench.experiments.science import CONTROLS, DYNAMICS_CONTROLS, LABELS, PERI, SCIENCE_DIR, read_results
+SCIENCE_DIR = "science"
+RESULTS_FILE = "results.json"
+PER_CLIP_FILE = "per_clip.csv"
+DYNAMICS_CONTROLS = ("dyn_time_shuffled", "dyn_other_clip", "dyn_time_mean")
+SEMANTICS_CONTROLS = ("sem_other_clip", "sem_mean")
+CONTROLS = DYNAMICS_CONTROLS + SEMANTICS_CONTROLS
+LABELS = {"full": "full (own dynamics + semantics)", "dyn_time_shuffled": "dynamics shuffled in time",
+          "dyn_other_clip": "another clip's dynamics", "dyn_time_mean": "dynamics averaged over time",
+          "sem_other_clip": "another clip's keyframes (CLIP)", "sem_mean": "mean CLIP state (dataset)"}
+PERI = 12  # frames either side of an onset in the peri-onset gain curve
+
+
+def read_results(out_dir: Path) -> dict | None:
+    path = Path(out_dir) / RESULTS_FILE
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def science_table(dataset: str, res: dict) -> str:

@@ -7,8 +7,8 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from bench.data.manifest import Clip
-from bench.media import decode_frames, load_audio, probe_video, write_video
+from core.manifest import Clip
+from core.media import decode_frames, load_audio, probe_video, write_video
 
 
 def mux_clip(clip: Clip, wav: Path, out: Path) -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import atomic_path
-from bench.errors import MediaError
+from core.atomic import atomic_path
+from core.errors import MediaError
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def load_audio(
 
 
 def atomic_write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> Path:
-    """Write a WAV atomically (see `bench.atomic`): a killed write never counts as finished.
+    """Write a WAV atomically (see `core.atomic`): a killed write never counts as finished.
 
     Float WAVs are written without libsndfile's PEAK chunk, which stamps the write time into the
     header: identical audio then gives identical bytes, so content hashes (the cache, evaluation

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.atomic import atomic_path
-from bench.errors import MediaError
+from core.atomic import atomic_path
+from core.errors import MediaError
 
 
 @dataclass(frozen=True)
