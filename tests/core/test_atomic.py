@@ -6,9 +6,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from bench.atomic import atomic_path, remove_stale_temps
-from bench.errors import DiskFullError
-from bench.media import atomic_write_audio
+from core.atomic import atomic_path, remove_stale_temps
+from core.errors import DiskFullError
+from core.media import atomic_write_audio
 
 
 def test_failed_write_leaves_nothing(tmp_path):
@@ -29,8 +29,8 @@ def test_full_disk_is_a_named_error_and_nothing_is_kept(small_tmpfs):
 
 
 def test_full_disk_from_pyav_and_pyarrow_is_named(small_tmpfs):
-    from bench.data.manifest import Clip, write_manifest
-    from bench.media import write_video
+    from core.manifest import Clip, write_manifest
+    from core.media import write_video
 
     disk = small_tmpfs("32k")
     rng = np.random.default_rng(0)
@@ -45,8 +45,8 @@ def test_full_disk_from_pyav_and_pyarrow_is_named(small_tmpfs):
 
 
 def test_read_only_folder_is_a_named_error(read_only_dir):
-    from bench.atomic import write_text_atomic
-    from bench.errors import ReadOnlyError
+    from core.atomic import write_text_atomic
+    from core.errors import ReadOnlyError
 
     with pytest.raises(ReadOnlyError, match=r"cannot write here \(Read-only file system\)"):
         atomic_write_audio(read_only_dir / "x.wav", np.zeros(10, np.float32), 8000)
@@ -62,14 +62,14 @@ def test_files_get_the_umask_permissions_not_mkstemps_0600(tmp_path):
     try:
         import importlib
 
-        import bench.atomic
+        import core.atomic
 
-        importlib.reload(bench.atomic)
-        p = bench.atomic.write_text_atomic(tmp_path / "a.txt", "x")
+        importlib.reload(core.atomic)
+        p = core.atomic.write_text_atomic(tmp_path / "a.txt", "x")
         assert stat.S_IMODE(p.stat().st_mode) == 0o644
     finally:
         os.umask(old)
-        importlib.reload(bench.atomic)
+        importlib.reload(core.atomic)
 
 
 def test_a_killed_writer_leaves_only_a_temp_file(tmp_path):
@@ -77,7 +77,7 @@ def test_a_killed_writer_leaves_only_a_temp_file(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         import numpy as np, soundfile as sf
-        from bench.media import atomic_write_audio
+        from core.media import atomic_write_audio
         real = sf.SoundFile.write
         def write_then_die(self, data):
             real(self, data[: len(data) // 2])

@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 
-from bench.cache import Cache
+from core.cache import Cache
 
 
 def test_content_addressed_hits_and_misses(tmp_path):
@@ -46,7 +46,7 @@ def test_an_entry_replaced_by_another_valid_entry_is_a_miss_with_a_warning(tmp_p
 
     import pytest
 
-    from bench.cache import CacheEntryMismatch
+    from core.cache import CacheEntryMismatch
 
     cache = Cache(tmp_path)
     k1, k2 = cache.key("e", {}, [b"one"]), cache.key("e", {}, [b"two"])
@@ -69,7 +69,7 @@ FILL = """
 import os, sys, time
 import numpy as np
 from pathlib import Path
-from bench.cache import Cache
+from core.cache import Cache
 root, src, counter = map(Path, sys.argv[1:4])
 def compute():
     (counter / f"computed-{os.getpid()}").touch()
@@ -95,7 +95,7 @@ def test_two_processes_filling_the_same_entry_compute_it_once(tmp_path):
 def test_a_full_disk_under_the_cache_is_a_named_error_and_no_entry(small_tmpfs):
     import pytest
 
-    from bench.errors import DiskFullError
+    from core.errors import DiskFullError
 
     disk = small_tmpfs("64k")
     cache = Cache(disk)

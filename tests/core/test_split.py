@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
-from bench.data.manifest import Clip
-from bench.data.split import grouped_split, official_split
-from bench.errors import DatasetError
+from core.manifest import Clip
+from core.split import grouped_split, official_split
+from core.errors import DatasetError
 
 
 def _clips(n_sources=30, per=(1, 2, 3, 4, 5)):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.errors import MediaError
-from bench.media import atomic_write_audio, fit_duration, load_audio, read_audio, resample, to_mono
+from core.errors import MediaError
+from core.media import atomic_write_audio, fit_duration, load_audio, read_audio, resample, to_mono
 
 
 def test_fit_duration_trims_and_pads_exactly():

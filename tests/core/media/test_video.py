@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bench.errors import MediaError
-from bench.media import decode_frames, keyframe_times, mux_audio, probe_video, write_video
+from core.errors import MediaError
+from core.media import decode_frames, keyframe_times, mux_audio, probe_video, write_video
 
 
 @pytest.fixture(scope="module")
