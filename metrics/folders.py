@@ -26,8 +26,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from bench.data.manifest import Clip
-from bench.errors import ConfigError, MediaError
+from core.manifest import Clip
+from core.errors import ConfigError, MediaError
 from metrics.base import Score
 from metrics.errors import PairingError
 
@@ -269,8 +269,8 @@ def publish(staged: Path, out: Path, finish=None) -> None:
 def set_fingerprint(config: Mapping, gen: Mapping[str, Path], ref: Mapping[str, Path], paired: bool,
                     n_resamples: int, seed: int) -> str:
     """What an unpaired row depends on: config, bootstrap settings, every file's bytes (both sets)."""
-    from bench import __version__
-    from bench.cache import file_digest
+    from core import __version__
+    from core.cache import file_digest
 
     h = hashlib.sha256(json.dumps({"metric": dict(config), "paired": paired, "n_resamples": n_resamples,
                                    "seed": seed, "bench": __version__}, sort_keys=True, default=str).encode())
@@ -293,7 +293,7 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
     import pandas as pd
     import yaml
 
-    from bench.cache import Cache
+    from core.cache import Cache
     from metrics.evaluate import Evaluation
     from metrics.presets import check_preset_weights
 
@@ -338,9 +338,14 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
                          "metrics": list(configs)}}, sort_keys=False))
         finish = None
         if report:
-            from reports.html import write_report
+            from reports.html import REPORT_DIR, write_report
 
-            finish = write_report
+            if (out / MARKER).is_file() and (out / REPORT_DIR).is_dir():
+                # kept as it is (not re-rendered) when every input it was rendered from is unchanged
+                shutil.copytree(out / REPORT_DIR, staged / REPORT_DIR, symlinks=True)
+
+            def finish(folder):
+                write_report(folder, force=False)
         publish(staged, out, finish)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
@@ -379,8 +384,8 @@ def _metric_rows(key, cfg, gen: FolderSet, ref: FolderSet, unpaired, out: Path, 
 def _unpaired_rows(key, cfg, gen: FolderSet, ref: FolderSet, fp, n_resamples, seed, cache):
     import warnings
 
-    from bench.envinfo import package_versions
-    from bench.generation import accepted_kwargs
+    from core.envinfo import package_versions
+    from core.options import accepted_kwargs
     from metrics.base import get_metric_class
     from metrics.errors import MetricFailed
     from metrics.evaluate import summarise

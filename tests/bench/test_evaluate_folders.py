@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.errors import ConfigError, WeightsNotFoundError
+from core.errors import ConfigError, WeightsNotFoundError
 from metrics.errors import MetricFailed, PairingError
 from tests.metrics.conftest import load_script
 
@@ -181,3 +181,33 @@ def test_sample_rate_and_unpaired_pick_the_configs():
     # the Hydra route (no suite): metric.fd.sample_rate=32000 is a valid override
     _, cfgs, _ = folder_metric_configs(metrics=["fd"], overrides=["metric.fd.sample_rate=32000"], weights="random")
     assert cfgs["fd"]["sample_rate"] == 32000 and cfgs["fd"]["weights"] == "random"
+
+
+def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatch):
+    """`bench evaluate --run R --suite S --sample-rate 32000`: the suite's metrics and their
+    settings reach bench.api.evaluate as Hydra overrides that compose (checked with load_config)."""
+    from bench import api, commands
+    from bench.cli import build_parser
+
+    seen = {}
+
+    def fake_evaluate(run, metrics=None, compare=(), allow_missing=None, overrides=()):
+        seen.update(metrics=metrics, overrides=list(overrides))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(api, "evaluate", fake_evaluate)
+    args = build_parser().parse_args(["evaluate", "--run", "runs/x", "--suite", "fadtk-encodec", "--metrics", "fad"])
+    with pytest.raises(SystemExit):
+        commands.cmd_evaluate(args)
+    assert seen["metrics"] == ["fad"]
+    assert "++metric.fad.embedder=encodec_24k" in seen["overrides"]
+    assert "++metric.fad.preset=fadtk-encodec" in seen["overrides"]
+    cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
+    assert cfg.metric.fad.embedder == "encodec_24k" and cfg.metric.fad.preset == "fadtk-encodec"
+    args = build_parser().parse_args(["evaluate", "--run", "runs/x", "--metrics", "fd,kl", "--sample-rate", "32000"])
+    with pytest.raises(SystemExit):
+        commands.cmd_evaluate(args)
+    cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
+    assert cfg.metric.fd.sample_rate == 32000 and cfg.metric.kl.sample_rate == 32000
+    with pytest.raises(ConfigError, match="--generated/--reference"):
+        commands.cmd_evaluate(build_parser().parse_args(["evaluate", "--run", "runs/x", "--unpaired"]))
