@@ -111,6 +111,7 @@ def _close_weights(a, b, atol=1e-5):
     return sa.keys() == sb.keys() and all(torch.allclose(sa[k], sb[k], atol=atol) for k in sa)
 
 
+@pytest.mark.slow  # ~25 s on two shared cores (two trainings)
 def test_gradient_accumulation_keeps_the_global_batch_loss(tmp_path):
     """Batch 4 as 2 micro-batches of 2: the same loss curve and weights as one batch of 4."""
     base = dict(steps=4, batch_size=4, lr=1e-3, warmup_steps=2, eval_every=2, segment_seconds=0.5)
