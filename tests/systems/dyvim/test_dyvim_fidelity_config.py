@@ -51,9 +51,10 @@ def test_fwdf_and_alignment_keys_reach_the_model_from_hydra_without_plus():
     from systems.dyvim.model import DyViMConfig
     from systems.dyvim.system import MODEL_KEYS, build_model
 
-    cfg = compose(None, ["dyvim"], ["system.dyvim.fwdf_pool=4", "system.dyvim.fwdf_frame_size=[256,128]",
-                                    "system.dyvim.dynamics_alignment=input", "system.dyvim.weights_paths.fwdf=/w/raft.pth",
-                                    "system.dyvim.weights_paths.clip=/w/clip"], metrics=[])
+    overrides = ["system.dyvim.fwdf_pool=4", "system.dyvim.fwdf_frame_size=[256,128]",
+                 "system.dyvim.dynamics_alignment=input", "system.dyvim.weights_paths.fwdf=/w/raft.pth",
+                 "system.dyvim.weights_paths.clip=/w/clip"]  # no '+': the keys are in dyvim.yaml
+    cfg = compose(None, ["dyvim"], overrides, metrics=[])
     dy = cfg.system.dyvim
     assert (dy.weights_paths.fwdf, dy.weights_paths.clip, dy.weights_paths.i3d) == ("/w/raft.pth", "/w/clip", None)
     keys = {k: dy[k] for k in MODEL_KEYS if k in dy}
