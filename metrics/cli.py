@@ -40,14 +40,22 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(highlight=False)
     if args.metrics_verb == "show":
-        from metrics.presets import get_preset, preset_metric_configs
+        from bench.errors import UnknownNameError
+        from metrics.presets import PRESETS, preset_metric_configs, unavailable_reason
 
-        preset = get_preset(args.preset)
-        console.print(f"{preset.name}: as {preset.peer} — {preset.description}")
-        console.print(json.dumps(preset_metric_configs(preset.name), indent=2))
+        if args.preset not in PRESETS:
+            raise UnknownNameError("metric preset", args.preset, list(PRESETS))
+        preset = PRESETS[args.preset]
+        why = unavailable_reason(preset)
+        console.print(f"{preset.name}: as {preset.peer} — {preset.description}", soft_wrap=True)
+        if why:
+            console.print(f"unavailable here: {why}", soft_wrap=True)
+        console.print(json.dumps(preset.metrics if why else preset_metric_configs(preset.name), indent=2))
         console.print(f"parity: {preset.parity}")
+        for key, how in preset.protocol.items():
+            console.print(f"as {preset.peer} computes {key}: {how}", soft_wrap=True)
         for part, why in preset.omitted.items():
-            console.print(f"not computed here: {part}: {why}")
+            console.print(f"not computed here: {part}: {why}", soft_wrap=True)
         return 0
     if args.metrics_verb != "list":
         console.print("usage: bench metrics list | bench metrics show PRESET")

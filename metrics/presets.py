@@ -35,6 +35,8 @@ class Preset:
     parity: str = ""
     #: parts of the peer tool's protocol this preset does not compute here, with why
     omitted: dict[str, str] = field(default_factory=dict)
+    #: the peer's exact settings per metric key, read from its code (what a parity check must match)
+    protocol: dict[str, str] = field(default_factory=dict)
 
 
 _AUDIOLDM_EVAL = "audioldm_eval 0.0.3"
@@ -93,15 +95,31 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("stable-audio-metrics", _SAM,
            {"fad": {"name": "fad", "embedder": "openl3_mel256_music_512"}, "kl": {"name": "kl", "embedder": "passt"}},
            "FD on OpenL3 frames (mel256, music, 512-d, 48 kHz, 0.5 s hop; its openl3_fd, stored under key fad), "
-           "KL(reference ‖ generated) on PaSST AudioSet label distributions (its passt_kld)",
-           omitted={"clap_score": _CLAP_SCORE}, parity="the openl3 and passt embedder modules'"),
+           "KL(generated ‖ reference) on PaSST AudioSet label distributions (its passt_kld; note the direction, "
+           "audiocraft's is the other)",
+           omitted={"clap_score": _CLAP_SCORE}, parity="the openl3 and passt embedder modules'",
+           protocol={
+               "fad": "src/openl3_fd.py openl3_fd: librosa.load(sr=None, mono=False), pyloudnorm peak −1 dB, "
+                      "soxr.resample to `samplingrate` (their MusicCaps example: 44100; up to 48000), openl3 "
+                      "mel256/music/512 with hop 0.5 s; channels=2 (their example) concatenates L and R "
+                      "embeddings (1024-d; mono copied to both); all frames pooled; scipy sqrtm FD (eps 1e-6 retry)",
+               "kl": "src/passt_kld.py passt_kld: librosa.load(sr=32000, mono), peak −1 dB, 10-s windows every 5 s "
+                     "(starts 0, 5, … < max(5 s, length − 5 s); a window under 10 s is zero-padded to 10 s when longer than 1.5 s, "
+                     "else passed as it is), PaSST logits averaged over "
+                     "windows (collect='mean') then softmax; KL(generated ‖ reference + 1e-6) = "
+                     "F.kl_div((ref_p + 1e-6).log(), eval_p, reduction='sum'), averaged over clips"}),
     Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt"}},
            "KLD on PaSST (PasstKLDivergenceMetric: softmax over AudioSet labels per 10-s segment, "
            "KL(target ‖ generated + 1e-6))",
            omitted={"fad": "audiocraft's FAD runs Google's TensorFlow VGGish (frechet_audio_distance); no TF here — "
                            "use audioldm_eval-0.0.3's torch VGGish FAD, which differs from it",
                     "clap_score": _CLAP_SCORE},
-           parity="the passt embedder module's"),
+           parity="the passt embedder module's",
+           protocol={"kl": "audiocraft/metrics/kld.py PasstKLDivergenceMetric: convert_audio to 32 kHz mono, "
+                           "10-s segments without overlap (segments ≤ 0.15 s dropped, no padding), softmax of "
+                           "PaSST logits per segment, each segment a pair; kld = KL(target ‖ generated + 1e-6) "
+                           "= kl_div((pred + 1e-6).log(), target).sum(-1), mean over segments (also kld_qp, "
+                           "kld_both)"}),
 ]}
 
 DEFAULT_PRESET = "audioldm_eval-0.0.3"

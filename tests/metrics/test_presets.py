@@ -128,3 +128,11 @@ def test_missing_weights_error_names_embedders_without_a_declared_file(tmp_path)
         check_preset_weights(configs, cache_dir=tmp_path)
     assert "clap_music" in str(exc.value) and "Cnn14_16k_mAP=0.438.pth" in str(exc.value)
     assert "2 pretrained weights file(s) missing" in str(exc.value)
+
+
+def test_bench_metrics_show_prints_the_peer_protocol_even_when_unavailable():
+    out = subprocess.run([sys.executable, "-m", "bench", "metrics", "show", "stable-audio-metrics"], capture_output=True,
+                         text=True, timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    assert "KL(generated ‖ reference + 1e-6)" in out.stdout and "clap_score" in out.stdout
+    assert "openl3_mel256_music_512" in out.stdout
