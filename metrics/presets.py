@@ -108,7 +108,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                      "else passed as it is), PaSST logits averaged over "
                      "windows (collect='mean') then softmax; KL(generated ‖ reference + 1e-6) = "
                      "F.kl_div((ref_p + 1e-6).log(), eval_p, reduction='sum'), averaged over clips"}),
-    Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt"}},
+    Preset("stable-audio-metrics-stereo", _SAM,
+           {"fad": {"name": "fad", "embedder": "openl3_mel256_music_1024_stereo"},
+            "kl": {"name": "kl", "embedder": "passt"}},
+           "as stable-audio-metrics with openl3_fd(channels=2): L ‖ R OpenL3 frames (1024-d), the setting of its "
+           "MusicCaps example and of Stable Audio's published numbers",
+           omitted={"clap_score": _CLAP_SCORE}, parity="as stable-audio-metrics"),
+    Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt_audiocraft"}},
            "KLD on PaSST (PasstKLDivergenceMetric: softmax over AudioSet labels per 10-s segment, "
            "KL(target ‖ generated + 1e-6))",
            omitted={"fad": "audiocraft's FAD runs Google's TensorFlow VGGish (frechet_audio_distance); no TF here — "
