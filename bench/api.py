@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from bench.data.manifest import Clip
+from core.manifest import Clip
+from core.runfiles import select_clips  # noqa: F401  (re-exported: bench.api.select_clips)
 
 
 @dataclass
@@ -49,16 +50,6 @@ def dataset_clips(cfg, auto_prepare: bool = True) -> list[Clip]:
     from bench.data.prepare import load_dataset
 
     return load_dataset(cfg.dataset, auto_prepare=auto_prepare)
-
-
-def select_clips(clips: list[Clip], split: str, limit: int | None) -> list[Clip]:
-    from bench.errors import ConfigError
-
-    if split not in ("train", "test", "all"):
-        raise ConfigError(f"run.split must be train, test or all, got {split!r}")
-    chosen = [c for c in clips if split == "all" or c.split == split]
-    chosen.sort(key=lambda c: c.id)
-    return chosen[:limit] if limit else chosen
 
 
 def prepare(dataset: str, overrides: Sequence[str] = (), force: bool = False) -> list[Clip]:
@@ -101,8 +92,8 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
     The system is configured as in a run on `dataset` (its `runs/<name>/<system>/train/` checkpoint
     is used unless `checkpoint` is given); each whole video is one clip."""
     from bench.config import to_dict
-    from bench.errors import ConfigError, MediaError
-    from bench.media import atomic_write_audio, mux_audio, probe_video
+    from core.errors import ConfigError, MediaError
+    from core.media import atomic_write_audio, mux_audio, probe_video
     from bench.runs import validate_output
     from systems.base import GenerationRequest
 
@@ -143,8 +134,8 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
     import yaml
     from omegaconf import OmegaConf
 
-    from bench.cache import Cache
-    from bench.errors import ConfigError
+    from core.cache import Cache
+    from core.errors import ConfigError
     from bench.executors import make_executor
     from bench.executors.embeddings import make_prefetch
     from bench.runs import CONFIG_NAME
@@ -216,7 +207,7 @@ def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str =
 def build_one_system(conf: dict, clips: Sequence[Clip], name: str):
     """(System, SystemContext) for system `name` of `conf`, built once; the device is resolved
     (importing torch) only when the system's class runs models on one."""
-    from bench.envinfo import resolve_device
+    from core.envinfo import resolve_device
     from bench.generation import build_system
     from systems.base import get_system_class
 
@@ -273,14 +264,14 @@ def generate(cfg, console=None) -> RunResult:
 
     from bench.config import to_dict
     from bench.executors import make_executor
-    from bench.generation import GenerationJob, identity_config
+    from bench.generation import GenerationJob, identity_config, run_jobs
     from bench.runs import Run
 
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
     selected = select_clips(clips, conf["run"]["split"], conf["run"]["limit"])
     if not selected:
-        from bench.errors import ConfigError
+        from core.errors import ConfigError
 
         raise ConfigError(f"dataset {cfg.dataset.name!r} has no clips in split {conf['run']['split']!r}")
     run_dir_root = Path(conf["paths"]["runs_root"])
@@ -315,7 +306,7 @@ def generate(cfg, console=None) -> RunResult:
         result.systems.append(summary)
     with executor, tqdm(total=sum(len(j.requests) for j in jobs), desc=f"generate ({executor.engine})",
                         unit="clip", disable=None if jobs else True) as bar:
-        for outcome in executor.map(jobs, bar.update):
+        for outcome in run_jobs(executor, jobs, bar.update):
             summary = summaries[outcome.system]
             summary.generated += outcome.done
             summary.failed += outcome.failed

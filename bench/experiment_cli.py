@@ -90,7 +90,7 @@ def _run(args) -> int:
         from reports.html import write_report
 
         print(f"report: {write_report(result.dir, paper=args.paper, force=False)}")
-        from reports.experiment_report import refresh_related_reports
+        from reports.html import refresh_related_reports
 
         for path in refresh_related_reports(result.dir, paper=args.paper):  # e.g. Table 2's other half
             print(f"report: {path} (shares its paper table)")

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from core.atomic import make_dirs
-from core.errors import ConfigError, DiskFullError, ReadOnlyError
+from core.errors import DiskFullError, ReadOnlyError
 from core.media import atomic_write_audio
 from core.options import accepted_kwargs  # noqa: F401  (re-exported)
+from bench.executors.base import Executor, Shard
+from bench.executors.records import read_shard_state
 from bench.runs import append_failure, failure_record, is_finished, output_name, validate_output
 from systems.base import GenerationRequest, System, SystemContext, get_system_class, iter_batches
 
@@ -48,13 +50,24 @@ class JobOutcome:
         return {"done": self.done, "failed": self.failed, "already_done": self.already_done}
 
 
-def job_shard(job: "GenerationJob", max_workers: int | None = None):
-    """The executor's view of a job (bench.executors.base.Shard)."""
-    from bench.executors.base import Shard
-
+def job_shard(job: "GenerationJob", max_workers: int | None = None, threads: int | None = None) -> Shard:
+    """The executor's view of a job."""
     return Shard(run_job, job, job.shard_id or f"{job.system}-{id(job):x}", job.system, len(job.requests),
                  job.run_dir, tuple(output_name(r.clip.id, r.sample_index) for r in job.requests),
-                 job.max_workers or max_workers)
+                 job.max_workers or max_workers, threads)
+
+
+def run_jobs(executor: Executor, jobs, progress) -> Iterator[JobOutcome]:
+    """Generation jobs on `executor` → one JobOutcome per job as each finishes (a lost shard's
+    unfinished clips count as failed)."""
+    shards = [job_shard(job, threads=executor.threads_per_task) for job in jobs]
+    for shard, result in executor.run(shards, progress):
+        if isinstance(result, BaseException):
+            state = read_shard_state(shard.run_dir, shard.shard_id)
+            yield JobOutcome(shard.group, failed=max(0, shard.size - int(state.get("progress", 0))),
+                             lost=str(result))
+        else:
+            yield result
 
 
 def _finished(out_dir: Path, req: GenerationRequest, sample_rate: int | None) -> bool:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
-from human_eval.perf import P95_TARGET_MS
 
+P95_TARGET_MS = 200.0  # the paced p95 the Bar asks for (bench perf human-eval)
 RETRIES = 5
 
 

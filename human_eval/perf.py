@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 
-P95_TARGET_MS = 200.0
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raters", type=int, default=200, help="concurrent simulated raters (default 200)")

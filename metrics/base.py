@@ -1,4 +1,5 @@
-"""The Metric interface and registry (built-ins + the `dyvim_bench.metrics` entry-point group).
+"""The Metric interface and registry (`METRICS`: built-ins, the `dyvim_bench.metrics` entry-point group,
+or a metric YAML naming its `class:`).
 
 A metric scores a system's generated set against the reference set, **paired by clip id**.
 It returns `Score`s, one per key (a metric may report several: KL's softmax and sigmoid
@@ -22,7 +23,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 import numpy as np
 
 from core.manifest import Clip
-from core.errors import UnknownNameError
+from core.registry import Registry
 
 ENTRY_POINT_GROUP = "dyvim_bench.metrics"
 
@@ -62,44 +63,49 @@ class Metric(abc.ABC):
         of `clips`; every clip id is in both mappings (the caller pairs and checks)."""
 
 
-_BUILTIN: dict[str, type[Metric]] = {}
+#: Every built-in metric, name → "module:Class" (imported when asked for). Plug-ins: an entry point
+#: (group ENTRY_POINT_GROUP) or a `bench/conf/metric/<name>.yaml` with `class: mypkg.mod:MyMetric`.
+BUILTIN_METRICS: dict[str, str] = {
+    "fd": "metrics.embedding_metrics:FD",
+    "fad": "metrics.embedding_metrics:FAD",
+    "fad_inf": "metrics.embedding_metrics:FADInf",
+    "fad_clip": "metrics.embedding_metrics:FADPerClip",
+    "kid": "metrics.embedding_metrics:KID",
+    "kl": "metrics.embedding_metrics:KL",
+    "is": "metrics.embedding_metrics:IS",
+    "beat": "metrics.rhythm:BeatMetric",
+    "align": "metrics.rhythm:AlignMetric",
+    "sync": "metrics.sync:SyncMetric",
+    "desync": "metrics.desync:DesyncMetric",
+    "retrieval": "metrics.retrieval:RetrievalMetric",
+    "symbolic": "metrics.symbolic:SymbolicMetric",
+    "imagebind": "metrics.relevance:ImageBindMetric",
+}
+
+
+def _named(cls: type[Metric], name: str) -> type[Metric]:
+    cls.name = cls.name or name
+    return cls
+
+
+METRICS: Registry[type[Metric]] = Registry("metric", BUILTIN_METRICS, base=Metric, entry_point_group=ENTRY_POINT_GROUP,
+                                           yaml_group="metric", on_load=_named)
 
 
 def register_metric(name: str):
+    """Class decorator: names a metric class (`cls.name`). Built-ins are declared in BUILTIN_METRICS;
+    a plug-in is found through its entry point or its YAML's `class:` (README: "Adding a system or a metric")."""
+
     def deco(cls: type[Metric]) -> type[Metric]:
         cls.name = name
-        _BUILTIN[name] = cls
         return cls
 
     return deco
 
 
-def _builtin_modules() -> None:
-    import metrics.rhythm  # noqa: F401  (registers beat, align)
-    import metrics.embedding_metrics  # noqa: F401  (registers fd, fad, kl, is)
-    import metrics.sync  # noqa: F401  (registers sync)
-    import metrics.desync  # noqa: F401  (registers desync)
-    import metrics.retrieval  # noqa: F401  (registers retrieval)
-    import metrics.symbolic  # noqa: F401  (registers symbolic)
-    import metrics.relevance  # noqa: F401  (registers imagebind)
-
-
-def _entry_points() -> dict:
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
 def known_metrics() -> list[str]:
-    _builtin_modules()
-    return sorted(set(_BUILTIN) | set(_entry_points()))
+    return METRICS.names()
 
 
 def get_metric_class(name: str) -> type[Metric]:
-    _builtin_modules()
-    if name in _BUILTIN:
-        return _BUILTIN[name]
-    eps = _entry_points()
-    if name in eps:
-        return eps[name].load()
-    raise UnknownNameError("metric", name, known_metrics())
+    return METRICS.load(name)

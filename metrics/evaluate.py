@@ -31,7 +31,6 @@ from core.runfiles import output_problem
 from metrics.base import Score, get_metric_class
 from metrics.errors import MetricFailed, PairingError
 
-CONTROLS_FIRST = ("reference", "shuffled")
 
 
 @dataclass
@@ -229,7 +228,7 @@ def build_metric(mname: str, mcfg: Mapping, cache, seed: int):
     from core.options import accepted_kwargs
 
     cls = get_metric_class(mname)
-    kwargs = {k: v for k, v in dict(mcfg).items() if k != "name"}
+    kwargs = {k: v for k, v in dict(mcfg).items() if k not in ("name", "class")}
     accepted_kwargs(cls, kwargs, f"metric {mname!r}")
     return cls(cache=cache, seed=seed, **kwargs)
 
@@ -319,5 +318,8 @@ def _comparisons(metric: str, per_system: dict[str, dict[str, Score]], compare: 
 
 
 def ordered_systems(systems: Sequence[str]) -> list[str]:
-    """Controls first, then the others in the order given."""
-    return [s for s in CONTROLS_FIRST if s in systems] + [s for s in systems if s not in CONTROLS_FIRST]
+    """Controls first (their class's `kind`), then the others, each in the order given."""
+    from systems.base import is_control
+
+    controls = [s for s in systems if is_control(s)]
+    return controls + [s for s in systems if s not in controls]

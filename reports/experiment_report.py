@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from reports.errors import ReportError
-from reports.results import CONTROLS
-from reports.html import Page, add_figure, failed_entries, random_components, summarise_run, train_summary, training_logs
+from reports.results import control_systems
+from reports.page import Page, add_figure, failed_entries, random_components, summarise_run, train_summary, training_logs
 
 ABLATION_TABLES = {"table2", "table3", "table4"}
 
@@ -81,7 +81,8 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
                                   f"{'strategies' if exp['name'] == 'conditions' else 'conditions'}`, same "
                                   "datasets and overrides) and re-render to see one table as in the paper")
             present = list(dict.fromkeys(t_frame["system"]))
-            systems = [s for s in present if s not in CONTROLS] or present  # controls alone: a sweep of them
+            controls = set(control_systems(present))
+            systems = [s for s in present if s not in controls] or present  # controls alone: a sweep of them
             for s in systems:
                 built.append(tables.ablation_table(
                     t_frame, t_variants, key=key, system=s, paper=paper_numbers if s == "dyvim" else None,
@@ -143,15 +144,6 @@ def table_parts(exp_dir: Path, doc: dict | None = None) -> list[tuple[Path, dict
         by_name[name] = (folder, other)
     return sorted(by_name.values(), key=lambda fd: (PART_ORDER.get(fd[1]["experiment"]["name"], len(PART_ORDER)),
                                                     fd[1]["experiment"]["name"]))
-
-
-def refresh_related_reports(exp_dir: Path, paper: bool = False) -> list[Path]:
-    """Re-render (when their inputs changed) the existing reports of the other experiments that
-    share `exp_dir`'s paper table — after `strategies` runs, `conditions`' merged Table 2."""
-    from reports.html import REPORT_DIR, write_report
-
-    return [write_report(other, paper=paper, force=False) for other, _ in table_parts(Path(exp_dir))
-            if other != Path(exp_dir) and (other / REPORT_DIR / "index.html").exists()]
 
 
 def merged_table_input(parts: list[tuple[Path, dict]]):

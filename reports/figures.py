@@ -151,17 +151,18 @@ def figure8_votes(votes, ours: str | None = None):
     every pair twice, (a, b) and (b, a), mirrored; the pair is shown once, from `ours` when
     given, else from the system that is not a control (reference, shuffled), else by name.
     Shares are written inside their segment when it is wide enough to hold the label."""
-    from reports.results import CONTROLS
+    from reports.results import control_systems
 
     plt, _ = _plt()
     v = votes.copy()
     v = v.drop_duplicates(["study", "question", "system", "opponent"])
+    controls = set(control_systems(list(v["system"]) + list(v["opponent"])))
 
     def first(system: str, opponent: str) -> bool:
         if ours is not None and ours in (system, opponent):
             return system == ours
-        if (system in CONTROLS) != (opponent in CONTROLS):
-            return system not in CONTROLS
+        if (system in controls) != (opponent in controls):
+            return system not in controls
         return system < opponent
 
     v = v[[first(s, o) for s, o in zip(v["system"], v["opponent"])]]

@@ -22,7 +22,14 @@ RESULT_COLUMNS = ["experiment", "dataset", "variant", "label", "system", "metric
 METRIC_COLUMNS = {"metric", "key", "system", "clip", "value", "ci_low", "ci_high", "n_clips", "higher_is_better",
                   "weights"}
 HUMAN_COLUMNS = {"study", "kind", "question", "system", "value", "ci_low", "ci_high", "n"}
-CONTROLS = ("reference", "shuffled")
+
+
+def control_systems(systems) -> list[str]:
+    """The controls among `systems`, in the order given: decided by each system's class (`kind =
+    "control"`), never by name, so a plug-in control is shown unranked like `reference` and `shuffled`."""
+    from systems.base import is_control
+
+    return [s for s in dict.fromkeys(systems) if is_control(s)]
 
 
 @dataclass

@@ -74,7 +74,7 @@ def peri_onset_figure(results: dict[str, dict]):
 def science_page(exp_dir: Path, report_dir: Path, doc: dict):
     import yaml
 
-    from reports.html import Page, add_figure
+    from reports.page import Page, add_figure
 
     exp = doc["experiment"]
     page = Page(exp.get("title") or exp["name"], exp_dir,

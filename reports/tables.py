@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from reports.results import CONTROLS
+from reports.results import control_systems
 
 PAPER_FILE = Path(__file__).parent / "paper_numbers.yaml"
 DATASET_NAMES = {"aist": "AIST++", "symmv": "SymMV", "bgm909": "BGM909", "toy": "toy"}
@@ -286,7 +286,7 @@ def sample_size_notes(frame, keys) -> list[str]:
 
 
 def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[str, int] | None = None,
-           name: str = "table1", controls: Sequence[str] = CONTROLS, left_out: Sequence[str] = ()) -> Table:
+           name: str = "table1", controls: Sequence[str] | None = None, left_out: Sequence[str] = ()) -> Table:
     """Systems (controls first) × (dataset, metric). `paper` (load_paper()) adds the paper's rows.
     Controls are shown but never ranked. When none of Table 1's metrics were computed (a run with
     cheaper metrics), the metrics that were head the columns instead, with a note; `left_out`
@@ -301,9 +301,9 @@ def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[st
     if left_out:
         notes.append(f"not in this table (not ready here, see the report's notes): {', '.join(left_out)}")
     datasets = list(dict.fromkeys(frame["dataset"]))
-    systems = [s for s in CONTROLS if s in set(frame["system"])] + \
-              [s for s in dict.fromkeys(frame["system"]) if s not in CONTROLS]
-    controls = set(controls)
+    first = control_systems(frame["system"])
+    systems = first + [s for s in dict.fromkeys(frame["system"]) if s not in first]
+    controls = set(first if controls is None else controls)
     direction = _directions(frame)
     failures = failures or {}
     rows = []
@@ -386,7 +386,7 @@ def variant_table(frame, variants: list[dict], name: str = "variants") -> Table:
     many = f["system"].nunique() > 1
     order = {v["name"]: i for i, v in enumerate(variants)}
     f = f.assign(_o=f["variant"].map(order)).sort_values(["_o"], kind="stable")
-    controls = f["system"].isin(CONTROLS)
+    controls = f["system"].isin(control_systems(f["system"]))
     f["system"] = f["label"] + (" · " + f["system"] if many else "")
     t = table1(f.drop(columns="_o"), keys=list(dict.fromkeys(frame["key"])), name=name,
                controls=set(f.loc[controls, "system"]))

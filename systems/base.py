@@ -4,10 +4,10 @@ A system turns clips into waveforms. The harness (bench.runs) owns everything ar
 which clips are still to do, seeds, atomic writing, failure records, and the protocol check
 that every output is mono float32 at `sample_rate` and exactly the clip's duration.
 
-Systems register by name with `@register_system("name")` (built-ins) or through the
-`dyvim_bench.systems` entry-point group (third-party packages). Their constructor takes typed
-keyword arguments: the values of the Hydra config `bench/conf/system/<name>.yaml` (minus the
-`name` key) plus a `SystemContext`.
+Systems are found by name through `SYSTEMS` (core.registry): the built-in table BUILTIN_SYSTEMS,
+the `dyvim_bench.systems` entry-point group, or a `bench/conf/system/<name>.yaml` naming its
+`class:`. Their constructor takes typed keyword arguments: the values of that Hydra config (minus
+the `name` and `class` keys) plus a `SystemContext`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar, Iterable, Iterator, Sequence
+from typing import ClassVar, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from core.manifest import Clip
-from core.errors import ConfigError, UnknownNameError
+from core.registry import Registry
 
 ENTRY_POINT_GROUP = "dyvim_bench.systems"
 
@@ -106,11 +106,12 @@ class System(abc.ABC):
         return {"weights": self.weights, "sample_rate": self.sample_rate}
 
 
-_BUILTIN: dict[str, Callable[[], type[System]]] = {}
-
-# Built-in systems whose modules are heavy (torch, transformers) or many: name → "module:Class",
-# imported only when that system is asked for, so listing names stays instant.
-LAZY_BUILTIN: dict[str, str] = {
+#: Every built-in system, name → "module:Class", imported only when that system is asked for (listing
+#: names stays instant). Plug-ins: an entry point (group ENTRY_POINT_GROUP) or a
+#: `bench/conf/system/<name>.yaml` with `class: mypkg.mod:MySystem` (README: "Adding a system").
+BUILTIN_SYSTEMS: dict[str, str] = {
+    "reference": "systems.controls:ReferenceControl",
+    "shuffled": "systems.controls:ShuffledControl",
     "dyvim": "systems.dyvim.system:DyViMSystem",
     "musicgen": "systems.musicgen:MusicGenSystem",
     "cmt": "systems.baselines.cmt:CMTSystem",
@@ -124,94 +125,41 @@ LAZY_BUILTIN: dict[str, str] = {
 }
 
 
+def _named(cls: type[System], name: str) -> type[System]:
+    cls.name = cls.name or name
+    return cls
+
+
+SYSTEMS: Registry[type[System]] = Registry("system", BUILTIN_SYSTEMS, base=System, entry_point_group=ENTRY_POINT_GROUP,
+                                           yaml_group="system", on_load=_named)
+
+
 def register_system(name: str):
-    """Class decorator for built-in systems."""
+    """Class decorator: names a system class (`cls.name`). Built-ins are declared in BUILTIN_SYSTEMS;
+    a plug-in is found through its entry point or its YAML's `class:` (README: "Adding a system")."""
 
     def deco(cls: type[System]) -> type[System]:
         cls.name = name
-        _BUILTIN[name] = lambda: cls
         return cls
 
     return deco
 
 
-def _builtin_modules() -> None:
-    # Importing these modules runs their @register_system decorators.
-    import systems.controls  # noqa: F401
-
-
-def _load_lazy(name: str) -> type[System]:
-    import importlib
-
-    module, _, attr = LAZY_BUILTIN[name].partition(":")
-    cls = getattr(importlib.import_module(module), attr)
-    cls.name = name
-    return cls
-
-
-def _entry_points() -> dict[str, object]:
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def _yaml_classes() -> dict[str, str]:
-    """System YAMLs that name their class (`class: mypkg.mysys:MySystem`): name -> "module:Class"."""
-    import yaml
-
-    from core.options import CONF_DIR
-
-    out = {}
-    for path in sorted((CONF_DIR / "system").glob("*.yaml")):
-        try:
-            target = (yaml.safe_load(path.read_text()) or {}).get("class")
-        except Exception:
-            continue
-        if target:
-            out[path.stem] = str(target)
-    return out
-
-
-def load_class(target: str, name: str) -> type[System]:
-    """Import "module:Class" for system `name`; it must subclass System."""
-    import importlib
-
-    module, _, attr = target.partition(":")
-    if not module or not attr:
-        raise ConfigError(f"system {name!r}: class {target!r} must read 'package.module:ClassName'")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"system {name!r}: cannot load its class {target!r} ({exc}); is its package on the "
-                          "Python path / installed?") from exc
-    if not (isinstance(cls, type) and issubclass(cls, System)):
-        raise ConfigError(f"system {name!r}: {target} is not a subclass of systems.base.System")
-    cls.name = cls.name or name
-    return cls
-
-
 def known_systems() -> list[str]:
-    """Every system name that can be loaded: built-ins, entry points, and YAMLs naming a class or a
-    registered name (a YAML alone, with nothing to load, is not a system)."""
-    _builtin_modules()
-    return sorted(set(_BUILTIN) | set(LAZY_BUILTIN) | set(_entry_points()) | set(_yaml_classes()))
+    """Every system name that can be loaded: built-ins, entry points, and YAMLs naming a class."""
+    return SYSTEMS.names()
 
 
 def get_system_class(name: str) -> type[System]:
-    _builtin_modules()
-    if name in _BUILTIN:
-        return _BUILTIN[name]()
-    if name in LAZY_BUILTIN:
-        return _load_lazy(name)
-    eps = _entry_points()
-    if name in eps:
-        cls = eps[name].load()
-        cls.name = cls.name or name
-        return cls
-    yaml_classes = _yaml_classes()
-    if name in yaml_classes:
-        return load_class(yaml_classes[name], name)
-    raise UnknownNameError("system", name, known_systems())
+    return SYSTEMS.load(name)
+
+
+def is_control(name: str) -> bool:
+    """Whether system `name` is a control (its class's `kind`); False for a name that does not load."""
+    try:
+        return get_system_class(name).kind == "control"
+    except Exception:
+        return False
 
 
 def iter_batches(items: Sequence, size: int) -> Iterator[Sequence]:

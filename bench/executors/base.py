@@ -122,21 +122,6 @@ class Executor:
         engine lost it (the shard's finished files stay; re-running does the rest)."""
         yield from drive(self, list(shards), progress)
 
-    def map(self, jobs, progress, max_workers: int | None = None):
-        """Generation jobs → JobOutcome per job (bench.generation)."""
-        from bench.generation import JobOutcome, job_shard
-
-        from dataclasses import replace
-
-        shards = [replace(job_shard(job, max_workers), threads=self.threads_per_task) for job in jobs]
-        for shard, result in self.run(shards, progress):
-            if isinstance(result, BaseException):
-                state = read_shard_state(shard.run_dir, shard.shard_id)
-                yield JobOutcome(shard.group, failed=max(0, shard.size - int(state.get("progress", 0))),
-                                 lost=str(result))
-            else:
-                yield result
-
 
 def drive(executor: Executor, shards: list[Shard], progress: Callable[[int], None] | None
           ) -> Iterator[tuple[Shard, Any]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from core.atomic import write_text_atomic
-from core.errors import BenchError, ConfigError
+from core.errors import BenchError
 from core.runfiles import EXPERIMENT_FILE, read_experiment_file  # noqa: F401  (re-exported)
 from bench.experiments.spec import Experiment, PlannedRun, plan, select_systems
 

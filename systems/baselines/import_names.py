@@ -196,9 +196,21 @@ def read_distribution(dist: str, cache: Path) -> tuple[list[str], str]:
     return tops, how
 
 
-def all_distributions() -> list[str]:
-    from systems.baselines.repo_packages import local_requirements
+def local_requirements(source: Path | None = None) -> list[str]:
+    """Distribution names every adapter's local packages require (for the import-name mapping)."""
+    from systems.base import get_system_class
+    from systems.baselines.repo_packages import BASELINES, default_source, local_packages
 
+    source = source or default_source()
+    names = set()
+    for name in BASELINES:
+        cls = get_system_class(name)
+        for pkg in local_packages(cls, source / name):
+            names.update(n for n in map(requirement_name, pkg.requires) if n)
+    return sorted(names)
+
+
+def all_distributions() -> list[str]:
     names = set()
     for spec in sorted(ENVS.glob("*.txt")):
         names.update(spec_distributions(spec))

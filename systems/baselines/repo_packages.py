@@ -91,20 +91,6 @@ def local_packages(cls, repo: Path) -> list[LocalPackage]:
     return out
 
 
-def local_requirements(source: Path | None = None) -> list[str]:
-    """Distribution names every adapter's local packages require (for the import-name mapping)."""
-    from systems.baselines.import_names import requirement_name
-    from systems.base import get_system_class
-
-    source = source or default_source()
-    names = set()
-    for name in BASELINES:
-        cls = get_system_class(name)
-        for pkg in local_packages(cls, source / name):
-            names.update(n for n in map(requirement_name, pkg.requires) if n)
-    return sorted(names)
-
-
 def pinned_commit(folder: Path) -> str | None:
     """The commit a source folder holds: `git rev-parse HEAD` for a checkout, else the commit the
     source folder's README table names for it, else a `.commit` file."""

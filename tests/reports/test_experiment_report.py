@@ -12,7 +12,7 @@ from bench.experiments import load_experiment
 from bench.experiments.runner import experiment_status, write_experiment_file
 from bench.experiments.spec import PlannedRun
 from reports.errors import ReportError
-from reports.experiment_report import refresh_related_reports
+from reports.html import refresh_related_reports
 from reports.html import write_report
 
 
