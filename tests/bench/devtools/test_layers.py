@@ -12,8 +12,8 @@ from bench.devtools.layers import analyse
 
 # measured on the project (2026-12-02); the Bar is 0 / 0 / 0
 MAX_PACKAGE_CYCLES = 1
-MAX_MODULE_CYCLES = 9
-MAX_UPWARD = 3
+MAX_MODULE_CYCLES = 4
+MAX_UPWARD = 4
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:
