@@ -34,12 +34,12 @@ def run(args) -> int:
     import torch
 
     from core.envinfo import resolve_device
-    from systems.dyvim.decoder import FRAME_RATE, decode_codes, load_music_decoder
+    from systems.musicgen.decoder import FRAME_RATE, decode_codes, load_music_decoder
     from systems.dyvim.features import ClipFeatures, FeatureExtractor, collate, dynamics_head
-    from systems.dyvim.generate import SamplingConfig, sample_codes
+    from systems.musicgen.sampling import SamplingConfig, sample_codes
     from systems.dyvim.model import DyViMConfig, DyViMModel
     from systems.dyvim.train import batch_loss
-    from systems.musicgen import MusicGenModel, _tokenizer
+    from systems.musicgen.system import MusicGenModel, _tokenizer
 
     device = resolve_device(args.device)
     sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)

@@ -113,7 +113,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "reference": "systems.controls:ReferenceControl",
     "shuffled": "systems.controls:ShuffledControl",
     "dyvim": "systems.dyvim.system:DyViMSystem",
-    "musicgen": "systems.musicgen:MusicGenSystem",
+    "musicgen": "systems.musicgen.system:MusicGenSystem",
     "cmt": "systems.baselines.cmt:CMTSystem",
     "video2music": "systems.baselines.video2music:Video2MusicSystem",
     "diffbgm": "systems.baselines.diffbgm:DiffBGMSystem",

@@ -13,20 +13,22 @@ returns the clips with their splits assigned.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from core.manifest import MANIFEST_NAME, Clip, read_info, read_manifest
 from core.errors import DatasetError
+from core.registry import Registry
 
-PREPARERS = {
+#: dataset kind → its preparer function (`prepare_<kind>(cfg) -> list[Clip]`); plug-ins: entry points
+#: of group "dyvim_bench.datasets"
+PREPARERS = Registry("dataset kind", {
     "toy": "bench.data.toy:prepare_toy",
     "aist": "bench.data.aist:prepare_aist",
     "symmv": "bench.data.symmv:prepare_symmv",
     "bgm909": "bench.data.bgm909:prepare_bgm909",
     "aist_segments": "bench.data.aist_segments:prepare_aist_segments",  # aist_d2mgan, aist_cdcd
-}
+}, entry_point_group="dyvim_bench.datasets")
 
 # Preparer arguments that change how fast, not what, is built.
 NOT_CONTENT = {"workers"}
@@ -39,10 +41,9 @@ REBUILD_SUFFIX = ".rebuild"
 
 
 def _preparer(kind: str):
-    if kind not in PREPARERS:
-        raise DatasetError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(sorted(PREPARERS))}")
-    module, fn = PREPARERS[kind].split(":")
-    return getattr(importlib.import_module(module), fn)
+    if kind not in PREPARERS.names():
+        raise DatasetError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(PREPARERS.names())}")
+    return PREPARERS.load(kind)
 
 
 def dataset_spec(cfg: Any) -> dict:

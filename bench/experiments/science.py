@@ -306,7 +306,7 @@ def _identity(cfg, train) -> str:
     an older codec or decoder init is never resumed)."""
     import hashlib
 
-    from systems.dyvim.codec import CODEC_VERSION
+    from systems.musicgen.codec import CODEC_VERSION
     from systems.dyvim.features import CODES_VERSION
 
     blob = json.dumps([asdict(cfg), asdict(train), CODEC_VERSION, CODES_VERSION, EMBEDDING_INIT], default=str)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
+from systems.musicgen.delay import apply_delay_pattern, revert_delay_pattern  # noqa: F401  (re-exported: Eq. 3 aligns with it)
 
 ALIGNMENTS = ("predicted", "input")
 
@@ -110,27 +111,6 @@ def check_alpha(alpha: float) -> float:
         raise ConfigError(f"system.dyvim.alpha={alpha!r} is outside [0, 1] (Eq. 3's dynamics strength; "
                           "the paper finds values below 0.5 best)")
     return a
-
-
-def apply_delay_pattern(codes: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """Time-aligned codes (B, K, T) → delayed sequence D (B, K, T + K − 1): D[:, k, i] = Q[:, k, i − k]."""
-    b, k_total, t = codes.shape
-    out = codes.new_full((b, k_total, t + k_total - 1), pad_id)
-    for k in range(k_total):
-        out[:, k, k:k + t] = codes[:, k]
-    return out
-
-
-def revert_delay_pattern(x: torch.Tensor, n_steps: int) -> torch.Tensor:
-    """Delayed layout (B, K, S, …) → time-aligned (B, K, n_steps, …): out[:, k, t] = x[:, k, t + k].
-
-    Works for the delayed codes and for the decoder's logits (position i's logits for codebook k
-    predict time step i − k), so loss terms can be weighted per music frame."""
-    k_total = x.shape[1]
-    if x.shape[2] < n_steps + k_total - 1:
-        raise ValueError(f"a delayed sequence of {x.shape[2]} positions holds fewer than {n_steps} steps "
-                         f"for {k_total} codebooks (needs {n_steps + k_total - 1})")
-    return torch.stack([x[:, k, k:k + n_steps] for k in range(k_total)], dim=1)
 
 
 def dynamics_time_steps(n_positions: int, n_codebooks: int, n_steps: int,

@@ -12,8 +12,8 @@ from torch import nn
 
 from core.cache import Cache
 from core.manifest import Clip
-from systems.dyvim.codec import CODEC_VERSION
-from systems.dyvim.decoder import FRAME_RATE, SAMPLE_RATE, MusicDecoder, encode_audio
+from systems.musicgen.codec import CODEC_VERSION
+from systems.musicgen.decoder import FRAME_RATE, SAMPLE_RATE, MusicDecoder, encode_audio
 from systems.dyvim.encoders import build_dynamics_encoder, build_semantics_encoder
 
 CODES_VERSION = 3  # 2: random EnCodec with a data-dependent init; 3: random weights use codec.SpectralCodec

@@ -19,7 +19,7 @@ projectors; in every mode the dynamics head and both projectors train.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
@@ -38,8 +38,10 @@ from systems.dyvim.conditioning import (
     token_extension,
     token_index_map,
 )
-from systems.dyvim.decoder import FRAME_RATE, PAD_ID, MusicDecoder, decoder_forward, summed_code_embeddings
-from systems.dyvim.encoders_common import check_choice, seeded
+from systems.musicgen.conditioning import Conditioning, memory_kwargs
+from systems.musicgen.decoder import FRAME_RATE, PAD_ID, MusicDecoder, decoder_forward, summed_code_embeddings
+from core.weights import seeded
+from systems.dyvim.encoders_common import check_choice
 from systems.dyvim.schedules import SCHEDULES
 
 CONDITIONS = ("full", "no_dynamics", "no_semantics")
@@ -112,29 +114,6 @@ class DyViMConfig:
         for k in ("alpha", "schedule", "a_max", "epsilon", "cond_dropout", "seed"):
             d.pop(k)
         return d
-
-
-@dataclass
-class Conditioning:
-    """What the decoder receives for a batch: per-position additions and the cross-attention memory."""
-
-    dynamics: torch.Tensor | None = None  # z̃_d per music frame (B, T, d) for `extend`
-    memory: torch.Tensor | None = None  # cross-attention states (B, M, d)
-    memory_mask: torch.Tensor | None = None  # (B, M) bool
-    prefix: torch.Tensor | None = None  # `prepend` positions (B, N_d, d)
-    extras: dict = field(default_factory=dict)
-
-    def select(self, rows: torch.Tensor) -> "Conditioning":
-        pick = (lambda t: None if t is None else t[rows])
-        return Conditioning(pick(self.dynamics), pick(self.memory), pick(self.memory_mask), pick(self.prefix))
-
-
-def memory_kwargs(lm: nn.Module, cond: Conditioning) -> dict:
-    """The decoder's cross-attention inputs for `cond` (none: cross-attention is skipped, as in
-    unconditional MusicGen)."""
-    if cond.memory is None:
-        return {}
-    return {"encoder_hidden_states": cond.memory.to(lm.dtype), "encoder_attention_mask": cond.memory_mask.long()}
 
 
 class DyViMModel(nn.Module):

@@ -21,9 +21,9 @@ from core.manifest import Clip
 from core.media import fit_duration
 from core.errors import ConfigError
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
-from systems.dyvim.decoder import SAMPLE_RATE, decode_codes, load_music_decoder
+from systems.musicgen.decoder import SAMPLE_RATE, decode_codes, load_music_decoder
 from systems.dyvim.features import FeatureExtractor, collate, dynamics_head
-from systems.dyvim.generate import SamplingConfig, sample_codes
+from systems.musicgen.sampling import SamplingConfig, sample_codes
 from systems.dyvim.model import DyViMConfig, DyViMModel
 from systems.dyvim.train import TrainConfig, load_best, train_distributed, train_dyvim
 

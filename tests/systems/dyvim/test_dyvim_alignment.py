@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from systems.dyvim.decoder import load_music_decoder
+from systems.musicgen.decoder import load_music_decoder
 from systems.dyvim.model import DyViMConfig, DyViMModel
 
 T, ALPHABET, P_ONSET = 48, 8, 0.12

@@ -105,7 +105,7 @@ def test_build_semantics_encoder_by_name():
 
 
 def test_hub_id_that_cannot_be_loaded_names_the_id_and_where_to_get_it():
-    from systems.dyvim.encoders_common import load_pretrained
+    from core.weights import load_pretrained
 
     calls = []
 

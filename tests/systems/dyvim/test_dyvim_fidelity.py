@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from core.errors import ConfigError, WeightsNotFoundError
-from systems.dyvim.decoder import decoder_forward, load_music_decoder, summed_code_embeddings
+from systems.musicgen.decoder import decoder_forward, load_music_decoder, summed_code_embeddings
 from systems.dyvim.encoders_ablation import PoseConfig, PoseEncoder
 from systems.dyvim.model import DyViMConfig, DyViMModel
 
@@ -74,7 +74,7 @@ def test_random_codebook_embeddings_match_the_positions_scale():
 
 
 def test_spectral_codec_codes_follow_the_music_and_its_audio_follows_the_codes():
-    from systems.dyvim.codec import SpectralCodec
+    from systems.musicgen.codec import SpectralCodec
 
     codec = SpectralCodec(seed=0)
     sr = 32000
@@ -108,7 +108,7 @@ def test_raft_file_errors_say_what_the_file_is(tmp_path):
 
 
 def test_offline_hub_id_fails_fast_naming_the_config_key(monkeypatch):
-    from systems.dyvim import encoders_common
+    from core import weights as encoders_common
 
     def loader(name, local_files_only=False):
         raise OSError("not cached")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from systems.dyvim.decoder import decoder_forward, summed_code_embeddings
+from systems.musicgen.decoder import decoder_forward, summed_code_embeddings
 
 
 def _published_dropout_lm():

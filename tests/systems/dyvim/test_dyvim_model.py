@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from core.errors import ConfigError
-from systems.dyvim.decoder import PAD_ID, decoder_forward, load_music_decoder
+from systems.musicgen.decoder import PAD_ID, decoder_forward, load_music_decoder
 from systems.dyvim.encoders_ablation import PoseConfig, PoseEncoder
-from systems.dyvim.generate import SamplingConfig, sample_codes
+from systems.musicgen.sampling import SamplingConfig, sample_codes
 from systems.dyvim.model import Conditioning, DyViMConfig, DyViMModel
 
 T, T_O, N_H, D_S = 20, 10, 6, 16  # 0.4 s of music at 50 Hz, video at 25 fps
@@ -138,7 +138,7 @@ def test_checkpoint_from_another_config_is_a_clear_error():
 def test_decoder_forward_matches_transformers_on_codes():
     dec = load_music_decoder("tiny", "random", seed=3)
     ids = torch.randint(0, 2049, (1, 4, 7))
-    from systems.dyvim.decoder import summed_code_embeddings
+    from systems.musicgen.decoder import summed_code_embeddings
 
     ours, _ = decoder_forward(dec.lm, summed_code_embeddings(dec.lm, ids))
     ref = dec.lm(input_ids=ids.reshape(-1, 7)).logits.reshape(1, 4, 7, -1)

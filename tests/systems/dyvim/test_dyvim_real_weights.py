@@ -88,7 +88,7 @@ def test_musicgen_folder_loads_quietly_with_its_weights_and_dropout(published):
     from safetensors.torch import load_file
     from transformers import MusicgenForConditionalGeneration
 
-    from systems.dyvim.decoder import load_music_decoder
+    from systems.musicgen.decoder import load_music_decoder
 
     _forget_warned_once()
     with transformers_log() as ours, warnings.catch_warnings(record=True) as caught:
@@ -127,7 +127,7 @@ def test_clip_folder_of_the_full_model_loads_the_vision_tower_quietly(published)
 def test_wrong_checkpoints_still_warn_or_fail_with_the_report(published):
     """Real problems stay visible: a checkpoint that leaves the vision weights random (CLIP's text
     tower alone) warns, and one with tensors of another shape fails with the report it refers to."""
-    from systems.dyvim.encoders_common import MissingWeightsWarning
+    from core.weights import MissingWeightsWarning
     from systems.dyvim.encoders_semantics import CLIPSemanticsConfig, CLIPSemanticsEncoder
 
     def load(name):
@@ -194,8 +194,8 @@ def test_hub_id_offline_fails_within_seconds_naming_the_key_and_files(monkeypatc
     issue) before an error that named neither the config key nor the files."""
     from huggingface_hub import constants
 
-    from systems.dyvim.decoder import load_music_decoder
-    from systems.dyvim.encoders_common import hub_reachable
+    from systems.musicgen.decoder import load_music_decoder
+    from core.weights import hub_reachable
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -216,9 +216,9 @@ def test_published_layouts_build_train_reload_and_generate(published, tmp_path):
     """The whole model on the saved folders (MusicGen, CLIP, raft_large): features from real frames,
     EnCodec codes of real audio, 2 training steps, best.pt reloaded into a fresh build, sampling and
     EnCodec decoding."""
-    from systems.dyvim.decoder import decode_codes, encode_audio
+    from systems.musicgen.decoder import decode_codes, encode_audio
     from systems.dyvim.features import ClipFeatures
-    from systems.dyvim.generate import SamplingConfig, sample_codes
+    from systems.musicgen.sampling import SamplingConfig, sample_codes
     from systems.dyvim.model import DyViMConfig
     from systems.dyvim.system import build_model
     from systems.dyvim.train import TrainConfig, load_best, train_dyvim

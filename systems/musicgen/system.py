@@ -1,5 +1,5 @@
 """`musicgen`: plain MusicGen (Copet et al. 2023) as an in-process baseline, through the same decoder
-loading and KV-cached sampling loop as DyViM (`systems/dyvim/decoder.py`, `generate.py`), so the two
+loading and KV-cached sampling loop as DyViM (`systems/musicgen/decoder.py`, `generate.py`), so the two
 differ only in conditioning.
 
 `conditioning: text` (default) conditions on the clip's caption from the manifest (or a fixed
@@ -19,15 +19,15 @@ from torch import nn
 from core.media import fit_duration
 from core.errors import ConfigError, DatasetError
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
-from systems.dyvim.decoder import (
+from systems.musicgen.decoder import (
     FRAME_RATE,
     SAMPLE_RATE,
     decode_codes,
     load_music_decoder,
     summed_code_embeddings,
 )
-from systems.dyvim.generate import SamplingConfig, sample_codes
-from systems.dyvim.model import Conditioning
+from systems.musicgen.sampling import SamplingConfig, sample_codes
+from systems.musicgen.conditioning import Conditioning
 
 
 class MusicGenModel(nn.Module):
@@ -109,7 +109,7 @@ def _tokenizer(decoder):
     if decoder.weights == "pretrained":
         from transformers import AutoTokenizer
 
-        from systems.dyvim.encoders_common import load_pretrained
+        from core.weights import load_pretrained
 
         return load_pretrained(AutoTokenizer.from_pretrained, decoder.source, "MusicGen T5 tokenizer",
                                config_key="system.musicgen.model")

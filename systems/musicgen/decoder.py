@@ -82,7 +82,7 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
     """Build or load the decoder. `model` overrides the hub id / local folder of `size`."""
     from transformers import MusicgenForCausalLM
 
-    from systems.dyvim.codec import SpectralCodec
+    from systems.musicgen.codec import SpectralCodec
 
     if weights not in ("random", "pretrained"):
         raise ConfigError(f"weights={weights!r} must be random or pretrained")
@@ -92,7 +92,7 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
         source = model or HUB_IDS[size]
         from transformers import MusicgenForConditionalGeneration
 
-        from systems.dyvim.encoders_common import load_pretrained
+        from core.weights import load_pretrained
 
         full = load_pretrained(MusicgenForConditionalGeneration.from_pretrained, source, f"MusicGen ({size})",
                                config_key="system.dyvim.model (or system.musicgen.model)",
@@ -104,7 +104,7 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
                                        "musicgen-small/medium/large)")
         text, proj = (full.text_encoder, full.enc_to_dec_proj) if with_text else (None, None)
         return MusicDecoder(lm, codec.eval(), "pretrained", source, text, proj)
-    from systems.dyvim.encoders_common import seeded
+    from core.weights import seeded
 
     with seeded(seed):
         lm = MusicgenForCausalLM(decoder_config(size))

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 
 from core.errors import ConfigError
-from systems.dyvim.conditioning import revert_delay_pattern
-from systems.dyvim.decoder import CODEBOOK_SIZE, PAD_ID, decoder_forward
-from systems.dyvim.model import Conditioning, memory_kwargs
+from systems.musicgen.conditioning import Conditioning, memory_kwargs
+from systems.musicgen.decoder import CODEBOOK_SIZE, PAD_ID, decoder_forward
+from systems.musicgen.delay import revert_delay_pattern
 
 
 @dataclass(frozen=True)
