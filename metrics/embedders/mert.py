@@ -59,6 +59,9 @@ SIZES = {
 PREPROCESSOR = {"feature_size": 1, "sampling_rate": SAMPLE_RATE, "padding_value": 0.0, "do_normalize": True,
                 "return_attention_mask": True}
 DEFAULT_LAYER = 12  # fadtk MERTModel(layer=12)
+#: how a file becomes the 24 kHz waveform: fadtk's load_audio, or audioldm_eval main's WaveDataset at
+#: its evaluation rate (16 or 32 kHz) followed by its ``torchaudio.transforms.Resample(rate, 24000)``
+PREPROCESS = ("fadtk", "audioldm_eval-main")
 
 
 def hub_id(size: str) -> str:
@@ -179,7 +182,8 @@ class MertEmbedder:
 
     def __init__(self, size: str = "95M", layer: int = DEFAULT_LAYER, weights: str = "random",
                  checkpoint: str | None = None, seed: int = 0, device: str = "cpu",
-                 cache_dir: str | os.PathLike | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+                 cache_dir: str | os.PathLike | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                 preprocess: str = "fadtk", reference_rate: int = 16000):
         from core.cache import file_digest
 
         if size not in SIZES:
@@ -190,6 +194,11 @@ class MertEmbedder:
                               f"layer), got layer={layer}")
         if int(batch_size) < 1:
             raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}")
+        if preprocess not in PREPROCESS:
+            raise ConfigError(f"MERT preprocess must be one of {PREPROCESS}, got {preprocess!r}")
+        if preprocess == "audioldm_eval-main" and int(reference_rate) not in (16000, 32000):
+            raise ConfigError(f"audioldm_eval main evaluates at 16000 or 32000 Hz, got reference_rate={reference_rate}")
+        self.preprocess, self.reference_rate = preprocess, int(reference_rate)
         self.size, self.layer, self.weights, self.seed = size, int(layer), check_weights_kind(weights), int(seed)
         self.device, self.batch_size = torch.device(device), int(batch_size)
         self.official_name, self.official_url = official_file(size)
@@ -214,11 +223,12 @@ class MertEmbedder:
         return self._model
 
     def cache_name(self) -> str:
-        return f"mert_{self.size.lower()}"
+        return f"mert_{self.size.lower()}"  # the preprocessing is part of config(), hence of the cache key
 
     def config(self) -> dict:
-        return {"model": "mert-v1", "impl": IMPL_VERSION, "size": self.size, "preprocess": "fadtk-1.1.0",
-                "processor": PREPROCESSOR, "layer": self.layer, "max_seconds": MAX_SECONDS,
+        preprocess = "fadtk-1.1.0" if self.preprocess == "fadtk" else f"audioldm_eval-main@{self.reference_rate}"
+        return {"model": "mert-v1", "impl": IMPL_VERSION, "size": self.size, "processor": PREPROCESSOR,
+                "preprocess": preprocess, "layer": self.layer, "max_seconds": MAX_SECONDS,
                 "weights": f"sha256:{self.weights_sha256}" if self.weights_sha256 else f"random:{self.seed}"}
 
     def describe(self) -> dict:
@@ -228,12 +238,20 @@ class MertEmbedder:
                 "hub_id": hub_id(self.size),
                 "peer": f"fadtk 1.1.0 MERT-v1-{self.size}" + ("" if self.layer == 12 else f"-{self.layer}")
                 + " (frames); audioldm_eval main backbone=mert (layer_means)",
-                "batch_size": self.batch_size}
+                "preprocess": self.preprocess, "reference_rate": self.reference_rate
+                if self.preprocess != "fadtk" else None, "batch_size": self.batch_size}
 
     def load(self, path) -> np.ndarray:
-        """fadtk's 24 kHz waveform (``pcm / 32768``), cut at 6 minutes; shorter than one frame's
-        400 samples (16.7 ms) is a MetricError naming the file."""
-        audio = load_like_fadtk(path, SAMPLE_RATE)[: MAX_SECONDS * SAMPLE_RATE]
+        """The 24 kHz waveform: fadtk's (``pcm / 32768``, cut at 6 minutes) or audioldm_eval main's
+        (first channel, mean removed, torchaudio-resampled to `reference_rate`, zero-padded to ≥ 32000
+        samples, then torchaudio-resampled to 24 kHz); shorter than one frame's 400 samples (16.7 ms)
+        is a MetricError naming the file."""
+        if self.preprocess == "fadtk":
+            audio = load_like_fadtk(path, SAMPLE_RATE)[: MAX_SECONDS * SAMPLE_RATE]
+        else:
+            from metrics.preprocess import load_like_reference, resample_sinc
+
+            audio = resample_sinc(load_like_reference(path, self.reference_rate), self.reference_rate, SAMPLE_RATE)
         if audio.shape[0] < RECEPTIVE_FIELD:
             raise MetricError(f"{path}: {audio.shape[0]} samples at 24 kHz ({audio.shape[0] / SAMPLE_RATE * 1000:.1f} ms); "
                               f"MERT needs at least {RECEPTIVE_FIELD} (16.7 ms, one frame)")

@@ -128,3 +128,24 @@ def test_normalization_is_the_processors():
     got = normalize_like_processor(x)
     assert got.dtype == np.float32 and abs(float(got.mean())) < 1e-6 and abs(float(got.std()) - 1) < 1e-4
     np.testing.assert_array_equal(normalize_like_processor(np.zeros(500)), np.zeros(500, np.float32))  # silence
+
+
+def test_audioldm_eval_main_preprocessing(tmp_path):
+    """audioldm_eval main: WaveDataset at its rate (metrics.preprocess.load_like_reference, parity-tested
+    against audioldm_eval in test_preprocess.py), then torchaudio's default Resample(rate, 24000)."""
+    from metrics.preprocess import load_like_reference, resample_sinc
+
+    f = tmp_path / "clip.wav"
+    x = (np.sin(np.arange(44100) / 7.0) * 9000 + 500).astype(np.int16)  # 1 s at 44.1 kHz with a DC offset
+    sf.write(f, x, 44100, subtype="PCM_16")
+    emb = MertEmbedder("95M", preprocess="audioldm_eval-main", reference_rate=32000)
+    audio = emb.load(f)
+    assert audio.shape == (24000,)  # 32000 samples at 32 kHz (≥ 32000: no padding) → 24000
+    np.testing.assert_array_equal(audio, resample_sinc(load_like_reference(f, 32000), 32000, 24000))
+    assert abs(float(audio.mean())) < 1e-3  # the mean removed first
+    short = tmp_path / "short.wav"
+    sf.write(short, x[:4410], 44100, subtype="PCM_16")  # 0.1 s: WaveDataset pads to 32000 samples at 16 kHz
+    assert MertEmbedder("95M", preprocess="audioldm_eval-main").load(short).shape == (48000,)
+    assert emb.config() != MertEmbedder("95M").config()
+    with pytest.raises(Exception, match="16000 or 32000"):
+        MertEmbedder("95M", preprocess="audioldm_eval-main", reference_rate=24000)
