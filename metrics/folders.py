@@ -221,8 +221,10 @@ def unpaired_scores(metric, gen: Mapping[str, Path], gen_clips: Sequence[Clip], 
         full = resampler.full() if metric.fd_method == "exact" else fd_from_embeddings(a, b, method="sqrtm")
         return {name: Score(statistic=_two_sample_statistic(ng, nr, full, resampler.weighted, metric.seed),
                             min_clips=2, floor=0.0)}
-    if name == "kid":
-        full = kid(a, b, metric.subsets, metric.subset_size, metric.degree, None, metric.coef0).mean
+    if name == "kid":  # in the embeddings' own dtype, as the paired KID (audioldm_eval runs float32)
+        g = np.concatenate([np.atleast_2d(x) for x in g_rows])
+        r = np.concatenate([np.atleast_2d(x) for x in r_rows])
+        full = kid(g, r, metric.subsets, metric.subset_size, metric.degree, None, metric.coef0).mean
         resampler = KIDResampler(a, b, metric.degree, None, metric.coef0)
         return {"kid": Score(statistic=_two_sample_statistic(ng, nr, full, resampler.weighted, metric.seed),
                              min_clips=2)}
@@ -231,7 +233,23 @@ def unpaired_scores(metric, gen: Mapping[str, Path], gen_clips: Sequence[Clip], 
 
 # --------------------------------------------------------------------------- staging
 def staging_dir(out: Path) -> Path:
+    """This process's staging folder beside `out`; those of processes no longer alive (killed
+    mid-run) are removed first."""
+    for old in out.parent.glob(f".{out.name}.staging-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
     return out.parent / f".{out.name}.staging-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_out(out: Path) -> None:
@@ -309,6 +327,7 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
     clip_seconds = float(np.median(seconds))
     if max(seconds) - min(seconds) > 0.05 * clip_seconds:
         notes.append(f"clip durations differ: {min(seconds):.2f}–{max(seconds):.2f} s (median {clip_seconds:.2f} s)")
+    out.parent.mkdir(parents=True, exist_ok=True)
     staged = staging_dir(out)
     shutil.rmtree(staged, ignore_errors=True)  # this process's own leftover only (the name carries its pid)
     (staged / "metrics").mkdir(parents=True)
@@ -336,21 +355,23 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
             "system": {SYSTEM: {"name": "folder", "path": str(gen.folder)}},
             "evaluate": {"suite": suite, "unpaired": unpaired, "sample_rate": sample_rate, "n_resamples": n_resamples,
                          "metrics": list(configs)}}, sort_keys=False))
-        finish = None
         if report:
-            from reports.html import REPORT_DIR, write_report
+            from reports.html import REPORT_DIR
 
             if (out / MARKER).is_file() and (out / REPORT_DIR).is_dir():
                 # kept as it is (not re-rendered) when every input it was rendered from is unchanged
                 shutil.copytree(out / REPORT_DIR, staged / REPORT_DIR, symlinks=True)
-
-            def finish(folder):
-                write_report(folder, force=False)
-        publish(staged, out, finish)
+        publish(staged, out, _render_report if report else None)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return Evaluation(out, pd.DataFrame(set_rows), None, notes)
+
+
+def _render_report(folder: Path) -> None:
+    from reports.html import write_report
+
+    write_report(folder, force=False)
 
 
 def _metric_rows(key, cfg, gen: FolderSet, ref: FolderSet, unpaired, out: Path, n_resamples, seed, cache, progress):

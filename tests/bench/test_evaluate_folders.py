@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError, WeightsNotFoundError
-from metrics.errors import MetricFailed, PairingError
+from metrics.errors import MetricFailed
 from tests.metrics.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,11 +99,9 @@ def test_paired_folders_give_run_rows_report_and_the_fad_of_the_embeddings(sets,
     assert row["ci_low"] <= row["value"] <= row["ci_high"]
 
 
-def test_a_failed_command_leaves_no_folder_and_keeps_a_finished_one(sets, cache, tmp_path):
-    """A real failure half-way: a FLAC whose header reads but whose samples stop (truncated)."""
+def _truncated_set(sets, tmp_path) -> Path:
+    """clip0–2 as they are, clip3 as a FLAC whose header reads but whose samples stop (truncated)."""
     import soundfile as sf
-
-    from bench import api
 
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -113,11 +111,27 @@ def test_a_failed_command_leaves_no_folder_and_keeps_a_finished_one(sets, cache,
     sf.write(tmp_path / "whole.flac", x, sr)
     data = (tmp_path / "whole.flac").read_bytes()
     (bad / "clip3.flac").write_bytes(data[: len(data) // 3])
+    return bad
+
+
+def test_a_failed_command_leaves_no_folder(sets, cache, tmp_path):
+    """A real failure half-way (decoding a truncated FLAC, after other files were embedded)."""
+    from bench import api
+
+    bad = _truncated_set(sets, tmp_path)
     out = tmp_path / "scores"
     with pytest.raises(MetricFailed, match="clip3.flac|lost sync|decod"):
         api.evaluate_folders(bad, sets["ref"], out=out, suite="fadtk-encodec", weights="random", n_resamples=20,
                              metrics=["fad"])
     assert not out.exists() and not _leftovers(tmp_path)
+
+
+@pytest.mark.slow  # ~30 s on the loaded machine: a whole evaluation and its report first
+def test_a_failed_command_keeps_a_finished_folder(sets, cache, tmp_path):
+    from bench import api
+
+    bad = _truncated_set(sets, tmp_path)
+    out = tmp_path / "scores"
     # a finished evaluation in `out` survives a failed re-run untouched
     api.evaluate_folders(sets["gen"], sets["ref"], out=out, suite="fadtk-encodec", weights="random", n_resamples=20,
                          metrics=["fad"])
@@ -211,3 +225,34 @@ def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatc
     assert cfg.metric.fd.sample_rate == 32000 and cfg.metric.kl.sample_rate == 32000
     with pytest.raises(ConfigError, match="--generated/--reference"):
         commands.cmd_evaluate(build_parser().parse_args(["evaluate", "--run", "runs/x", "--unpaired"]))
+
+
+def test_a_killed_run_s_staging_folder_is_cleared_by_the_next(tmp_path):
+    from metrics.folders import staging_dir
+
+    out = tmp_path / "scores"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".scores.staging-{int(dead.stdout)}"
+    (stale / "metrics").mkdir(parents=True)
+    mine = staging_dir(out)
+    assert not stale.exists() and mine.name == f".scores.staging-{os.getpid()}"
+
+
+@pytest.mark.slow  # builds Cnn14 (random weights)
+def test_unpaired_kid_is_the_kid_of_the_two_sets_embeddings(sets, cache, tmp_path):
+    from bench import api
+    from metrics.embedders import make_embedder
+    from metrics.small_sample import kid
+
+    ref3 = tmp_path / "ref3"
+    ref3.mkdir()
+    for p in sorted(sets["ref"].glob("*.wav"))[:3]:
+        (ref3 / f"r_{p.name}").symlink_to(p)
+    ev = api.evaluate_folders(sets["gen"], ref3, out=tmp_path / "kid", metrics=["kid"], weights="random",
+                              unpaired=True, n_resamples=50)
+    emb = make_embedder("cnn14_16k", weights="random", seed=0)
+    g = np.stack([o["embedding"] for o in emb.embed_files(sorted(sets["gen"].glob("*.wav")))])
+    r = np.stack([o["embedding"] for o in emb.embed_files(sorted(ref3.glob("*.wav")))])
+    row = ev.table.set_index("key").loc["kid"]
+    assert row["value"] == pytest.approx(kid(g, r).mean, rel=1e-6, abs=1e-9)
+    assert row["n_clips"] == 4 and row["n_reference"] == 3
