@@ -13,6 +13,10 @@ from __future__ import annotations
 from bench.errors import UnknownNameError
 from metrics.embedders.cnn14 import Cnn14Embedder
 from metrics.embedders.encodec import EncodecEmbedder
+from metrics.embedders.openl3 import OFFICIAL_FILE as _OPENL3_FILE
+from metrics.embedders.openl3 import OpenL3Embedder
+from metrics.embedders.passt import OFFICIAL_FILE as _PASST_FILE
+from metrics.embedders.passt import PasstEmbedder
 from metrics.embedders.vggish import VGGishEmbedder
 
 EMBEDDERS = {
@@ -21,6 +25,10 @@ EMBEDDERS = {
     "vggish": lambda **kw: VGGishEmbedder(**kw),
     "encodec_24k": lambda **kw: EncodecEmbedder(sample_rate=24000, **kw),
     "encodec_48k": lambda **kw: EncodecEmbedder(sample_rate=48000, **kw),
+    "passt": lambda **kw: PasstEmbedder(**kw),
+    "passt_audiocraft": lambda **kw: PasstEmbedder(protocol="audiocraft", **kw),
+    "openl3_mel256_music_512": lambda **kw: OpenL3Embedder(channels=1, **kw),
+    "openl3_mel256_music_1024_stereo": lambda **kw: OpenL3Embedder(channels=2, **kw),
 }
 
 #: what each embedder is, for `bench metrics list`: (dims per row, rows per file, peer tool, official file)
@@ -30,6 +38,22 @@ EMBEDDER_INFO = {
     "vggish": ("128", "1 per 0.96 s", "audioldm_eval 0.0.3 FAD / fadtk vggish", "vggish-10086976.pth"),
     "encodec_24k": ("128 (float16)", "75 per s", "fadtk 1.1.0 encodec-emb", "encodec_24khz-d7cc33bc.th"),
     "encodec_48k": ("128 (float16)", "150 per s", "fadtk 1.1.0 encodec-emb-48k", "encodec_48khz-7e698e3e.th"),
+    "passt": ("768 + 527 logits", "1 per clip (mean of 10 s windows, 5 s hop)", "stable-audio-metrics passt_kld",
+              _PASST_FILE[0]),
+    "passt_audiocraft": ("768 + 527 logits (+ per-segment logits)", "1 per clip + 1 per 10 s segment",
+                         "audiocraft PasstKLDivergenceMetric", _PASST_FILE[0]),
+    "openl3_mel256_music_512": ("512", "1 per 0.5 s", "stable-audio-metrics openl3_fd (channels=1, 48 kHz)",
+                                _OPENL3_FILE[0]),
+    "openl3_mel256_music_1024_stereo": ("1024 (L ‖ R)", "1 per 0.5 s",
+                                        "stable-audio-metrics openl3_fd (channels=2, 48 kHz)", _OPENL3_FILE[0]),
+}
+
+#: official weight files of the newer embedders (name → (file, where to get it)), for presets
+OFFICIAL_WEIGHTS = {
+    "passt": _PASST_FILE,
+    "passt_audiocraft": _PASST_FILE,
+    "openl3_mel256_music_512": _OPENL3_FILE,
+    "openl3_mel256_music_1024_stereo": _OPENL3_FILE,
 }
 
 
@@ -40,4 +64,4 @@ def make_embedder(name: str, **kwargs):
     return EMBEDDERS[name](**kwargs)
 
 
-__all__ = ["Cnn14Embedder", "VGGishEmbedder", "EncodecEmbedder", "make_embedder", "EMBEDDERS", "EMBEDDER_INFO"]
+__all__ = ["Cnn14Embedder", "VGGishEmbedder", "EncodecEmbedder", "PasstEmbedder", "OpenL3Embedder", "OFFICIAL_WEIGHTS", "make_embedder", "EMBEDDERS", "EMBEDDER_INFO"]
