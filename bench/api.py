@@ -32,6 +32,8 @@ class RunResult:
     clips: int
     systems: list[SystemSummary] = field(default_factory=list)
     evaluation: object | None = None  # metrics.evaluate.Evaluation when metrics ran
+    scoring_skipped: bool = False  # metrics were asked for but outputs failed (they would not pair)
+    report: Path | None = None  # the HTML report, when asked for
 
     @property
     def failed(self) -> int:
@@ -67,10 +69,12 @@ def run(
     samples_per_clip: int | None = None,
     metrics: Sequence[str] | None = None,
     console=None,
+    report: bool = False,
 ) -> RunResult:
     """Train (where needed), generate every system on the dataset's split (resumable), then
     score every system of the run with `metrics` (None: the config's `evaluate.metrics`;
-    [] skips scoring). Reports attach here as their issue lands.
+    [] skips scoring), and with `report` write the run's offline HTML report (kept when its
+    inputs are unchanged). The one orchestration path: `bench run` and `bench generate` call it.
     """
     overrides = list(overrides)
     if name is not None:
@@ -79,8 +83,14 @@ def run(
         overrides.append(f"run.samples_per_clip={samples_per_clip}")
     cfg = load_config(dataset, systems, overrides, metrics)
     result = generate(cfg, console=console)
-    if cfg.metric and not result.failed:  # failed clips would not pair: re-run, or evaluate(allow_missing=True)
+    if cfg.metric and result.failed:  # failed clips would not pair: re-run, or evaluate(allow_missing=True)
+        result.scoring_skipped = True
+    elif cfg.metric:
         result.evaluation = evaluate(result.run_dir, metrics=list(cfg.metric), overrides=overrides)
+    if report:
+        from reports.html import write_report
+
+        result.report = write_report(result.run_dir, force=False)
     return result
 
 

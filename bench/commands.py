@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 
-from rich.console import Console
 from rich.table import Table
 
 from bench import api
+from bench.console import console
 from core.errors import ConfigError
-
-console = Console(stderr=False, highlight=False)
 
 
 def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -36,14 +35,10 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return perf_metrics(clips=args.clips, torch_home=args.torch_home, keep=args.keep,
                                 suite=args.suite, fadtk_files=args.fadtk_files)
         if getattr(args, "perf_module", None):
-            from bench.cli import _load
-
-            return _load(args.perf_module).run(args)
+            return importlib.import_module(args.perf_module).run(args)
         parser.parse_args(["perf", "--help"])
     if getattr(args, "verb_module", None):
-        from bench.cli import _load
-
-        return _load(args.verb_module).run(args)
+        return importlib.import_module(args.verb_module).run(args)
     raise ConfigError(f"unknown verb {verb}")
 
 
@@ -57,33 +52,31 @@ def cmd_run(args, stage: str) -> int:
         args.systems = [args.system] + [s for s in (args.systems or []) if s != args.system]
     if not args.systems:
         raise ConfigError(f"bench {stage}: name the systems, e.g. --systems reference,shuffled")
-    overrides = list(args.overrides)
-    if args.name:
-        overrides.append(f"run.name={args.name}")
-    if args.samples_per_clip is not None:
-        overrides.append(f"run.samples_per_clip={args.samples_per_clip}")
     metrics = getattr(args, "metrics", None) if stage == "run" else []
-    cfg = api.load_config(args.dataset, args.systems, overrides, metrics)
     if stage == "train":
-        return _train(cfg)
-    result = api.generate(cfg)
+        overrides = list(args.overrides) + ([f"run.name={args.name}"] if getattr(args, "name", None) else [])
+        return _train(api.load_config(args.dataset, args.systems, overrides, []))
+    result = api.run(args.systems, args.dataset, args.overrides, name=args.name,
+                     samples_per_clip=getattr(args, "samples_per_clip", None), metrics=metrics, report=stage == "run")
     _print_summary(result)
-    if cfg.metric and result.failed:
+    if result.scoring_skipped:
         console.print(f"[yellow]scoring skipped: {result.failed} outputs failed. Re-run the same command to retry "
                       f"them, or score what exists: bench evaluate --run {result.run_dir} --allow-missing[/yellow]")
-    elif cfg.metric:
-        evaluation = api.evaluate(result.run_dir, metrics=list(cfg.metric), overrides=overrides)
-        print_evaluation(evaluation)
+    elif result.evaluation is not None:
+        print_evaluation(result.evaluation)
+        from metrics.headline import headline  # controls on synchrony/retrieval, trackers vs truth
+
+        for line in headline(result.evaluation):
+            print(line)
     if stage == "generate" and args.mux:
         from reports.gallery import mux_run
 
+        cfg = api.load_config(args.dataset, args.systems, list(args.overrides), [])
         n = mux_run(result.run_dir, api.dataset_clips(cfg), [s.system for s in result.systems])
         console.print(f"muxed {n} videos (<system>/<clip>.mp4)")
     console.print(f"results: [bold]{result.run_dir}[/bold]")
-    if stage == "run":  # the offline HTML report of what the run folder now holds (reports/)
-        from reports.html import write_report
-
-        console.print(f"report: [bold]{write_report(result.run_dir, force=False)}[/bold]")  # kept if unchanged
+    if result.report is not None:  # the offline HTML report of what the run folder now holds (reports/)
+        console.print(f"report: [bold]{result.report}[/bold]")
     return 3 if result.failed else 0
 
 

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import api
-from bench.commands import console
+from bench.console import console
 from core.errors import ConfigError
 
 
