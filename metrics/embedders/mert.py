@@ -42,7 +42,7 @@ from metrics.embedders.encodec import load_like_fadtk
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file, torch_load
 from metrics.errors import MetricError
 
-IMPL_VERSION = 1
+IMPL_VERSION = 2  # 2: sharper random queries/keys (random weights only)
 SAMPLE_RATE = 24000
 MAX_SECONDS = 6 * 60  # fadtk MERTModel(limit_minutes=6)
 RECEPTIVE_FIELD = 400  # samples the conv feature encoder needs for one frame (hop 320)
@@ -96,9 +96,15 @@ def build_model(size: str, seed: int | None = 0) -> torch.nn.Module:
         torch.manual_seed(0 if seed is None else seed)
         model = HubertModel(transformers_config(size))
         if seed is not None:
-            with torch.no_grad():  # transformers' init (std 0.02) would leave frames near-identical
+            # transformers' init (std 0.02) leaves frames near-identical; at std 1/√fan_in attention is
+            # still near-uniform and averages the frames away layer by layer (layer 12: frame spread 2 % of
+            # the magnitude, cosine 0.98 between a chirp's and a noise's mean frame); queries/keys at std
+            # 3/√fan_in: 4 % and 0.85 (at 5/√fan_in attention is so sharp that float rounding differs by 1e-3)
+            with torch.no_grad():
                 for name, p in model.named_parameters():
-                    if p.dim() == 2 and name.endswith("weight"):
+                    if name.endswith(("q_proj.weight", "k_proj.weight")):
+                        p.normal_(0.0, 3.0 / math.sqrt(p.shape[1]))
+                    elif p.dim() == 2 and name.endswith("weight"):
                         p.normal_(0.0, 1.0 / math.sqrt(p.shape[1]))
                     elif name.endswith("bias") and "norm" not in name:
                         p.uniform_(-0.02, 0.02)

@@ -36,8 +36,9 @@ def _assert_states(emb, golden, size, pcm):
     assert got.shape[1] == 97  # 1.3 s at 24 kHz: (31200 - 400) // 320 + 1
     got = got[:, golden["frames"]]
     assert got.shape == want.shape
-    scale = np.abs(want).max(axis=(1, 2), keepdims=True)
-    assert np.abs(got - want).max() / scale.min() < 1e-4
+    # per hidden state: the largest difference relative to that state's largest value
+    rel = np.abs(got - want).max(axis=(1, 2)) / np.abs(want).max(axis=(1, 2))
+    assert rel.max() < 1e-4, rel
 
 
 @pytest.mark.slow
@@ -53,14 +54,17 @@ def test_95m_matches_fadtk_and_audioldm_eval_main(tmp_path):
     # fadtk: layer 12, float16 (equal up to a float16 step where float32 results straddle a rounding boundary)
     want16 = golden["95M_frames16"]
     assert rows["frames"].dtype == np.float16 and rows["frames"].shape == want16.shape == (97, 768)
-    np.testing.assert_allclose(rows["frames"].astype(np.float32), want16.astype(np.float32), rtol=2.0 ** -10, atol=1e-5)
+    scale = float(np.abs(want16.astype(np.float32)).max())  # float32 results agree to ~5e-6 of it
+    np.testing.assert_allclose(rows["frames"].astype(np.float32), want16.astype(np.float32), rtol=2.0 ** -10,
+                               atol=2e-5 * scale)
     # audioldm_eval main: every hidden state averaged over time → 13 rows per clip
     np.testing.assert_allclose(rows["layer_means"], golden["95M_layer_means"], rtol=1e-4,
                                atol=1e-4 * np.abs(golden["95M_layer_means"]).max())
     # another layer: fadtk's MERT-v1-95M-<layer>
     six = MertEmbedder("95M", layer=6, weights="pretrained", checkpoint=str(weights)).embed_file(wav)["frames"]
     np.testing.assert_allclose(six[golden["frames"]].astype(np.float32),
-                               golden["95M_states"][6].astype(np.float16).astype(np.float32), rtol=2.0 ** -10, atol=1e-5)
+                               golden["95M_states"][6].astype(np.float16).astype(np.float32), rtol=2.0 ** -10,
+                               atol=2e-5 * float(np.abs(golden["95M_states"][6]).max()))
 
 
 @pytest.mark.slow
