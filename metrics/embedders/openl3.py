@@ -46,7 +46,7 @@ from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file
 from metrics.errors import MetricError
 
-IMPL_VERSION = 1
+IMPL_VERSION = 1  # (channels-last convolutions since: same numbers to float rounding)
 MODEL_SR = 48000  # openl3's TARGET_SR: one window = 48000 samples
 N_FFT, HOP, N_MELS = 2048, 242, 256
 N_FRAMES = -(-MODEL_SR // HOP)  # tf.signal.stft(pad_end=True): 199
@@ -339,6 +339,8 @@ class OpenL3Embedder:
                         for (_, a), t in zip(arrays[1], tensors):
                             a = torch.from_numpy(a)
                             t.copy_(a.permute(3, 2, 0, 1) if a.dim() == 4 else a)
+            # channels-last: oneDNN's convolutions run ~2× faster on CPU (same numbers to float rounding)
+            net = net.to(memory_format=torch.channels_last)
             self._model = nn.ModuleDict({"mel": KapreMelDb(), "net": net}).to(self.device).eval()
         return self._model
 
@@ -371,7 +373,8 @@ class OpenL3Embedder:
     @torch.no_grad()
     def _run(self, batch: np.ndarray) -> np.ndarray:
         m = self.model
-        return m["net"](m["mel"](torch.from_numpy(batch).to(self.device))).cpu().numpy()
+        mel = m["mel"](torch.from_numpy(batch).to(self.device)).contiguous(memory_format=torch.channels_last)
+        return m["net"](mel).cpu().numpy()
 
     def _embed_many(self, paths: Sequence, batch_size: int) -> list[dict]:
         """Every 1 s window of every file goes through the network in batches of `batch_size`
