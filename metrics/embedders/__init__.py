@@ -10,9 +10,13 @@ and ``describe()``. ``weights="pretrained"`` needs the official files (or ``chec
 
 from __future__ import annotations
 
-from bench.errors import UnknownNameError
+from core.errors import UnknownNameError
 from metrics.embedders.cnn14 import Cnn14Embedder
+from metrics.embedders.clap import VARIANTS as _CLAP_VARIANTS
+from metrics.embedders.clap import ClapEmbedder
 from metrics.embedders.encodec import EncodecEmbedder
+from metrics.embedders.mert import MertEmbedder
+from metrics.embedders.mert import official_file as _mert_file
 from metrics.embedders.openl3 import OFFICIAL_FILE as _OPENL3_FILE
 from metrics.embedders.openl3 import OpenL3Embedder
 from metrics.embedders.passt import OFFICIAL_FILE as _PASST_FILE
@@ -29,6 +33,10 @@ EMBEDDERS = {
     "passt_audiocraft": lambda **kw: PasstEmbedder(protocol="audiocraft", **kw),
     "openl3_mel256_music_512": lambda **kw: OpenL3Embedder(channels=1, **kw),
     "openl3_mel256_music_1024_stereo": lambda **kw: OpenL3Embedder(channels=2, **kw),
+    "clap_music": lambda **kw: ClapEmbedder(variant="music", **kw),
+    "clap_general": lambda **kw: ClapEmbedder(variant="general", **kw),
+    "mert_95m": lambda **kw: MertEmbedder(size="95M", **kw),
+    "mert_330m": lambda **kw: MertEmbedder(size="330M", **kw),
 }
 
 #: what each embedder is, for `bench metrics list`: (dims per row, rows per file, peer tool, official file)
@@ -46,6 +54,14 @@ EMBEDDER_INFO = {
                                 _OPENL3_FILE[0]),
     "openl3_mel256_music_1024_stereo": ("1024 (L ‖ R)", "1 per 0.5 s",
                                         "stable-audio-metrics openl3_fd (channels=2, 48 kHz)", _OPENL3_FILE[0]),
+    "clap_music": ("512 (float16, unit norm)", "1 per s (10 s windows)", "fadtk 1.1.0 clap-laion-music",
+                   _CLAP_VARIANTS["music"][1]),
+    "clap_general": ("512 (float16, unit norm)", "1 per s (10 s windows)", "fadtk 1.1.0 clap-laion-audio",
+                     _CLAP_VARIANTS["general"][1]),
+    "mert_95m": ("768 (float16; + 13 layer means)", "75 per s", "fadtk 1.1.0 MERT-v1-95M (layer 12) / audioldm_eval main",
+                 _mert_file("95M")[0]),
+    "mert_330m": ("1024 (float16; + 25 layer means)", "75 per s", "fadtk MERTModel('v1-330M') (layer 12)",
+                  _mert_file("330M")[0]),
 }
 
 #: official weight files of the newer embedders (name → (file, where to get it)), for presets
@@ -54,6 +70,10 @@ OFFICIAL_WEIGHTS = {
     "passt_audiocraft": _PASST_FILE,
     "openl3_mel256_music_512": _OPENL3_FILE,
     "openl3_mel256_music_1024_stereo": _OPENL3_FILE,
+    "clap_music": _CLAP_VARIANTS["music"][1:3],
+    "clap_general": _CLAP_VARIANTS["general"][1:3],
+    "mert_95m": _mert_file("95M"),
+    "mert_330m": _mert_file("330M"),
 }
 
 
@@ -64,4 +84,5 @@ def make_embedder(name: str, **kwargs):
     return EMBEDDERS[name](**kwargs)
 
 
-__all__ = ["Cnn14Embedder", "VGGishEmbedder", "EncodecEmbedder", "PasstEmbedder", "OpenL3Embedder", "OFFICIAL_WEIGHTS", "make_embedder", "EMBEDDERS", "EMBEDDER_INFO"]
+__all__ = ["Cnn14Embedder", "VGGishEmbedder", "EncodecEmbedder", "PasstEmbedder", "OpenL3Embedder", "ClapEmbedder",
+           "MertEmbedder", "OFFICIAL_WEIGHTS", "make_embedder", "EMBEDDERS", "EMBEDDER_INFO"]
