@@ -216,9 +216,15 @@ def quantize_like_laion(pcm16: np.ndarray) -> np.ndarray:
     return ((x * 32767.0).astype(np.int16) / 32767.0).astype(np.float32)
 
 
-def windows(audio: np.ndarray) -> np.ndarray:
-    """fadtk's chunks: 10 s windows starting every second, zero-padded to 10 s → (n, 480000)."""
-    starts = range(0, audio.shape[0], HOP)
+def window_starts(n_samples: int) -> range:
+    """fadtk's chunk starts: every second, from 0 to the last sample."""
+    return range(0, n_samples, HOP)
+
+
+def windows(audio: np.ndarray, starts: Sequence[int] | None = None) -> np.ndarray:
+    """fadtk's chunks: 10 s windows starting every second (or at `starts`), zero-padded to 10 s →
+    (n, 480000)."""
+    starts = window_starts(audio.shape[0]) if starts is None else starts
     out = np.zeros((len(starts), WINDOW), np.float32)
     for i, s in enumerate(starts):
         chunk = audio[s:s + WINDOW]
@@ -319,8 +325,11 @@ class ClapEmbedder:
         out = model(input_features=mel).audio_embeds
         return torch.nn.functional.normalize(out, dim=-1).cpu().numpy()
 
-    def _embed_window_list(self, wins: np.ndarray) -> np.ndarray:
-        rows = [self.embed_windows(wins[s:s + self.batch_size]) for s in range(0, len(wins), self.batch_size)]
+    def _embed_audio(self, audio: np.ndarray, batch_size: int) -> np.ndarray:
+        """All windows of one waveform, `batch_size` at a time (a 3-minute file has 180 windows of
+        1.9 MB each: never all materialised at once)."""
+        starts = window_starts(audio.shape[0])
+        rows = [self.embed_windows(windows(audio, starts[s:s + batch_size])) for s in range(0, len(starts), batch_size)]
         return np.concatenate(rows)
 
     def embed_waveform(self, audio: np.ndarray) -> np.ndarray:
@@ -328,21 +337,15 @@ class ClapEmbedder:
         audio = np.asarray(audio, np.float32)
         if audio.ndim != 1 or audio.shape[0] == 0:
             raise MetricError(f"CLAP needs a non-empty mono waveform, got shape {audio.shape}")
-        return self._embed_window_list(windows(audio)).astype(np.float16)
+        return self._embed_audio(audio, self.batch_size).astype(np.float16)
 
     def embed_file(self, path) -> dict[str, np.ndarray]:
         return {"frames": self.embed_waveform(self.load(path))}
 
     def _embed_many(self, paths: Sequence, batch_size: int) -> list[dict]:
-        """Every window has the same length, so the windows of all files go through in batches of
-        `batch_size` (each window is its own item: eval-mode batch norm, per-window attention)."""
-        wins = [windows(self.load(p)) for p in paths]
-        rows = self._embed_window_list(np.concatenate(wins)).astype(np.float16)
-        out, s = [], 0
-        for w in wins:
-            out.append({"frames": rows[s:s + len(w)]})
-            s += len(w)
-        return out
+        """Each file's windows in batches of `batch_size` (every window is its own item: eval-mode
+        batch norm, per-window attention), one file decoded at a time."""
+        return [{"frames": self._embed_audio(self.load(p), batch_size).astype(np.float16)} for p in paths]
 
     def embed_files(self, paths: Sequence[str | os.PathLike], cache=None) -> list[dict]:
         return embed_files_cached(self, paths, cache, self.batch_size)
@@ -367,4 +370,5 @@ def perf_line(files: Sequence[str | os.PathLike], variant: str = "music", seed: 
 
 
 __all__ = ["ClapEmbedder", "save_random_weights", "official_to_transformers", "quantize_like_laion", "windows",
+           "window_starts",
            "VARIANTS", "build_audio_model", "perf_line"]
