@@ -38,7 +38,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from core.errors import ConfigError, MediaError
+from core.errors import ConfigError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.encodec import load_like_fadtk
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file, torch_load

@@ -259,7 +259,8 @@ class MertEmbedder:
 
             audio = resample_sinc(load_like_reference(path, self.reference_rate), self.reference_rate, SAMPLE_RATE)
         if audio.shape[0] < RECEPTIVE_FIELD:
-            raise MetricError(f"{path}: {audio.shape[0]} samples at 24 kHz ({audio.shape[0] / SAMPLE_RATE * 1000:.1f} ms); "
+            ms = audio.shape[0] / SAMPLE_RATE * 1000
+            raise MetricError(f"{path}: {audio.shape[0]} samples at 24 kHz ({ms:.1f} ms); "
                               f"MERT needs at least {RECEPTIVE_FIELD} (16.7 ms, one frame)")
         return audio
 

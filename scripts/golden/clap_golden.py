@@ -103,7 +103,8 @@ def side_main(job: dict) -> None:
         torch.save({"state_dict": full, "epoch": 0}, official)
         ml = CLAPLaionModel.__new__(CLAPLaionModel)  # fadtk's __init__ downloads the pretrained file
         ModelLoader.__init__(ml, f"clap-laion-{'audio' if job['variant'] == 'general' else 'music'}", 512, 48000)
-        ml.type, ml.model_file, ml.device = ("audio" if job["variant"] == "general" else "music"), official, torch.device("cpu")
+        ml.type = "audio" if job["variant"] == "general" else "music"
+        ml.model_file, ml.device = official, torch.device("cpu")
         ml.load_model()  # fadtk's: CLAP_Module(enable_fusion=False, amodel=…) + load_ckpt(file)
     assert ml.model.model.audio_branch.__class__.__name__ == "HTSAT_Swin_Transformer"
     pcm = np.load(job["pcm"])

@@ -179,7 +179,8 @@ def main() -> None:
                 perf[size] = (time.perf_counter() - t0, float(theirs["perf_s_per_10s"]))
             weights.unlink()
     for s, (o, t) in perf.items():
-        print(f"perf mert_{s.lower()}: ours {o:.2f} s per 10-s file, fadtk+MERT code {t:.2f} s (1 thread, same weights)")
+        print(f"perf mert_{s.lower()}: ours {o:.2f} s per 10-s file, fadtk+MERT code {t:.2f} s "
+              "(1 thread, same weights)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **golden)
     print(f"wrote {args.out}")

@@ -121,7 +121,8 @@ def test_wrong_checkpoint_names_expected_keys(tmp_path):
 def test_missing_weights_and_bad_layer(tmp_path):
     from core.errors import ConfigError, WeightsNotFoundError
 
-    with pytest.raises(WeightsNotFoundError, match=r"MERT-v1-330M/pytorch_model\.bin.*huggingface\.co/m-a-p/MERT-v1-330M"):
+    with pytest.raises(WeightsNotFoundError,
+                       match=r"MERT-v1-330M/pytorch_model\.bin.*huggingface\.co/m-a-p/MERT-v1-330M"):
         MertEmbedder("330M", weights="pretrained", cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="hidden states 0…12"):
         MertEmbedder("95M", layer=13)
