@@ -285,6 +285,34 @@ def sample_size_notes(frame, keys) -> list[str]:
     return out
 
 
+def provenance_notes(frame, keys) -> list[str]:
+    """Per metric key, what produced it, from the rows' stored `config` (when the frame carries
+    it): preset and peer tool with its version, embedder, and the weights file's sha256 (or
+    random:<seed>)."""
+    import json
+
+    if "config" not in frame.columns:
+        return []
+    out = []
+    for k in keys:
+        rows = frame[(frame["key"] == k) & frame["config"].notna()]
+        if not len(rows):
+            continue
+        try:
+            cfg = json.loads(rows["config"].iloc[0])
+        except (TypeError, ValueError):
+            continue
+        if not cfg.get("embedder"):
+            continue
+        sha = cfg.get("weights_sha256")
+        weights = f"weights sha256 {sha[:16]}…" if sha else f"weights {cfg.get('weights', '?')}" + (
+            f":{cfg['seed']}" if cfg.get("weights") == "random" and "seed" in cfg else "")
+        suite = f"preset {cfg['preset']} (as {cfg.get('peer_tool') or '?'}), " if cfg.get("preset") else (
+            f"as {cfg['peer']}, " if cfg.get("peer") else "")
+        out.append(f"{KEY_NAMES.get(k, k)}: {suite}embedder {cfg['embedder']}, {weights}")
+    return out
+
+
 def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[str, int] | None = None,
            name: str = "table1", controls: Sequence[str] | None = None, left_out: Sequence[str] = ()) -> Table:
     """Systems (controls first) × (dataset, metric). `paper` (load_paper()) adds the paper's rows.
@@ -322,7 +350,7 @@ def table1(frame, keys=TABLE1_KEYS, paper: dict | None = None, failures: dict[st
             if any(not c.empty for c in cells):
                 rows.append((f"{pname} (paper)", "paper", cells))
         notes.append(f"paper rows: {paper['source']['paper']} ({paper['source']['file']})")
-    notes += sample_size_notes(frame, keys)
+    notes += sample_size_notes(frame, keys) + provenance_notes(frame, keys)
     groups = [(DATASET_NAMES.get(d, d), len(keys)) for d in datasets]
     columns = [KEY_NAMES.get(k, k) + arrow(direction.get(k, False)) for k in keys] * len(datasets)
     return Table(name, "Table 1: overall comparison (best bold, second underlined among our systems)",

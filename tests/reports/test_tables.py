@@ -312,3 +312,20 @@ def test_fd_and_fad_columns_state_n_duration_and_the_small_sample_bias():
     assert any("biased" in n and "fad_inf" in n and "kid" in n for n in notes)
     frame["n_clips"] = 3000
     assert not any("biased" in n for n in table1(frame.drop(columns="clip_seconds"), keys=["fd"]).notes)
+
+
+def test_tables_name_preset_peer_embedder_and_weights_digest_when_rows_carry_their_config():
+    import json
+
+    import pandas as pd
+
+    from reports.tables import table1
+
+    cfg = {"embedder": "encodec_24k", "weights": "pretrained", "weights_sha256": "d7cc33bc" + "0" * 56,
+           "preset": "fadtk-encodec", "peer_tool": "fadtk 1.1.0"}
+    frame = pd.DataFrame([dict(dataset="folders", system="generated", key="fad", value=1.0, ci_low=1.0, ci_high=1.0,
+                               n_clips=23, higher_is_better=False, weights="pretrained", system_weights=None,
+                               target=float("nan"), config=json.dumps(cfg))])
+    notes = table1(frame, keys=["fad"]).notes
+    assert "FAD: preset fadtk-encodec (as fadtk 1.1.0), embedder encodec_24k, weights sha256 d7cc33bc00000000…" in notes
+    assert not any("preset" in n for n in table1(frame.drop(columns="config"), keys=["fad"]).notes)
