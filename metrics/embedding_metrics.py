@@ -34,7 +34,8 @@ _EMBEDDERS: dict[tuple, object] = {}
 ROWS = {"cnn14_16k": "embedding", "cnn14_32k": "embedding", "vggish": "frames",
         "encodec_24k": "frames", "encodec_48k": "frames",
         "passt": "embedding", "passt_audiocraft": "embedding",
-        "openl3_mel256_music_512": "frames", "openl3_mel256_music_1024_stereo": "frames"}
+        "openl3_mel256_music_512": "frames", "openl3_mel256_music_1024_stereo": "frames",
+        "clap_music": "frames", "clap_general": "frames", "mert_95m": "frames", "mert_330m": "frames"}
 #: Cnn14 at the evaluation rates audioldm_eval offers (EvaluationHelper(sampling_rate=16000|32000))
 CNN14_BY_RATE = {16000: "cnn14_16k", 32000: "cnn14_32k"}
 

@@ -78,7 +78,7 @@ OFFICIAL_WEIGHTS = {
 
 
 def make_embedder(name: str, **kwargs):
-    """An embedder by registry name (EMBEDDERS: cnn14_16k, cnn14_32k, vggish, encodec_24k, encodec_48k)."""
+    """An embedder by registry name (a key of EMBEDDERS)."""
     if name not in EMBEDDERS:
         raise UnknownNameError("embedder", name, list(EMBEDDERS))
     return EMBEDDERS[name](**kwargs)

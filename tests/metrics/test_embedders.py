@@ -220,9 +220,11 @@ def test_cnn14_32k_front_end(wavs):
 
 
 def test_registry():
-    assert set(EMBEDDERS) == {"cnn14_16k", "cnn14_32k", "vggish", "encodec_24k", "encodec_48k"}
+    assert set(EMBEDDERS) == {"cnn14_16k", "cnn14_32k", "vggish", "encodec_24k", "encodec_48k", "passt",
+                              "passt_audiocraft", "openl3_mel256_music_512", "openl3_mel256_music_1024_stereo",
+                              "clap_music", "clap_general", "mert_95m", "mert_330m"}
     with pytest.raises(UnknownNameError):
-        make_embedder("clap")
+        make_embedder("clap")  # the name of no embedder: `clap_music` or `clap_general`
     with pytest.raises(WeightsNotFoundError, match="Cnn14_mAP=0.431.pth"):
         make_embedder("cnn14_32k", weights="pretrained")
     with pytest.raises(WeightsNotFoundError, match="Cnn14_16k_mAP=0.438.pth"):
