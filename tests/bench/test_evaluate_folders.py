@@ -92,11 +92,21 @@ def test_paired_folders_give_run_rows_report_and_the_fad_of_the_embeddings(sets,
     for p in sorted(sets["ref"].glob("*.wav"))[:3]:
         (ref3 / f"other_{p.name}").symlink_to(p)
     ev2 = api.evaluate_folders(sets["gen"], ref3, out=tmp_path / "unpaired", suite="fadtk-encodec", weights="random",
-                               unpaired=True, n_resamples=50, metrics=["fad"])
-    row = ev2.table.iloc[0]
+                               unpaired=True, n_resamples=50,
+                               overrides=["metric.fad_inf.min_n=50", "metric.fad_inf.steps=4"])
+    table = ev2.table.set_index("key")
+    row = table.loc["fad"]
     assert row["ci_method"].endswith("(two-sample)") and row["n_reference"] == 3
     assert row["value"] == pytest.approx(frechet_distance_exact(*pooled_stats(r[:3]), *pooled_stats(g)), rel=1e-6)
     assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    # per-song FAD: each generated clip against the 3-clip reference set (fadtk's score_individual)
+    from metrics.small_sample import per_clip_fad
+
+    clips = pd.read_parquet(tmp_path / "unpaired" / "metrics" / "fad_clip.parquet").dropna(subset=["clip"])
+    expected_clip = per_clip_fad(g, pooled_stats(r[:3]))
+    assert list(clips["clip"]) == [f"clip{i}" for i in range(4)]
+    assert np.allclose(clips["value"], expected_clip, rtol=1e-6)
+    assert {"fad_inf", "fad_inf_slope", "fad_inf_r2"} <= set(table.index)
 
 
 def _truncated_set(sets, tmp_path) -> Path:
