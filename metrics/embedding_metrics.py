@@ -295,9 +295,25 @@ class KID(_EmbeddingMetric):
 
 @register_metric("kl")
 class KL(_EmbeddingMetric):
-    """KL(reference ‖ generated) of Cnn14 AudioSet label distributions, softmax and sigmoid."""
+    """KL(reference ‖ generated) of Cnn14 AudioSet label distributions, softmax and sigmoid
+    (audioldm_eval, audiocraft); `direction: generated_to_reference` is stable-audio-metrics' PaSST
+    KL(generated ‖ reference); `variants` picks the label distributions reported."""
 
     embedder_name = "cnn14_16k"
+
+    def __init__(self, *args, direction: str = "reference_to_generated",
+                 variants: tuple[str, ...] | list[str] = ("softmax", "sigmoid"), **kwargs):
+        from metrics.kl import DIRECTIONS
+
+        super().__init__(*args, **kwargs)
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"metric kl: direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        if not variants or set(variants) - {"softmax", "sigmoid"}:
+            raise ConfigError(f"metric kl: variants must be a non-empty subset of softmax, sigmoid; got {variants!r}")
+        self.direction, self.variants = direction, tuple(variants)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "direction": self.direction}
 
     def scores(self, clips, generated, reference):
         from metrics.kl import kl_per_clip
@@ -305,7 +321,7 @@ class KL(_EmbeddingMetric):
         gen, ref = _embed_both(self, clips, generated, reference)
         g = np.stack([x["logits"] for x in gen])
         r = np.stack([x["logits"] for x in ref])
-        return {f"kl_{v}": Score(per_clip=kl_per_clip(g, r, v)) for v in ("softmax", "sigmoid")}
+        return {f"kl_{v}": Score(per_clip=kl_per_clip(g, r, v, direction=self.direction)) for v in self.variants}
 
 
 @register_metric("is")

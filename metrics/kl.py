@@ -72,9 +72,18 @@ def _probabilities(logits: np.ndarray, variant: Variant) -> np.ndarray:
     raise MetricError(f"unknown KL variant {variant!r}; use 'softmax' or 'sigmoid'")
 
 
+DIRECTIONS = ("reference_to_generated", "generated_to_reference")
+
+
 def kl_per_clip(generated_logits, reference_logits, variant: Variant = "softmax",
-                dtype=np.float64) -> np.ndarray:
-    """Per-clip KL(ref_i ‖ gen_i) = Σ_c p_ic (log p_ic − log(q_ic + 1e-6)), rows paired by index."""
+                dtype=np.float64, direction: str = "reference_to_generated") -> np.ndarray:
+    """Per-clip KL(ref_i ‖ gen_i) = Σ_c p_ic (log p_ic − log(q_ic + 1e-6)), rows paired by index
+    (audioldm_eval's and audiocraft's); ``direction="generated_to_reference"`` swaps the roles,
+    KL(gen_i ‖ ref_i) with the 1e-6 on the reference (stable-audio-metrics' passt_kld)."""
+    if direction not in DIRECTIONS:
+        raise MetricError(f"KL direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    if direction == "generated_to_reference":
+        generated_logits, reference_logits = reference_logits, generated_logits
     g = np.asarray(generated_logits, dtype=dtype)
     r = np.asarray(reference_logits, dtype=dtype)
     if g.ndim != 2 or g.shape != r.shape:

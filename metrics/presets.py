@@ -45,9 +45,6 @@ _FADTK = "fadtk 1.1.0"
 _SAM = "stable-audio-metrics GitHub main"
 _AUDIOCRAFT = "audiocraft 1.3.0"
 _CLAP_SCORE = "the text–audio CLAP score needs each clip's text prompt; folders and runs carry none here"
-_SAM_KL = ("passt_kld is KL(generated ‖ reference + 1e-6); metric kl computes audioldm_eval's and audiocraft's "
-           "KL(reference ‖ generated + 1e-6), so it would not be this number: needs a direction option in "
-           "metrics.kl (the passt embedder already gives its per-clip logits)")
 
 
 def _audioldm(rate: int) -> dict[str, dict]:
@@ -95,10 +92,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("fadtk-mert", _FADTK, _fadtk("mert_95m"), "FAD, FAD∞ and per-song FAD on MERT-v1-95M frames",
            parity="the mert embedder module's"),
     Preset("fadtk-mert-330m", _FADTK, _fadtk("mert_330m"), "the same on MERT-v1-330M", parity="as fadtk-mert"),
-    Preset("stable-audio-metrics", _SAM, {"fad": {"name": "fad", "embedder": "openl3_mel256_music_512"}},
+    Preset("stable-audio-metrics", _SAM, {"fad": {"name": "fad", "embedder": "openl3_mel256_music_512"},
+                                          "kl": {"name": "kl", "embedder": "passt", "direction": "generated_to_reference", "variants": ["softmax"]}},
            "FD on OpenL3 frames (mel256, music, 512-d, 48 kHz, 0.5 s hop; its openl3_fd, stored under key fad); "
-           "its PaSST KL is KL(generated ‖ reference), the other direction from audiocraft's (not computed, below)",
-           omitted={"kl": _SAM_KL, "clap_score": _CLAP_SCORE}, parity="the openl3 and passt embedder modules'",
+           "its PaSST KL(generated ‖ reference) as metric kl's kl_softmax with direction generated_to_reference",
+           omitted={"clap_score": _CLAP_SCORE}, parity="the openl3 and passt embedder modules'",
            protocol={
                "fad": "src/openl3_fd.py openl3_fd: librosa.load(sr=None, mono=False), pyloudnorm peak −1 dB, "
                       "soxr.resample to `samplingrate` (their MusicCaps example: 44100; up to 48000), openl3 "
@@ -110,10 +108,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                      "windows (collect='mean') then softmax; KL(generated ‖ reference + 1e-6) = "
                      "F.kl_div((ref_p + 1e-6).log(), eval_p, reduction='sum'), averaged over clips"}),
     Preset("stable-audio-metrics-stereo", _SAM,
-           {"fad": {"name": "fad", "embedder": "openl3_mel256_music_1024_stereo"}},
+           {"fad": {"name": "fad", "embedder": "openl3_mel256_music_1024_stereo"}, "kl": {"name": "kl", "embedder": "passt", "direction": "generated_to_reference", "variants": ["softmax"]}},
            "as stable-audio-metrics with openl3_fd(channels=2): L ‖ R OpenL3 frames (1024-d), the setting of its "
            "MusicCaps example and of Stable Audio's published numbers",
-           omitted={"kl": _SAM_KL, "clap_score": _CLAP_SCORE}, parity="as stable-audio-metrics"),
+           omitted={"clap_score": _CLAP_SCORE}, parity="as stable-audio-metrics"),
     Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt_audiocraft"}},
            "KLD on PaSST (PasstKLDivergenceMetric: softmax over AudioSet labels per 10-s segment, "
            "KL(target ‖ generated + 1e-6) — metric kl's kl_softmax; the same number for clips up to 10 s, where "

@@ -31,6 +31,8 @@ def run_clips(config: dict) -> tuple[list[Clip], str | None]:
     from core.errors import BenchError
     from core.runfiles import stored_run_clips
 
+    if (config.get("dataset") or {}).get("kind") == "folders":  # `bench evaluate --generated/--reference`
+        return [], "no gallery: two folders of audio were scored, without videos"
     try:
         return stored_run_clips(config), None
     except BenchError as exc:

@@ -17,7 +17,8 @@ from pathlib import Path
 from reports.errors import ReportError
 
 RESULT_COLUMNS = ["experiment", "dataset", "variant", "label", "system", "metric", "key", "value", "ci_low",
-                  "ci_high", "n_clips", "weights", "system_weights", "higher_is_better", "target", "run"]
+                  "ci_high", "n_clips", "weights", "system_weights", "higher_is_better", "target", "run",
+                  "config", "clip_seconds"]  # config: the metric's (preset, embedder, weights sha256)
 # Columns every metrics parquet of this harness has; an older layout lacks some of them.
 METRIC_COLUMNS = {"metric", "key", "system", "clip", "value", "ci_low", "ci_high", "n_clips", "higher_is_better",
                   "weights"}
@@ -121,8 +122,9 @@ def run_results(run_dir: str | Path, experiment: str = "", variant: str = "", la
             df[k] = v
         kinds = {s: d.get("weights") for s, d in (info.env.get("systems") or {}).items() if isinstance(d, dict)}
         df["system_weights"] = df["system"].map(kinds)
-        if "target" not in df.columns:  # closer-to-target metrics (metrics.base.Score.target); older runs lack it
-            df["target"] = float("nan")
+        for col in ("target", "config", "clip_seconds"):  # older runs (and human rows) lack them
+            if col not in df.columns:
+                df[col] = float("nan")
         df = df[RESULT_COLUMNS]
     else:
         df = pd.DataFrame(columns=RESULT_COLUMNS)

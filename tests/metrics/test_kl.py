@@ -93,3 +93,21 @@ def test_kl_sigmoid_float32_finding_reproduced_on_request():
     softmax = kl_divergence(gen, ref)
     drift_softmax = abs(theirs["kullback_leibler_divergence_softmax"] - softmax) / abs(softmax)
     assert drift_sigmoid > 3e-4 and drift_softmax < 1e-4
+
+
+def test_generated_to_reference_is_stable_audio_metrics_passt_kld():
+    """stable-audio-metrics' passt_kld per pair: F.kl_div((ref_p + 1e-6).log(), eval_p, reduction="sum")
+    on softmaxed mean logits, i.e. KL(generated ‖ reference + 1e-6) — its formula, written here in torch."""
+    import torch
+
+    from metrics.kl import kl_per_clip
+
+    rng = np.random.default_rng(3)
+    g, r = rng.normal(0, 2, (5, 527)), rng.normal(0, 2, (5, 527))
+    ours = kl_per_clip(g, r, "softmax", direction="generated_to_reference")
+    eval_p, ref_p = torch.tensor(g).softmax(1), torch.tensor(r).softmax(1)
+    theirs = [float(torch.nn.functional.kl_div((ref_p[i] + 1e-6).log(), eval_p[i], reduction="sum")) for i in range(5)]
+    assert np.allclose(ours, theirs, rtol=1e-9)
+    assert not np.allclose(ours, kl_per_clip(g, r, "softmax"))  # the default is the other direction
+    with pytest.raises(Exception, match="direction"):
+        kl_per_clip(g, r, "softmax", direction="sideways")
