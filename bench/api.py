@@ -187,9 +187,9 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
     name stem; `unpaired`: FD/FAD/KID/IS only) with a metric suite (metrics.presets; default
     audioldm_eval-0.0.3) → metrics.evaluate.Evaluation. Writes a run-like folder `out` (default
     <runs_root>/<generated>-vs-<reference>) with the same tidy rows and report; a failed call
-    leaves no folder behind (metrics.folders)."""
+    leaves no folder behind (bench.folders)."""
     from bench.config import compose
-    from metrics.folders import evaluate_folders as score_folders
+    from bench.folders import evaluate_folders as score_folders
 
     cfg = compose(None, (), [o for o in overrides if not o.startswith("metric.")], metrics=[])
     if out is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 
 from rich.table import Table
 
@@ -112,8 +113,10 @@ def cmd_evaluate(args) -> int:
             if unknown:
                 raise ConfigError(f"--metrics {','.join(unknown)}: not in suite {args.suite!r} ({', '.join(suite)})")
         metrics = [m for m in suite if not metrics or m in metrics]
-        overrides = [f"++metric.{m}.{k}={v}" for m in metrics for k, v in suite[m].items()
-                     if k not in ("name", "weights") and v is not None] + overrides
+        overrides = [f"++metric.{m}.{k}={json.dumps(v)}" for m in metrics for k, v in suite[m].items()
+                     if k not in ("name", "weights") and v is not None] + overrides  # JSON: quoted strings, lists
+        # a suite that does not set Cnn14's evaluation rate runs another embedder: the YAML's rate would refuse it
+        overrides = [f"++metric.{m}.sample_rate=null" for m in metrics if "sample_rate" not in suite[m]] + overrides
     if args.sample_rate is not None:  # audioldm_eval's --sample-rate: Cnn14's front end of every Cnn14 metric
         overrides += [f"metric.{m}.sample_rate={args.sample_rate}" for m in (metrics or ("fd", "kl", "is"))
                       if m in ("fd", "kl", "is", "kid")]

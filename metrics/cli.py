@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(highlight=False)
     if args.metrics_verb == "show":
-        from bench.errors import UnknownNameError
+        from core.errors import UnknownNameError
         from metrics.presets import PRESETS, preset_metric_configs, unavailable_reason
 
         if args.preset not in PRESETS:

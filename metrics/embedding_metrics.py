@@ -70,9 +70,9 @@ class _EmbeddingMetric(Metric):
 
     def __init__(self, cache=None, seed: int = 0, weights: str = "pretrained", checkpoint: str | None = None,
                  device: str = "cpu", embedder: str | None = None, sample_rate: int | None = None,
-                 preset: str | None = None, **embedder_options):
+                 preset: str | None = None, peer_tool: str | None = None, **embedder_options):
         super().__init__(cache, seed)
-        self.preset = preset
+        self.preset, self.peer_tool = preset, peer_tool
         from metrics.embedders import make_embedder
 
         if embedder is not None:
@@ -98,11 +98,9 @@ class _EmbeddingMetric(Metric):
 
     def describe(self) -> dict:
         out = {"embedder": self.embedder_name, **self.embedder.describe()}
-        if self.preset:
-            from metrics.presets import PRESETS
-
+        if self.preset:  # a suite's metric configs name their preset and its peer tool (metrics.presets)
             out["preset"] = self.preset
-            out["peer_tool"] = PRESETS[self.preset].peer if self.preset in PRESETS else None
+            out["peer_tool"] = self.peer_tool
         return out
 
     def _rows(self, outputs: list[dict]) -> list[np.ndarray]:

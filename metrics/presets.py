@@ -178,7 +178,7 @@ def preset_metric_configs(name: str, weights: str = "pretrained", checkpoints: d
     preset = get_preset(name)
     out = {}
     for key, cfg in preset.metrics.items():
-        cfg = {**cfg, "weights": weights, "preset": name}
+        cfg = {**cfg, "weights": weights, "preset": name, "peer_tool": preset.peer}
         emb = embedder_of(cfg)
         if checkpoints and emb in checkpoints:
             cfg["checkpoint"] = str(checkpoints[emb])

@@ -1,4 +1,4 @@
-"""`bench evaluate --generated DIR --reference DIR` (bench.api.evaluate_folders, metrics.folders) on
+"""`bench evaluate --generated DIR --reference DIR` (bench.api.evaluate_folders, bench.folders) on
 real music: fadtk 1.1.0's test samples (MusicGen and Mubert outputs, Opus, 48 kHz; its PyPI wheel,
 scripts/reference_fadtk.py), cut to 3 s so each test stays short.
 
@@ -188,7 +188,7 @@ def test_missing_weights_are_all_named_before_any_work(sets, cache, tmp_path):
 
 def test_sample_rate_and_unpaired_pick_the_configs():
     from metrics.embedding_metrics import embedder_of
-    from metrics.folders import folder_metric_configs
+    from bench.folders import folder_metric_configs
 
     suite, cfgs, _ = folder_metric_configs(sample_rate=32000)
     assert suite == "audioldm_eval-0.0.3"
@@ -210,6 +210,8 @@ def test_sample_rate_and_unpaired_pick_the_configs():
 def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatch):
     """`bench evaluate --run R --suite S --sample-rate 32000`: the suite's metrics and their
     settings reach bench.api.evaluate as Hydra overrides that compose (checked with load_config)."""
+    from omegaconf import OmegaConf
+
     from bench import api, commands
     from bench.cli import build_parser
 
@@ -224,10 +226,20 @@ def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatc
     with pytest.raises(SystemExit):
         commands.cmd_evaluate(args)
     assert seen["metrics"] == ["fad"]
-    assert "++metric.fad.embedder=encodec_24k" in seen["overrides"]
-    assert "++metric.fad.preset=fadtk-encodec" in seen["overrides"]
+    assert '++metric.fad.embedder="encodec_24k"' in seen["overrides"]
+    assert '++metric.fad.preset="fadtk-encodec"' in seen["overrides"]
     cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
     assert cfg.metric.fad.embedder == "encodec_24k" and cfg.metric.fad.preset == "fadtk-encodec"
+    assert cfg.metric.fad.peer_tool == "fadtk 1.1.0"  # a value with a space survives Hydra
+    args = build_parser().parse_args(["evaluate", "--run", "runs/x", "--suite", "stable-audio-metrics"])
+    with pytest.raises(SystemExit):
+        commands.cmd_evaluate(args)
+    cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
+    kl = OmegaConf.to_container(cfg.metric.kl)
+    assert kl["embedder"] == "passt" and kl["direction"] == "generated_to_reference" and kl["sample_rate"] is None
+    from metrics.evaluate import build_metric
+
+    assert build_metric("kl", kl, None, 0).describe()["peer_tool"].startswith("stable-audio-metrics")
     args = build_parser().parse_args(["evaluate", "--run", "runs/x", "--metrics", "fd,kl", "--sample-rate", "32000"])
     with pytest.raises(SystemExit):
         commands.cmd_evaluate(args)
@@ -238,7 +250,7 @@ def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatc
 
 
 def test_a_killed_run_s_staging_folder_is_cleared_by_the_next(tmp_path):
-    from metrics.folders import staging_dir
+    from bench.folders import staging_dir
 
     out = tmp_path / "scores"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
