@@ -100,7 +100,9 @@ SUITES = ("audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-encodec-48k")
 #: 10-s file, ours against the peer tool's, same files, same weights), ``"presets"`` (the preset
 #: names it compares, e.g. ["fadtk-clap"]) and ``"rel"`` ({key: relative difference against the
 #: peer}). A hook whose module or function is absent is listed as not compared, with why.
-EMBEDDER_PERF_HOOKS: list[str] = []
+EMBEDDER_PERF_HOOKS: list[str] = ["metrics.embedders.passt:perf_line", "metrics.embedders.openl3:perf_line"]
+# CLAP and MERT time our side only (metrics.embedders.clap/mert.perf_line(files)); their peers' times come from
+# scripts/golden/clap_golden.py / mert_golden.py --perf in the side environment, so fadtk-clap/-mert are not compared
 
 
 def run_embedder_hooks(hooks, keep: str | None = None) -> tuple[dict[str, float], list[str], dict[str, str]]:

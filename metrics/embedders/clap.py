@@ -354,18 +354,9 @@ class ClapEmbedder:
 def perf_line(files: Sequence[str | os.PathLike], variant: str = "music", seed: int = 0) -> str:
     """``clap_<variant>: <s>/10-s file`` of this embedder (random weights, 1 thread) — ours only; the
     peer's time (laion_clap in fadtk's loop) is measured by scripts/golden/clap_golden.py --perf."""
-    import time
+    from metrics.embedders.timing import seconds_per_10s_file
 
-    torch.set_num_threads(1)
-    emb = ClapEmbedder(variant, weights="random", seed=seed)
-    _ = emb.model
-    t0 = time.perf_counter()
-    secs = 0.0
-    for f in files:
-        audio = emb.load(f)
-        secs += audio.shape[0] / SAMPLE_RATE
-        emb.embed_waveform(audio)
-    per10 = (time.perf_counter() - t0) / max(secs, 1e-9) * 10
+    per10 = seconds_per_10s_file(ClapEmbedder(variant, weights="random", seed=seed), files, SAMPLE_RATE)
     return f"clap_{variant}: {per10:.2f} s per 10-s file (ours, 1 thread, {len(files)} files)"
 
 

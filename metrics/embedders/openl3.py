@@ -408,20 +408,13 @@ def perf_line(keep: Path | None = None, peer_python: str | None = None) -> dict:
     the golden values the peer code made (tests/metrics/golden/openl3_golden.npz): the model on
     full-band windows, and the 10 s clip's frames (band-limited: see tests/metrics/test_openl3.py for
     why those differ by ~3e-3). Returns {"line", "presets", "rel"}."""
-    import importlib.util
     import subprocess
-    import tempfile
     import time
 
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("_openl3_golden", root / "scripts/golden/openl3_golden.py")
-    golden_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(golden_script)
-    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_openl3_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    clip = golden_script.make_audio(folder)["tone_10s_32k"]
-    weights = save_random_weights(folder / OFFICIAL_FILE[0], seed=golden_script.SEED)
-    golden = np.load(root / "tests/metrics/golden/openl3_golden.npz")
+    from metrics.embedders.timing import ROOT, golden_fixture
+
+    golden_script, folder, clip, weights, golden = golden_fixture("openl3", OFFICIAL_FILE[0], save_random_weights,
+                                                                  keep, "perf_openl3_")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -439,7 +432,7 @@ def perf_line(keep: Path | None = None, peer_python: str | None = None) -> dict:
     line = f"openl3: ours {ours:.2f} s per 10-s file"
     peer_python = peer_python or os.environ.get("DYVIM_OPENL3_PEER_PYTHON") or "/tmp/sideenv-openl3/bin/python"
     if Path(peer_python).exists():
-        out = subprocess.run([peer_python, str(root / "scripts/golden/openl3_golden.py"), "--time", "--weights",
+        out = subprocess.run([peer_python, str(ROOT / "scripts/golden/openl3_golden.py"), "--time", "--weights",
                               str(weights), str(clip)], capture_output=True, text=True, check=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
                                   "TF_NUM_INTRAOP_THREADS": "1"})

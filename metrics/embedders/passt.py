@@ -420,20 +420,13 @@ def perf_line(keep: Path | None = None, peer_python: str | None = None) -> dict:
     The peer runs only where its side environment is (`peer_python`, $DYVIM_PASST_PEER_PYTHON or
     /tmp/sideenv-passt/bin/python); "rel" is against the golden values the peer code made
     (tests/metrics/golden/passt_golden.npz) for both protocols. Returns {"line", "presets", "rel"}."""
-    import importlib.util
     import subprocess
-    import tempfile
     import time
 
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("_passt_golden", root / "scripts/golden/passt_golden.py")
-    golden_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(golden_script)
-    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_passt_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    clip = golden_script.make_audio(folder)["tone_10s_32k"]
-    weights = save_random_weights(folder / OFFICIAL_FILE[0], seed=golden_script.SEED)
-    golden = np.load(root / "tests/metrics/golden/passt_golden.npz")
+    from metrics.embedders.timing import ROOT, golden_fixture
+
+    golden_script, folder, clip, weights, golden = golden_fixture("passt", OFFICIAL_FILE[0], save_random_weights,
+                                                                  keep, "perf_passt_")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -454,7 +447,7 @@ def perf_line(keep: Path | None = None, peer_python: str | None = None) -> dict:
     line = f"passt: ours {ours:.2f} s per 10-s file (audiocraft protocol {seconds['audiocraft']:.2f} s)"
     peer_python = peer_python or os.environ.get("DYVIM_PASST_PEER_PYTHON") or "/tmp/sideenv-passt/bin/python"
     if Path(peer_python).exists():
-        out = subprocess.run([peer_python, str(root / "scripts/golden/passt_golden.py"), "--time", "--weights",
+        out = subprocess.run([peer_python, str(ROOT / "scripts/golden/passt_golden.py"), "--time", "--weights",
                               str(weights), str(clip)], capture_output=True, text=True, check=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
         peer = float(out.stdout.strip().splitlines()[-1])

@@ -1,0 +1,45 @@
+"""The embedders' `bench perf metrics` hooks: the shared timing helper, and the PaSST / OpenL3 hooks
+run against their golden values (the peer's own side environment is absent in CI: then the line
+says the peer was not timed, and "rel" still compares with the golden values the peer made)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from metrics.embedders.timing import seconds_per_10s_file
+
+
+class _Fake:
+    model = object()
+
+    def __init__(self):
+        self.seen = []
+
+    def load(self, path):
+        return np.zeros(32000 * 5, np.float32)  # 5 s at 32 kHz
+
+    def embed_waveform(self, audio):
+        self.seen.append(audio.shape[0])
+
+
+def test_seconds_per_10s_file_counts_the_audio_it_embedded():
+    import torch
+
+    threads = torch.get_num_threads()
+    fake = _Fake()
+    t = seconds_per_10s_file(fake, ["a.wav", "b.wav"], 32000)
+    assert fake.seen == [160000, 160000] and 0 <= t < 1.0
+    assert torch.get_num_threads() == threads  # restored
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["passt", "openl3"])
+def test_hooks_report_a_line_presets_and_parity_against_the_golden_values(name, tmp_path, monkeypatch):
+    import importlib
+
+    monkeypatch.setenv(f"DYVIM_{name.upper()}_PEER_PYTHON", str(tmp_path / "no-such-python"))
+    r = importlib.import_module(f"metrics.embedders.{name}").perf_line(tmp_path)
+    assert r["presets"] and r["rel"] and "10-s file" in r["line"]
+    bound = 1e-4 if name == "passt" else 1e-2  # OpenL3: the reference's −80 dB floor (README, Metrics)
+    assert max(r["rel"].values()) <= bound, r["rel"]
