@@ -139,3 +139,20 @@ def import_target(target: str, kind: str, name: str):
         raise ConfigError(f"{kind} {name!r}: cannot load {target!r} ({exc}); is its package on the "
                           "Python path / installed?") from exc
     return obj
+
+
+def keep_name(cls, name: str):
+    """`on_load` for class registries: a loaded class without a `name` takes its registry name."""
+    cls.name = cls.name or name
+    return cls
+
+
+def named(name: str):
+    """Class decorator setting `cls.name` (the registries find a class by its table entry, entry
+    point or YAML, not by this decorator)."""
+
+    def deco(cls):
+        cls.name = name
+        return cls
+
+    return deco

@@ -23,7 +23,7 @@ from typing import Callable, ClassVar, Mapping, Sequence
 import numpy as np
 
 from core.manifest import Clip
-from core.registry import Registry
+from core.registry import Registry, keep_name, named
 
 ENTRY_POINT_GROUP = "dyvim_bench.metrics"
 
@@ -83,24 +83,13 @@ BUILTIN_METRICS: dict[str, str] = {
 }
 
 
-def _named(cls: type[Metric], name: str) -> type[Metric]:
-    cls.name = cls.name or name
-    return cls
-
-
 METRICS: Registry[type[Metric]] = Registry("metric", BUILTIN_METRICS, base=Metric, entry_point_group=ENTRY_POINT_GROUP,
-                                           yaml_group="metric", on_load=_named)
+                                           yaml_group="metric", on_load=keep_name)
 
 
-def register_metric(name: str):
-    """Class decorator: names a metric class (`cls.name`). Built-ins are declared in BUILTIN_METRICS;
-    a plug-in is found through its entry point or its YAML's `class:` (README: "Adding a system or a metric")."""
-
-    def deco(cls: type[Metric]) -> type[Metric]:
-        cls.name = name
-        return cls
-
-    return deco
+#: class decorator naming a metric class (`cls.name`); built-ins are declared in BUILTIN_METRICS, a plug-in is
+#: found through its entry point or its YAML's `class:` (README: "Adding a system or a metric")
+register_metric = named
 
 
 def known_metrics() -> list[str]:

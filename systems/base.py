@@ -20,7 +20,7 @@ from typing import ClassVar, Iterable, Iterator, Sequence
 import numpy as np
 
 from core.manifest import Clip
-from core.registry import Registry
+from core.registry import Registry, keep_name, named
 
 ENTRY_POINT_GROUP = "dyvim_bench.systems"
 
@@ -125,24 +125,13 @@ BUILTIN_SYSTEMS: dict[str, str] = {
 }
 
 
-def _named(cls: type[System], name: str) -> type[System]:
-    cls.name = cls.name or name
-    return cls
-
-
 SYSTEMS: Registry[type[System]] = Registry("system", BUILTIN_SYSTEMS, base=System, entry_point_group=ENTRY_POINT_GROUP,
-                                           yaml_group="system", on_load=_named)
+                                           yaml_group="system", on_load=keep_name)
 
 
-def register_system(name: str):
-    """Class decorator: names a system class (`cls.name`). Built-ins are declared in BUILTIN_SYSTEMS;
-    a plug-in is found through its entry point or its YAML's `class:` (README: "Adding a system")."""
-
-    def deco(cls: type[System]) -> type[System]:
-        cls.name = name
-        return cls
-
-    return deco
+#: class decorator naming a system class (`cls.name`); built-ins are declared in BUILTIN_SYSTEMS, a plug-in is
+#: found through its entry point or its YAML's `class:` (README: "Adding a system")
+register_system = named
 
 
 def known_systems() -> list[str]:
