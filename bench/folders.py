@@ -127,10 +127,11 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
                                   f"{', '.join(configs)} (suite {suite})")
             configs[parts[1]][parts[2]] = yaml.safe_load(value)
     else:
-        from bench.api import load_config
         from omegaconf import OmegaConf
 
-        cfg = load_config(None, (), list(overrides), list(metrics))
+        from bench.config import compose
+
+        cfg = compose(None, (), list(overrides), metrics=list(metrics))
         configs = {k: dict(v) for k, v in OmegaConf.to_container(cfg.metric, resolve=True).items()}
         for k, c in configs.items():  # the YAML's default follows the dataset; folders have none
             if not any(o.startswith(f"metric.{k}.weights=") for o in metric_overrides):

@@ -77,6 +77,7 @@ from typing import Iterable, Mapping, Union
 import numpy as np
 
 from core.cache import Cache
+from core.registry import Registry
 
 # --- front-end constants (changing any of them changes the cache key via FEATURE_CONFIG) ---
 BEAT_SR = 30720  # = 60 * 512: a 60 Hz onset envelope (FACT)
@@ -87,6 +88,11 @@ ONSET_HOP = 512
 D2M_ONSET_PARAMS = {"wait": 1, "delta": 0.2, "pre_avg": 1, "post_avg": 1, "pre_max": 1, "post_max": 1}
 D2M_BIN_S = 1.0  # the published BCS/BHS "tolerance": 1-second bins
 TOLERANCE_S = 0.07  # ±70 ms, mir_eval / MIREX beat F-measure window, for bcs_tol / bhs_tol
+
+#: beat trackers other than librosa's (each beat metric's `beat_tracker=` option), name → "module:function"
+#: with `beat_times(audio, tracker, sample_rate, cache=)`; librosa's beats come with `music_features`
+BEAT_TRACKERS = Registry("beat tracker", {"madmom": "metrics.trackers:beat_times"})
+
 
 FEATURE_EXTRACTOR = "music_beats"
 FEATURE_CONFIG = {
@@ -287,8 +293,7 @@ def beat_metrics(generated_wav: AudioInput, reference_wav: AudioInput, sample_ra
     if beat_tracker == "librosa":
         gen_beats, ref_beats, gen_tempo, ref_tempo = gen.beat_times, ref.beat_times, gen.tempo, ref.tempo
     else:
-        from metrics.trackers import beat_times
-
+        beat_times = BEAT_TRACKERS.load(beat_tracker)
         gen_beats = beat_times(generated_wav, beat_tracker, sample_rate, cache=cache)
         ref_beats = beat_times(reference_wav, beat_tracker, sample_rate, cache=cache)
         gen_tempo, ref_tempo = tempo_from_beats(gen_beats), tempo_from_beats(ref_beats)
