@@ -30,6 +30,7 @@ def test_every_verb_has_help():
         assert "usage:" in bench(*sub, "--help").stdout
 
 
+@pytest.mark.slow
 def test_systems_list_shows_builtins_and_entry_points():
     out = bench("systems", "list").stdout
     for name in ("reference", "shuffled", "slow_sine", "flaky"):
@@ -46,6 +47,7 @@ def test_bad_names_are_named_errors(mini_dataset):
     assert proc.returncode == 2 and "bogus" in proc.stderr
 
 
+@pytest.mark.slow
 def test_missing_media_is_a_failure_naming_the_file_and_others_go_on(mini_dataset):
     root, ov = mini_dataset
     victim = sorted((root / "audio").glob("*.wav"))
@@ -88,6 +90,7 @@ def test_kill_part_way_then_resume(mini_dataset):
     assert "outputs=10 already_done=10 generated=0 failed=0" in bench(*args).stdout
 
 
+@pytest.mark.slow
 def test_generate_mux_writes_the_clip_video_with_the_generated_music(mini_dataset):
     from core.media import probe_video
 

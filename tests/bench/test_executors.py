@@ -112,6 +112,7 @@ def test_training_features_go_out_as_shards_on_the_engine(tmp_path, monkeypatch)
     assert not precompute_training_features(LocalExecutor(workers=1), tmp_path, "dyvim", Featured(), {}, None, clips)
 
 
+@pytest.mark.slow
 def test_metric_embedding_shards_fill_the_cache_with_only_the_missing_files(tmp_path):
     """The prefetch hook of `bench evaluate`: on a sharding engine, only files not yet in the
     embedding cache go out (one shard per file range) and land in the cache the metric reads; the

@@ -47,6 +47,7 @@ def test_swept_keys_are_dyvim_config_keys():
                 assert key.startswith("system.dyvim.") and key.split(".")[2] in keys, (name, o)
 
 
+@pytest.mark.slow
 def test_all_variants_plan_on_toy_and_identical_models_share_a_folder():
     assert "dyvim" in __import__("systems.base", fromlist=["known_systems"]).known_systems()
     runs = plan(load_experiment("strategies"), ["toy"], systems=["dyvim"])

@@ -40,6 +40,7 @@ def test_run_layout_and_protocol(mini_dataset):
             assert (info.samplerate, info.channels, info.frames, info.subtype) == (sr, 1, 2 * sr, "FLOAT")
 
 
+@pytest.mark.slow
 def test_reference_is_the_clip_music_and_shuffled_another_source(mini_dataset):
     root, ov = mini_dataset
     res = api.run(["reference", "shuffled"], "toy", ov, name="r2", metrics=[])
@@ -53,6 +54,7 @@ def test_reference_is_the_clip_music_and_shuffled_another_source(mini_dataset):
         assert len(donors) == 1 and donors[0].source != clips[cid].source and donors[0].split == "test"
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_and_redoes_broken_outputs(mini_dataset):
     root, ov = mini_dataset
     res = api.run(["slow_sine"], "toy", ov, name="r3", metrics=[])
@@ -71,6 +73,7 @@ def test_resume_skips_finished_and_redoes_broken_outputs(mini_dataset):
     assert len(env["sessions"]) == 2
 
 
+@pytest.mark.slow
 def test_changed_config_is_refused_and_adding_a_system_is_not(mini_dataset):
     root, ov = mini_dataset
     api.run(["slow_sine"], "toy", ov, name="r4", metrics=[])
@@ -86,6 +89,7 @@ def test_changed_config_is_refused_and_adding_a_system_is_not(mini_dataset):
     assert sorted(p.name for p in (res.run_dir / "slow_sine").glob("*.wav")) == before
 
 
+@pytest.mark.slow
 def test_samples_per_clip_are_seeded_and_named(mini_dataset):
     root, ov = mini_dataset
     res = api.run(["slow_sine"], "toy", ov, name="r5", samples_per_clip=3, metrics=[])
@@ -98,6 +102,7 @@ def test_samples_per_clip_are_seeded_and_named(mini_dataset):
     assert not np.allclose(a, b)
 
 
+@pytest.mark.slow
 def test_failures_are_recorded_and_the_other_clips_go_on(mini_dataset):
     root, ov = mini_dataset
     res = api.run(["flaky"], "toy", ov, name="r6", metrics=[])

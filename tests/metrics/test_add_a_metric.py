@@ -1,3 +1,4 @@
+import pytest
 """The README's "Adding a system or a metric" steps for a metric, followed literally: a Metric
 subclass in a package of one's own, a `bench/conf/metric/<name>.yaml` naming its class and
 options, then `bench metrics list` and `bench evaluate --run R --metrics <name>` from the command line."""
@@ -36,6 +37,7 @@ RMS = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_the_readme_add_a_metric_steps_work_from_the_command_line(mini_dataset, tmp_path):
     root, ov = mini_dataset
     pkg = tmp_path / "userpkgs" / "mypkg_loud"

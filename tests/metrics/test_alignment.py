@@ -172,6 +172,7 @@ def test_video_music_alignment_of_a_synthetic_clip(click_clip, tmp_path):
     assert out["per_clip"]["c"] == a and out["mean"]["ba_v2m"] == a["ba_v2m"]
 
 
+@pytest.mark.slow
 def test_alignment_with_madmom_beats(click_clip, tmp_path):
     clip, beat_t = click_clip
     own = atomic_write_audio(tmp_path / "own.wav", _clicks(beat_t), SR)
@@ -201,6 +202,7 @@ def toy(tmp_path_factory):
         pytest.skip(f"toy dataset unavailable: {exc}")
 
 
+@pytest.mark.slow
 def test_toy_reference_aligns_better_than_shuffled(toy, tmp_path):
     from systems.base import SystemContext
     from systems.controls import ShuffledControl

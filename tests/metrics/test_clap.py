@@ -66,6 +66,7 @@ def test_music_matches_fadtk_laion_clap(tmp_path):
     _check_against_golden(tmp_path, "music")
 
 
+@pytest.mark.slow
 def test_wrong_checkpoint_names_expected_keys(tmp_path):
     bad = tmp_path / "music_audioset_epoch_15_esc_90.14.pt"
     save_random_weights(bad, "general", seed=0)  # HTSAT-tiny where the music (HTSAT-base) file is expected

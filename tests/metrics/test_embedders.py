@@ -58,6 +58,7 @@ def cnn14_file(weights_dir):
     return save_random_weights(weights_dir / CNN14_16K_FILE, sample_rate=16000, seed=0)
 
 
+@pytest.mark.slow
 def test_cnn14_outputs_are_the_reference_tensors(cnn14_random, wavs):
     out = cnn14_random.embed_file(wavs["a"])
     assert set(out) == {"embedding", "logits"}
@@ -73,6 +74,7 @@ def test_cnn14_outputs_are_the_reference_tensors(cnn14_random, wavs):
     assert (logits < 0).any()  # not sigmoid outputs
 
 
+@pytest.mark.slow
 def test_cnn14_random_weights_saved_in_official_format_load_back_strictly(cnn14_file, cnn14_random, wavs):
     obj = torch.load(cnn14_file, map_location="cpu", weights_only=True)
     assert set(obj) == {"model"}
@@ -101,6 +103,7 @@ def test_cnn14_strict_loading_names_missing_and_unexpected_keys(cnn14_random, tm
         load_strict(cnn14_random.model, sd, tmp_path / "x.pth", "Cnn14")
 
 
+@pytest.mark.slow
 def test_cnn14_seeded_init_is_deterministic(cnn14_random, wavs):
     from metrics.embedders.cnn14 import build_cnn14
 
@@ -145,6 +148,7 @@ def test_cnn14_config_errors():
         Cnn14Embedder(weights="imagenet")
 
 
+@pytest.mark.slow
 def test_cnn14_embeddings_are_cached_per_file_and_weights(cnn14_random, cnn14_file, wavs, tmp_path, weights_dir):
     from metrics.embedders.cnn14 import save_random_weights
 
@@ -209,6 +213,7 @@ def test_cnn14_batches_only_equal_lengths_and_agree_with_batch_one(cnn14_random,
             np.testing.assert_allclose(got[k], one[k], rtol=1e-3, atol=1e-4 * np.abs(one[k]).max())
 
 
+@pytest.mark.slow
 def test_cnn14_32k_front_end(wavs):
     e = make_embedder("cnn14_32k", seed=0)
     cfg = e.config()
@@ -245,6 +250,7 @@ def vggish_file(weights_dir):
     return save_random_weights(weights_dir / VGGISH_FILE, seed=0)
 
 
+@pytest.mark.slow
 def test_vggish_frames_one_per_0_96_s_without_final_relu(vggish_random, wavs):
     from metrics.embedders.vggish import build_vggish
     from metrics.preprocess import load_like_reference_vggish
@@ -335,6 +341,7 @@ def test_vggish_found_in_torch_hub_checkpoints_and_pca_recorded_not_applied(vggi
     assert with_pca_cfg == VGGishEmbedder(weights="pretrained", checkpoint=vggish_file).config()
 
 
+@pytest.mark.slow
 def test_vggish_embeddings_are_cached_per_file_and_weights(vggish_random, vggish_file, wavs, tmp_path):
     cache = Cache(tmp_path / "c")
     paths = [wavs["a"], wavs["ten"]]

@@ -23,6 +23,7 @@ def _write(folder, n, seed):
     return {f"c{i}": folder / f"c{i}.wav" for i in range(n)}
 
 
+@pytest.mark.slow
 def test_adding_a_system_embeds_only_its_files_and_re_evaluation_embeds_nothing(tmp_path):
     n = 3
     ref = _write(tmp_path / "reference", n, 0)

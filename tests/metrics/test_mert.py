@@ -105,6 +105,7 @@ def test_audio_shorter_than_one_frame_is_a_named_error(tmp_path):
         MertEmbedder("95M").embed_file(f)
 
 
+@pytest.mark.slow
 def test_wrong_checkpoint_names_expected_keys(tmp_path):
     import torch
 

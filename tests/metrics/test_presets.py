@@ -75,6 +75,7 @@ def test_preset_rows_are_stamped(tmp_path):
     assert cfg["embedder"] == "encodec_24k" and cfg["weights"] == "random"
 
 
+@pytest.mark.slow
 def test_bench_metrics_list_shows_embedders_and_presets():
     out = subprocess.run([sys.executable, "-m", "bench", "metrics", "list"], capture_output=True, text=True,
                          timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})

@@ -102,6 +102,7 @@ def _table_html(html: str, name: str) -> str:
     return html[start:html.index("</table>", start)]
 
 
+@pytest.mark.slow
 def test_table2_halves_render_as_one_table(tmp_path, scored_run):
     """`conditions` and `strategies` run separately; each one's report shows Table 2 as one
     table like the paper's once both have run (conditions' full* = the strategies' D_extend* =

@@ -117,6 +117,7 @@ def test_a_truncated_video_is_caught_by_prepare_and_by_data_show(aist_layout, en
     assert "gLO_sBM_c01_d13_mLO2_ch01.mp4" in show.stdout and "does not decode to" in show.stdout
 
 
+@pytest.mark.slow
 def test_full_disk_in_prepare_and_read_only_runs_folder_are_named(aist_layout, env, small_tmpfs, read_only_dir):
     disk = small_tmpfs("200k")
     full = bench("data", "prepare", "aist", *mini.aist_overrides(aist_layout),

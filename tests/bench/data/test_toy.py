@@ -64,6 +64,7 @@ def _audio_onsets(path) -> np.ndarray:
     return librosa.onset.onset_detect(onset_envelope=env, sr=sr, units="time", delta=0.15)
 
 
+@pytest.mark.slow
 def test_motion_follows_music_onsets(toy):
     _, clips = toy
     assert len(clips) >= 10
@@ -194,6 +195,7 @@ def _digest(folder: Path) -> dict[str, bytes]:
     return out
 
 
+@pytest.mark.slow
 def test_deterministic_and_independent_of_workers(tmp_path):
     kw = dict(sample_rate=SR, clip_duration=3.0, spec={}, size="tiny", n_sources=3, clips_per_source=1,
               width=32, height=32)

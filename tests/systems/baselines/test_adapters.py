@@ -86,6 +86,7 @@ def _pop909_dataset(root):
     return sorted({ids[c.source] for c in clips if c.split == "test"})
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SOUNDFONT.is_file(), reason="FluidR3_GM soundfont not installed")
 def test_diffbgm_generates_each_song_once_and_names_a_skipped_song(mini_dataset, standin):
     from core.manifest import read_manifest
@@ -172,6 +173,7 @@ def test_d2mgan_runs_its_own_segments_in_batches_with_the_harness_gpu(tmp_path, 
     assert "kept CUDA_VISIBLE_DEVICES='0'" in err
 
 
+@pytest.mark.slow
 def test_cdcd_generates_from_the_full_mask_not_from_the_ground_truth(tmp_path, standin):
     repo = standin("cdcd")
     videos, data, names = _segment_dataset(tmp_path, repo, 6, "data", "aist_{kind}_test_segment_s6.txt",

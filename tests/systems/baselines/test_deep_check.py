@@ -99,6 +99,7 @@ def test_good_checkouts_of_cmt_and_vidmuse_end_with_a_clip(standin):
     assert steps["vidmuse"]["weights state_dict.bin"][1] == f"{vm}/model/state_dict.bin loads (2 top-level keys)"
 
 
+@pytest.mark.slow
 def test_an_environment_of_the_specs_python_passes_every_step_and_exits_0(standin, monkeypatch, tmp_path, capsys):
     """In-process, with cmt's spec asking for this interpreter's Python: every step ok, exit status 0."""
     from bench.cli import main
@@ -120,6 +121,7 @@ def test_an_environment_of_the_specs_python_passes_every_step_and_exits_0(standi
     assert steps["python"][1] == f"{sys.executable} is the spec's Python"
 
 
+@pytest.mark.slow
 def test_a_broken_vidmuse_fails_at_each_broken_step_with_its_fix(standin):
     """Another commit, an import the environment lacks, a git-LFS pointer and a file with the
     wrong keys: each fails at its step, naming the file and the fix; the clip then fails too."""
@@ -161,6 +163,7 @@ def test_a_broken_vidmuse_fails_at_each_broken_step_with_its_fix(standin):
     shutil.rmtree(logs.parent.parent)
 
 
+@pytest.mark.slow
 def test_missing_truncated_and_absent_weights(standin, tmp_path, capsys):
     """A checkpoint not found stops the deep check at readiness with its source; in a VidMuse model
     folder, a missing state_dict.bin is named (a folder of weights is checked file by file, not only

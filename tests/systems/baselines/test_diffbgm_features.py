@@ -33,6 +33,7 @@ def shots_video(path, lengths, fps=25, values=(30, 120, 210)):
     return path
 
 
+@pytest.mark.slow
 def test_scenes_driver_cuts_a_video_into_transnetv2_scenes(standin, tmp_path):
     repo = standin("transnetv2")
     torch.save({"threshold": torch.tensor(20.0)}, tmp_path / "w.pth")
@@ -65,6 +66,7 @@ def test_scenes_windows_and_runs_follow_transnetv2_inference():
     assert d.scenes_from([1, 1, 1]) == [(0, 2)]
 
 
+@pytest.mark.slow
 def test_clip2video_driver_saves_one_512_d_row_per_sampled_frame(standin, tmp_path):
     repo = standin("clip2video")
     torch.save({"visual.proj": torch.randn(3, 512, generator=torch.Generator().manual_seed(0))}, tmp_path / "ViT-B-32.pt")

@@ -30,6 +30,7 @@ def onsets(audio, sr, frame=0.01):
     return np.array(out) * frame - 10 * frame
 
 
+@pytest.mark.slow
 def test_cmt_crash_and_hang_become_failures_and_the_others_render_at_the_video_tempo(mini_dataset, standin, monkeypatch):
     root, ov = mini_dataset
     repo = standin("cmt")
@@ -64,6 +65,7 @@ def test_cmt_crash_and_hang_become_failures_and_the_others_render_at_the_video_t
     assert result.systems[0].already_done == len(ids) - 2 and result.systems[0].generated == 2
 
 
+@pytest.mark.slow
 def test_a_midi_without_notes_is_a_failure_not_silence(mini_dataset, standin):
     root, ov = mini_dataset
     ids = split_test_ids(root)

@@ -1,3 +1,4 @@
+import pytest
 """Parallel safety (issue 12 item 4): two clips of one baseline running at once on one machine, as
 two real concurrent processes, do not collide on the CLIP download cache (~/.cache/clip, which
 Video2Music's clip.load fills on first use), on ports, on working folders, or on a GPU."""
@@ -48,6 +49,7 @@ def test_two_video2music_clips_download_clip_once_and_intact(standin, tmp_path):
     assert all((tmp_path / f"work{i}" / "out.mid").is_file() for i in range(2))
 
 
+@pytest.mark.slow
 def test_without_the_lock_two_downloads_at_once_do_collide(tmp_path):
     """The fault the lock prevents, shown with the same download code run bare in two processes."""
     blob = np.random.default_rng(1).bytes(600 * 1024)
@@ -109,6 +111,7 @@ def test_two_processes_never_lease_the_same_gpu(tmp_path):
     assert sorted(g for g, _, _ in got) == ["0", "1"]
 
 
+@pytest.mark.slow
 def test_a_third_process_waits_for_a_free_gpu(tmp_path):
     got = _leases(tmp_path, 3, "0,1", 1.5)
     by_gpu = {}

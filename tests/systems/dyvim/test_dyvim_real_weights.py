@@ -188,6 +188,7 @@ def silent_hub():
     server.close()
 
 
+@pytest.mark.slow
 def test_hub_id_offline_fails_within_seconds_naming_the_key_and_files(monkeypatch, tmp_path, silent_hub):
     """The real transformers loader, an empty HF cache and a hub that does not answer,
     HF_HUB_OFFLINE unset: before the probe, huggingface_hub retried for 47 s here (73 s in the
