@@ -267,14 +267,11 @@ def train_system(executor, run_dir: Path, name: str, system, config: dict, ctx, 
 
 def generate(cfg, console=None) -> RunResult:
     """Generation stage of `run` for an already composed config."""
-    import os
-    from datetime import datetime, timezone
-
     from tqdm.auto import tqdm
 
     from bench.config import to_dict
     from bench.executors import make_executor
-    from bench.generation import GenerationJob, identity_config, run_jobs
+    from bench.generation import generation_shards, identity_config, run_jobs
     from bench.runs import Run
 
     conf = to_dict(cfg)
@@ -296,8 +293,7 @@ def generate(cfg, console=None) -> RunResult:
 
     # Every system's shards go to the executor together, so systems run side by side where the
     # engine has room (training, where needed, happens here first).
-    session = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
-    jobs, summaries = [], {}
+    shards, summaries = [], {}
     for sys_name, (system, ctx) in systems.items():
         summary = summaries[sys_name] = SystemSummary(sys_name, system.weights,
                                                       len(selected) * conf["run"]["samples_per_clip"], 0)
@@ -306,17 +302,11 @@ def generate(cfg, console=None) -> RunResult:
             summary.trained = True
         todo = run.pending(sys_name, selected, system.sample_rate)
         summary.already_done = summary.requested - len(todo)
-        if todo:
-            cap = system.parallel_cap()
-            size = executor.shard_size(len(todo), cap)
-            instance = system if executor.in_process(cap) else None
-            jobs += [GenerationJob(str(run.dir), sys_name, conf["system"][sys_name], ctx, tuple(todo[i : i + size]),
-                                   instance, f"{sys_name}-{session}-{i // size:04d}", system.sample_rate,
-                                   cap) for i in range(0, len(todo), size)]
+        shards += generation_shards(executor, run.dir, sys_name, system, conf["system"][sys_name], ctx, todo)
         result.systems.append(summary)
-    with executor, tqdm(total=sum(len(j.requests) for j in jobs), desc=f"generate ({executor.engine})",
-                        unit="clip", disable=None if jobs else True) as bar:
-        for outcome in run_jobs(executor, jobs, bar.update):
+    with executor, tqdm(total=sum(s.size for s in shards), desc=f"generate ({executor.engine})",
+                        unit="clip", disable=None if shards else True) as bar:
+        for outcome in run_jobs(executor, shards, bar.update):
             summary = summaries[outcome.system]
             summary.generated += outcome.done
             summary.failed += outcome.failed

@@ -17,7 +17,7 @@ from core.atomic import make_dirs
 from core.errors import DiskFullError, ReadOnlyError
 from core.media import atomic_write_audio
 from core.options import accepted_kwargs  # noqa: F401  (re-exported)
-from bench.executors.base import Executor, Shard
+from bench.executors.base import Executor, Shard, make_shards
 from bench.executors.records import read_shard_state
 from bench.runs import append_failure, failure_record, is_finished, output_name, validate_output
 from systems.base import GenerationRequest, System, SystemContext, get_system_class, iter_batches
@@ -50,17 +50,24 @@ class JobOutcome:
         return {"done": self.done, "failed": self.failed, "already_done": self.already_done}
 
 
-def job_shard(job: "GenerationJob", max_workers: int | None = None, threads: int | None = None) -> Shard:
-    """The executor's view of a job."""
-    return Shard(run_job, job, job.shard_id or f"{job.system}-{id(job):x}", job.system, len(job.requests),
-                 job.run_dir, tuple(output_name(r.clip.id, r.sample_index) for r in job.requests),
-                 job.max_workers or max_workers, threads)
+def generation_shards(executor: Executor, run_dir, name: str, system: System, config: dict,
+                      context: SystemContext, requests) -> list[Shard]:
+    """System `name`'s pending `requests` as generation shards on `executor`; a system built here
+    is reused by shards that run in this process (never pickled to a worker)."""
+    if not requests:
+        return []
+    cap = system.parallel_cap()
+    instance = system if executor.in_process(cap) else None
+    return make_shards(executor, run_job, requests,
+                       lambda part, shard_id: GenerationJob(str(run_dir), name, config, context, part, instance,
+                                                            shard_id, system.sample_rate, cap),
+                       name, name, run_dir, max_workers=cap,
+                       outputs=lambda part: tuple(output_name(r.clip.id, r.sample_index) for r in part))
 
 
-def run_jobs(executor: Executor, jobs, progress) -> Iterator[JobOutcome]:
-    """Generation jobs on `executor` → one JobOutcome per job as each finishes (a lost shard's
+def run_jobs(executor: Executor, shards, progress) -> Iterator[JobOutcome]:
+    """Generation shards on `executor` → one JobOutcome per shard as each finishes (a lost shard's
     unfinished clips count as failed)."""
-    shards = [job_shard(job, threads=executor.threads_per_task) for job in jobs]
     for shard, result in executor.run(shards, progress):
         if isinstance(result, BaseException):
             state = read_shard_state(shard.run_dir, shard.shard_id)

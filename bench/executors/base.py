@@ -12,9 +12,11 @@ progress across shards from their state files, cancels everything it submitted o
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
 from bench.executors.records import (JobRecord, now, read_shard_state, record_jobs, worker_identity,
@@ -73,6 +75,30 @@ def _set_threads(n: int | None) -> int | None:
     old = torch.get_num_threads()
     torch.set_num_threads(int(n))
     return old
+
+
+def session_id() -> str:
+    """This driver session's tag in shard ids (UTC time and pid): a resumed or concurrent session's
+    shards never take over the state files of an earlier one."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
+
+
+def make_shards(executor: "Executor", fn: Callable, items: Sequence, payload: Callable[[tuple, str], Any],
+                prefix: str, group: str, run_dir, max_workers: int | None = None,
+                outputs: Callable[[tuple], tuple[str, ...]] | None = None) -> list[Shard]:
+    """`items` cut into the executor's shard size, one Shard each: `fn(payload(part, shard_id))`
+    with ids `<prefix>-<session>-<nnnn>`. `max_workers` caps the group's parallel shards (and the
+    shard size); `outputs(part)` names the files a shard writes (`bench status` counts them)."""
+    if not items:
+        return []
+    size, session = executor.shard_size(len(items), max_workers), session_id()
+    shards = []
+    for n, start in enumerate(range(0, len(items), size)):
+        part = tuple(items[start:start + size])
+        shard_id = f"{prefix}-{session}-{n:04d}"
+        shards.append(Shard(fn, payload(part, shard_id), shard_id, group, len(part), str(run_dir),
+                            outputs(part) if outputs else (), max_workers, executor.threads_per_task))
+    return shards
 
 
 def auto_shard_size(n_items: int, slots: int, per_slot: int = 4) -> int:

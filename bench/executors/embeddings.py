@@ -10,10 +10,8 @@ With the local engine nothing is sent: the metric embeds in-process, as it score
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -49,8 +47,10 @@ def missing_files(metric, paths: Sequence[str]) -> list[str]:
     embedder, cache = getattr(metric, "embedder", None), metric.cache
     if embedder is None or cache is None or not hasattr(embedder, "embed_files"):
         return []
-    name, config = embedder.cache_name(), embedder.config()
-    return [p for p in paths if not cache.path(name, cache.key(name, config, [p])).exists()]
+    from metrics.embedders.cnn14 import file_cache_keys
+
+    name = embedder.cache_name()
+    return [p for p, key in zip(paths, file_cache_keys(embedder, paths, cache)) if not cache.path(name, key).exists()]
 
 
 def make_prefetch(executor, run_dir: str | Path, cache, seed: int, progress_factory=None):
@@ -61,19 +61,16 @@ def make_prefetch(executor, run_dir: str | Path, cache, seed: int, progress_fact
         return None
 
     def prefetch(mname: str, mcfg, paths: Sequence[str]) -> None:
-        from bench.executors.base import Shard
+        from bench.executors.base import make_shards
         from metrics.evaluate import build_metric
 
-        config = {k: v for k, v in dict(mcfg).items()}
+        config = dict(mcfg)
         todo = missing_files(build_metric(mname, config, cache, seed), paths)
         if not todo:
             return
-        size = executor.shard_size(len(todo), None)
-        session = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
-        shards = [Shard(embed_shard, EmbeddingJob(mname, config, str(cache.root), seed, tuple(todo[i:i + size])),
-                        f"embed-{mname}-{session}-{i // size:04d}", f"{mname}:embed", len(todo[i:i + size]), str(run_dir),
-                        threads=executor.threads_per_task)
-                  for i in range(0, len(todo), size)]
+        shards = make_shards(executor, embed_shard, todo,
+                             lambda part, _: EmbeddingJob(mname, config, str(cache.root), seed, part),
+                             f"embed-{mname}", f"{mname}:embed", run_dir)
         bar = progress_factory(mname, len(todo)) if progress_factory else None
         lost = [str(r) for _, r in executor.run(shards, bar.update if bar else None) if isinstance(r, BaseException)]
         if bar:

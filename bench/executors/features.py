@@ -38,15 +38,13 @@ def precompute_training_features(executor, run_dir, name: str, system, config: d
                                  clips: Sequence[Clip], progress=None) -> bool:
     """Fan the training clips' features out over `executor` when the system can and the engine
     runs shards outside this process; False when nothing was sent (the system extracts in-process)."""
-    from bench.executors.base import Shard
+    from bench.executors.base import make_shards
 
     if not hasattr(system, "precompute_features") or executor.in_process(system.parallel_cap()) or not clips:
         return False
-    size = executor.shard_size(len(clips), None)
-    shards = [Shard(extract_features, FeatureJob(str(run_dir), name, config, context, tuple(clips[i:i + size])),
-                    f"{name}-features-{i // size:04d}", f"{name}:features", len(clips[i:i + size]), str(run_dir),
-                    threads=executor.threads_per_task)
-              for i in range(0, len(clips), size)]
+    shards = make_shards(executor, extract_features, clips,
+                         lambda part, _: FeatureJob(str(run_dir), name, config, context, part),
+                         f"{name}-features", f"{name}:features", run_dir)
     lost = [str(r) for _, r in executor.run(shards, progress) if isinstance(r, BaseException)]
     if lost:  # training would recompute them in-process; say why they were not precomputed
         import sys

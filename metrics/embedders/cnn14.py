@@ -68,6 +68,14 @@ _PANNS_ALIAS = "_dyvim_panns_inference"
 EMBED_WINDOW = 64
 
 
+def file_cache_keys(embedder, paths: Sequence[str | os.PathLike], cache) -> list[str]:
+    """The cache key of each file's entry under `embedder` (file content + ``config()``): the one
+    place that says where a file's embedding lives, read by `embed_files_cached` and by the
+    executor that asks which files still need embedding (bench/executors/embeddings.py)."""
+    name, config = embedder.cache_name(), embedder.config()
+    return [cache.key(name, config, [p]) for p in paths]
+
+
 def embed_files_cached(embedder, paths: Sequence[str | os.PathLike], cache, batch_size: int = 1) -> list[dict]:
     """Per-file outputs of `embedder` (``_embed_many(paths, batch_size)``), cached by file content +
     ``config()``.
@@ -79,8 +87,7 @@ def embed_files_cached(embedder, paths: Sequence[str | os.PathLike], cache, batc
     paths = list(paths)
     results: list[dict | None] = [None] * len(paths)
     if cache is not None:
-        name, config = embedder.cache_name(), embedder.config()
-        keys = [cache.key(name, config, [p]) for p in paths]
+        name, keys = embedder.cache_name(), file_cache_keys(embedder, paths, cache)
         for i, key in enumerate(keys):
             results[i] = cache.load(name, key)
         cache.hits += sum(r is not None for r in results)

@@ -112,6 +112,24 @@ def test_training_features_go_out_as_shards_on_the_engine(tmp_path, monkeypatch)
     assert not precompute_training_features(LocalExecutor(workers=1), tmp_path, "dyvim", Featured(), {}, None, clips)
 
 
+def test_make_shards_cuts_items_into_named_session_shards(tmp_path):
+    """One shard per executor-sized slice, ids `<prefix>-<session>-<nnnn>` shared by one call, the
+    payload built from the slice and its id, outputs named per slice; nothing for no items."""
+    from bench.executors.base import make_shards
+    from bench.executors.local import LocalExecutor
+
+    shards = make_shards(LocalExecutor(workers=1, shard_size=2), print, list("abcde"),
+                         lambda part, shard_id: (shard_id, part), "sys", "sys", tmp_path, max_workers=3,
+                         outputs=lambda part: tuple(f"{x}.wav" for x in part))
+    assert [s.payload[1] for s in shards] == [("a", "b"), ("c", "d"), ("e",)]
+    assert [s.size for s in shards] == [2, 2, 1] and all(s.payload[0] == s.shard_id for s in shards)
+    session = shards[0].shard_id[len("sys-"):-len("-0000")]
+    assert [s.shard_id for s in shards] == [f"sys-{session}-{n:04d}" for n in range(3)]
+    assert shards[2].outputs == ("e.wav",) and {s.max_workers for s in shards} == {3}
+    assert {s.run_dir for s in shards} == {str(tmp_path)}
+    assert make_shards(LocalExecutor(workers=1), print, [], None, "sys", "sys", tmp_path) == []
+
+
 @pytest.mark.slow
 def test_metric_embedding_shards_fill_the_cache_with_only_the_missing_files(tmp_path):
     """The prefetch hook of `bench evaluate`: on a sharding engine, only files not yet in the
