@@ -61,16 +61,16 @@ def run(args: argparse.Namespace) -> int:
         console.print("usage: bench metrics list | bench metrics show PRESET")
         return 2
     from metrics.base import get_metric_class, known_metrics
-    from metrics.embedders import EMBEDDER_INFO
-    from metrics.embedders import EMBEDDERS
+    from metrics.embedders import BUILTIN_EMBEDDERS, EMBEDDERS
     from metrics.presets import PRESETS, unavailable_reason
 
     t = Table(title="embedders")
     for col in ("name", "dims", "rows", "as in", "official file", "weights here"):
         t.add_column(col)
-    for name in EMBEDDERS:
-        dims, rows, peer, official = EMBEDDER_INFO.get(name, ("?", "?", "?", "?"))
-        t.add_row(name, dims, rows, peer, official, _weights_state(name, args.cache_dir))
+    for name in [*BUILTIN_EMBEDDERS, *(n for n in EMBEDDERS.names() if n not in BUILTIN_EMBEDDERS)]:
+        spec = EMBEDDERS.load(name)
+        official = spec.official_weights[0] if spec.official_weights else "—"
+        t.add_row(name, spec.dims, spec.rows, spec.peer, official, _weights_state(name, args.cache_dir))
     console.print(t)
     t = Table(title="metrics (bench evaluate --metrics …; configs in bench/conf/metric/)")
     t.add_column("name")

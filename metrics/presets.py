@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ConfigError, UnknownNameError, WeightsNotFoundError
+from metrics import embedders
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,6 @@ def unavailable_reason(preset: Preset) -> str | None:
     if preset.unavailable:
         return preset.unavailable
     from metrics.base import known_metrics
-    from metrics.embedders import EMBEDDERS
     from metrics.embedding_metrics import ROWS, embedder_of
 
     missing = []
@@ -146,7 +146,7 @@ def unavailable_reason(preset: Preset) -> str | None:
             missing.append(f"metric {cfg['name']} not built")
             continue
         emb = embedder_of(cfg)
-        if emb not in EMBEDDERS:
+        if emb not in embedders.EMBEDDERS:
             missing.append(f"embedder {emb} not installed")
         elif emb not in ROWS:
             missing.append(f"embedder {emb} not accepted by metric {cfg['name']} yet")
@@ -220,29 +220,14 @@ def check_preset_weights(configs: dict[str, dict], cache_dir: str | os.PathLike 
 
 
 def official_file(embedder: str) -> tuple[str, str, list[Path]]:
-    """(official file name, URL, extra folders searched) of an embedder's pretrained weights."""
-    if embedder.startswith("cnn14"):
-        from metrics.embedders.cnn14 import OFFICIAL_FILES
-
-        name, url = OFFICIAL_FILES[16000 if embedder == "cnn14_16k" else 32000]
-        return name, url, []
-    if embedder == "vggish":
-        from metrics.embedders.vggish import VGGISH_FILE, VGGISH_URL, _torch_hub_checkpoints
-
-        return VGGISH_FILE, VGGISH_URL, [_torch_hub_checkpoints()]
-    if embedder.startswith("encodec"):
-        from metrics.embedders.encodec import OFFICIAL_FILES
-
-        name, url = OFFICIAL_FILES[24000 if embedder == "encodec_24k" else 48000]
-        return name, url, []
-    from metrics import embedders
-
-    declared = getattr(embedders, "OFFICIAL_WEIGHTS", {})  # new embedders: name → (file, url)
-    if embedder in declared:
-        name, url = declared[embedder]
-        return name, url, []
-    raise ConfigError(f"embedder {embedder!r} declares no official weights file (metrics.embedders.OFFICIAL_WEIGHTS); "
-                      "pass checkpoint=PATH or weights=random")
+    """(official file name, URL, extra folders searched) of an embedder's pretrained weights, as its
+    `EmbedderSpec` declares them."""
+    spec = embedders.embedder_spec(embedder)
+    if spec.official_weights is None:
+        raise ConfigError(f"embedder {embedder!r} declares no official weights file (its EmbedderSpec's "
+                          "official_weights); pass checkpoint=PATH or weights=random")
+    name, url = spec.official_weights
+    return name, url, spec.weights_folders()
 
 
 __all__ = ["Preset", "PRESETS", "DEFAULT_PRESET", "get_preset", "unavailable_reason", "available_presets", "preset_metric_configs", "check_preset_weights",

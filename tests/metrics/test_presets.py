@@ -104,6 +104,7 @@ def test_metric_rates_and_embedders_are_checked():
 def test_presets_of_embedders_not_installed_are_listed_not_crashing(monkeypatch):
     """The issue's five peer tools each have a preset; one whose embedder is not registered (the
     CLAP/MERT/PaSST/OpenL3 modules land separately) says which, and is refused by name."""
+    from core.registry import Registry
     from metrics import embedders
     from metrics.presets import available_presets, get_preset
 
@@ -117,7 +118,8 @@ def test_presets_of_embedders_not_installed_are_listed_not_crashing(monkeypatch)
     assert "clap_score" in PRESETS["stable-audio-metrics"].omitted
     assert {c.get("embedder") for c in PRESETS["audiocraft"].metrics.values()} == {"passt_audiocraft"}
     assert "clap_score" in PRESETS["audiocraft"].omitted and "fad" in PRESETS["audiocraft"].omitted
-    monkeypatch.setattr(embedders, "EMBEDDERS", {k: v for k, v in embedders.EMBEDDERS.items() if k != "encodec_24k"})
+    without = Registry("embedder", {k: v for k, v in embedders.BUILTIN_EMBEDDERS.items() if k != "encodec_24k"})
+    monkeypatch.setattr(embedders, "EMBEDDERS", without)
     assert unavailable_reason(PRESETS["fadtk-encodec"]) == "embedder encodec_24k not installed"
     with pytest.raises(ConfigError, match="embedder encodec_24k not installed"):
         get_preset("fadtk-encodec")
