@@ -28,7 +28,7 @@ VERB_MODULES = {
 }
 # `bench perf <area>` benchmarks that live beside their package (same two functions).
 PERF_MODULES = {
-    "dyvim": ("DyViM generation overhead vs. plain MusicGen, training step time per tuning mode", "bench.perf_dyvim"),
+    "dyvim": ("DyViM generation overhead vs. plain MusicGen, training step time per tuning mode", "systems.dyvim.perf"),
     "human-eval": ("simulated raters against the served app on SQLite and PostgreSQL", "human_eval.perf"),
     "data": ("the real-data path on a miniature official AIST++ folder: prepare then run, refusal, full disk, "
              "truncated video, bad wav", "bench.data.perf"),

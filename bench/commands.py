@@ -31,7 +31,7 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
             return perf_run(keep=args.keep)
         if args.perf_area == "metrics":
-            from bench.perf_metrics import perf_metrics
+            from metrics.perf import perf_metrics
 
             return perf_metrics(clips=args.clips, torch_home=args.torch_home, keep=args.keep,
                                 suite=args.suite, fadtk_files=args.fadtk_files)

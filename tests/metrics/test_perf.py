@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import types
 
-from bench.perf_metrics import bar_line, run_embedder_hooks
+from metrics.perf import bar_line, run_embedder_hooks
 
 
 def test_hooks_add_their_presets_and_missing_ones_are_named(monkeypatch, capsys):

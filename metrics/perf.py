@@ -169,7 +169,7 @@ def not_compared(compared, failed_hooks: dict[str, str] | None = None) -> dict[s
         elif unavailable_reason(p):
             out[p.name] = f"unavailable: {unavailable_reason(p)}"
         else:
-            out[p.name] = "no benchmark against its peer tool here (bench.perf_metrics.EMBEDDER_PERF_HOOKS)"
+            out[p.name] = "no benchmark against its peer tool here (metrics.perf.EMBEDDER_PERF_HOOKS)"
     for hook, why in (failed_hooks or {}).items():
         out[hook] = f"benchmark hook did not load: {why}"
     return out
