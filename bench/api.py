@@ -101,7 +101,7 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
 
     The system is configured as in a run on `dataset` (its `runs/<name>/<system>/train/` checkpoint
     is used unless `checkpoint` is given); each whole video is one clip."""
-    from bench.config import to_dict
+    from bench.config import RunSettings, to_dict
     from core.errors import ConfigError, MediaError
     from core.media import atomic_write_audio, mux_audio, probe_video
     from bench.runs import validate_output
@@ -109,10 +109,10 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
 
     overrides = list(overrides) + ([f"system.{system}.checkpoint={checkpoint}"] if checkpoint else [])
     cfg = load_config(dataset, [system], overrides, metrics=[])
-    conf = to_dict(cfg)
-    sys_obj, ctx = build_one_system(conf, (), system)
+    run = RunSettings.from_config(cfg)
+    sys_obj, ctx = build_one_system(to_dict(cfg), (), system)
     if sys_obj.needs_training:
-        raise ConfigError(f"{system} has no trained checkpoint for run {conf['run']['name']!r}: pass --checkpoint "
+        raise ConfigError(f"{system} has no trained checkpoint for run {run.name!r}: pass --checkpoint "
                           f"PATH, or train first (bench train {system} --dataset {dataset})")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
         if not info.duration or info.duration <= 0:
             raise MediaError(path, "the video declares no duration")
         clip = Clip(path.stem, str(path), "", 0.0, float(info.duration), path.stem, "test", caption=caption)
-        requests.append(GenerationRequest(clip, 0, int(conf["run"]["seed"]) if seed is None else seed))
+        requests.append(GenerationRequest(clip, 0, run.seed if seed is None else seed))
     results = []
     for res in sys_obj.generate(requests):
         clip = res.request.clip
@@ -146,6 +146,7 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
 
     from core.cache import Cache
     from core.errors import ConfigError
+    from bench.config import DatasetSettings, RunSettings
     from bench.executors import make_executor
     from bench.executors.embeddings import make_prefetch
     from bench.runs import CONFIG_NAME
@@ -156,15 +157,16 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
         raise ConfigError(f"{run_dir}: not a run folder (no {CONFIG_NAME}); run `bench run` first")
     stored = yaml.safe_load((run_dir / CONFIG_NAME).read_text())
     run_keys = {"run.name", "run.samples_per_clip", "run.seed", "run.split", "run.limit"}
-    cfg = load_config(stored["dataset"]["name"], (), [o for o in overrides if o.split("=")[0] not in run_keys
-                                                      and not o.startswith(("system.", "dataset."))], metrics)
+    run = RunSettings.from_config(stored)
+    cfg = load_config(DatasetSettings.from_config(stored).name, (),
+                      [o for o in overrides if o.split("=")[0] not in run_keys and not o.startswith(("system.", "dataset."))],
+                      metrics)
     from bench.data.prepare import load_dataset
 
-    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False),
-                         stored["run"]["split"], stored["run"].get("limit"))
+    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False), run.split, run.limit)
     systems = ordered_systems(list(stored.get("system", {})))
     metric_cfgs = {k: dict(v) for k, v in OmegaConf.to_container(cfg.metric, resolve=True).items()}
-    cache, seed = Cache(cfg.paths.cache_dir), int(stored["run"]["seed"])
+    cache, seed = Cache(cfg.paths.cache_dir), run.seed
     # files not embedded yet go out as shards on the executor (`executor=`); scoring reads the cache
     with make_executor(OmegaConf.to_container(cfg.executor, resolve=True)) as executor:
         return evaluate_run(run_dir, clips, systems, metric_cfgs, compare=compare,
@@ -202,13 +204,15 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
 
 def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):
     """The SystemContext of one system in the run `conf` describes (a resolved config dict)."""
+    from bench.config import DatasetSettings, RunSettings
     from systems.base import SystemContext
 
+    run = RunSettings.from_config(conf)
     return SystemContext(
         dataset_clips=tuple(clips),
-        sample_rate=int(conf["dataset"]["sample_rate"]),
-        seed=int(conf["run"]["seed"]),
-        work_dir=Path(conf["paths"]["runs_root"]) / conf["run"]["name"] / system / "_work",
+        sample_rate=DatasetSettings.from_config(conf).sample_rate,
+        seed=run.seed,
+        work_dir=Path(conf["paths"]["runs_root"]) / run.name / system / "_work",
         cache_dir=Path(conf["paths"]["cache_dir"]),
         device=device,
     )
@@ -217,13 +221,14 @@ def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str =
 def build_one_system(conf: dict, clips: Sequence[Clip], name: str):
     """(System, SystemContext) for system `name` of `conf`, built once; the device is resolved
     (importing torch) only when the system's class runs models on one."""
+    from bench.config import RunSettings
     from core.envinfo import resolve_device
     from bench.generation import build_system
     from systems.base import get_system_class
 
     scfg = conf["system"][name]
     accelerated = get_system_class(scfg.get("name", name)).uses_accelerator
-    ctx = system_context(conf, clips, name, resolve_device(conf["run"]["device"]) if accelerated else "cpu")
+    ctx = system_context(conf, clips, name, resolve_device(RunSettings.from_config(conf).device) if accelerated else "cpu")
     return build_system(name, scfg, ctx), ctx
 
 
@@ -236,12 +241,12 @@ def train(cfg) -> dict[str, bool]:
     """Train every system of `cfg` that needs it on the train split; name → whether it trained.
     The training clips' features go through the configured executor first (`executor=`), as in
     `generate`; the training itself runs here (several GPUs: `--gpus N`, DDP through accelerate)."""
-    from bench.config import to_dict
+    from bench.config import RunSettings, to_dict
     from bench.executors import make_executor
 
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
-    run_dir = Path(conf["paths"]["runs_root"]) / conf["run"]["name"]
+    run_dir = Path(conf["paths"]["runs_root"]) / RunSettings.from_config(conf).name
     done = {}
     with make_executor(conf["executor"]) as executor:
         for name, (system, ctx) in build_systems(conf, clips).items():
@@ -269,18 +274,20 @@ def generate(cfg, console=None) -> RunResult:
     """Generation stage of `run` for an already composed config."""
     from tqdm.auto import tqdm
 
-    from bench.config import to_dict
+    from bench.config import DatasetSettings, RunSettings, to_dict
     from bench.executors import make_executor
     from bench.generation import generation_shards, identity_config, run_jobs
     from bench.runs import Run
 
     conf = to_dict(cfg)
+    run_settings = RunSettings.from_config(conf)
     clips = dataset_clips(cfg)
-    selected = select_clips(clips, conf["run"]["split"], conf["run"]["limit"])
+    selected = select_clips(clips, run_settings.split, run_settings.limit)
     if not selected:
         from core.errors import ConfigError
 
-        raise ConfigError(f"dataset {cfg.dataset.name!r} has no clips in split {conf['run']['split']!r}")
+        raise ConfigError(f"dataset {DatasetSettings.from_config(conf).name!r} has no clips in split "
+                          f"{run_settings.split!r}")
     run_dir_root = Path(conf["paths"]["runs_root"])
     run = Run.open(run_dir_root, identity_config(conf), save=False)  # gpus etc. may change on resume
     executor = make_executor(conf["executor"])
@@ -296,7 +303,7 @@ def generate(cfg, console=None) -> RunResult:
     shards, summaries = [], {}
     for sys_name, (system, ctx) in systems.items():
         summary = summaries[sys_name] = SystemSummary(sys_name, system.weights,
-                                                      len(selected) * conf["run"]["samples_per_clip"], 0)
+                                                      len(selected) * run_settings.samples_per_clip, 0)
         if system.needs_training:
             train_system(executor, run.dir, sys_name, system, conf["system"][sys_name], ctx, clips)
             summary.trained = True

@@ -9,6 +9,7 @@ import json
 from rich.table import Table
 
 from bench import api
+from bench.config import DatasetSettings
 from bench.console import console
 from core.errors import ConfigError
 
@@ -205,10 +206,9 @@ def _print_summary(result) -> None:
                           "re-run the same command to retry them")
 
 
-def _print_prepared(dcfg, clips) -> None:
+def _print_prepared(dcfg: DatasetSettings, clips) -> None:
     """What a prepare made and what it left out (every skip with its reason is in dataset.json)."""
     from collections import Counter
-    from pathlib import Path
 
     from core.manifest import INFO_NAME, read_info
 
@@ -220,7 +220,7 @@ def _print_prepared(dcfg, clips) -> None:
                   f"in {dcfg.root}")
     skipped = info.get("skipped") or []
     if skipped:
-        where = Path(dcfg.root) / INFO_NAME
+        where = dcfg.root / INFO_NAME
         console.print(f"[yellow]{len(skipped)} file(s) skipped[/yellow] (all reasons in {where}):")
         for s in skipped[:5]:
             console.print(f"  {s['path']}: {s['reason']}", soft_wrap=True)
@@ -236,23 +236,20 @@ def cmd_data(args, parser) -> int:
     if args.data_verb is None:
         parser.parse_args(["data", "--help"])
     if args.data_verb == "list":
-        from pathlib import Path
-
         from core.manifest import MANIFEST_NAME
 
         table = Table(title="datasets")
         for col in ("name", "kind", "prepared at"):
             table.add_column(col)
         for name in config_names("dataset"):
-            cfg = api.load_config(name).dataset
-            path = Path(cfg.root) / MANIFEST_NAME
-            table.add_row(name, cfg.kind, str(cfg.root) if path.exists() else "[dim]not prepared[/dim]")
+            dataset = DatasetSettings.from_config(api.load_config(name))
+            prepared = (dataset.root / MANIFEST_NAME).exists()
+            table.add_row(name, dataset.kind, str(dataset.root) if prepared else "[dim]not prepared[/dim]")
         console.print(table)
         return 0
     if args.data_verb == "prepare":
         clips = api.prepare(args.name, args.overrides, force=args.force)
-        cfg = api.load_config(args.name, (), args.overrides)
-        _print_prepared(cfg.dataset, clips)
+        _print_prepared(DatasetSettings.from_config(api.load_config(args.name, (), args.overrides)), clips)
         return 0
     if args.data_verb == "show":
         from bench.data.stats import dataset_stats, validate_media
@@ -260,7 +257,7 @@ def cmd_data(args, parser) -> int:
         cfg = api.load_config(args.name, (), args.overrides)
         clips = api.dataset_clips(cfg, auto_prepare=False)
         stats = dataset_stats(clips)
-        console.print(f"[bold]{args.name}[/bold] at {cfg.dataset.root}")
+        console.print(f"[bold]{args.name}[/bold] at {DatasetSettings.from_config(cfg).root}")
         console.print(stats.round({"hours": 3}).to_string())
         if args.no_validate:
             return 0

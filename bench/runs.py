@@ -25,14 +25,16 @@ import numpy as np
 
 from core.atomic import make_dirs, remove_stale_temps, write_text_atomic
 from core.manifest import Clip
-from core.errors import RunConfigMismatch
+from core.errors import ConfigError, RunConfigMismatch
 from core.envinfo import session_record
 from core.runfiles import CONFIG_NAME, append_jsonl, output_name, output_problem  # noqa: F401  (re-exported)
+from core.settings import RunSettings
 from systems.base import GenerationRequest
 
 ENV_NAME = "env.json"
 FAILURES_NAME = "failures.jsonl"
-# Run settings that change what is generated; others (limit, executor, paths) may differ on resume.
+# Run settings that change what is generated (RunSettings.protocol); others (limit, executor, paths)
+# may differ on resume.
 PROTOCOL_KEYS = ("seed", "split", "samples_per_clip")
 
 
@@ -54,7 +56,7 @@ def identity(cfg: dict) -> dict:
 
     return {
         "dataset": {"name": cfg["dataset"]["name"], **dataset_spec(cfg["dataset"])},
-        "run": {k: cfg["run"][k] for k in PROTOCOL_KEYS},
+        "run": RunSettings.from_config(cfg).protocol(),
     }
 
 
@@ -72,7 +74,7 @@ class Run:
         command refused later (a bad system option) leaves no config that would refuse its fix."""
         import yaml
 
-        run_dir = Path(runs_root) / cfg["run"]["name"]
+        run_dir = Path(runs_root) / RunSettings.from_config(cfg).name
         path = run_dir / CONFIG_NAME
         merged = json.loads(json.dumps(cfg))
         if path.exists():
@@ -96,17 +98,21 @@ class Run:
     def output_path(self, system: str, clip_id: str, sample_index: int) -> Path:
         return self.system_dir(system) / output_name(clip_id, sample_index)
 
+    @property
+    def settings(self) -> RunSettings:
+        return RunSettings.from_config(self.config)
+
     def pending(self, system: str, clips: Sequence[Clip], sample_rate: int) -> list[GenerationRequest]:
         """Requests whose output is not finished yet; removes temp files a killed writer left."""
-        run = self.config["run"]
+        run = self.settings
         out = self.system_dir(system)
         remove_stale_temps(out)
         todo = []
         for clip in clips:
             n = int(round(clip.duration * sample_rate))
-            for k in range(int(run["samples_per_clip"])):
+            for k in range(run.samples_per_clip):
                 if not is_finished(out / output_name(clip.id, k), sample_rate, n):
-                    todo.append(GenerationRequest(clip, k, request_seed(int(run["seed"]), system, clip.id, k)))
+                    todo.append(GenerationRequest(clip, k, request_seed(run.seed, system, clip.id, k)))
         return todo
 
     def update_env(self, systems: dict[str, dict], device: str | None) -> None:
@@ -124,8 +130,8 @@ class Run:
 def _check_compatible(path: Path, stored: dict, cfg: dict) -> None:
     try:
         old, new = identity(stored), identity(cfg)
-    except KeyError as exc:
-        raise RunConfigMismatch(f"{path}: not a run config written by this harness (missing {exc})") from exc
+    except (KeyError, ConfigError) as exc:
+        raise RunConfigMismatch(f"{path}: not a run config written by this harness ({exc})") from exc
     problems = [f"{section}: {old[section]} != {new[section]}" for section in old if old[section] != new[section]]
     for name, scfg in cfg.get("system", {}).items():
         before = stored.get("system", {}).get(name)

@@ -115,6 +115,7 @@ def run_status(run_dir: str | Path, label_prefix: str = "") -> list[SystemStatus
     from omegaconf import OmegaConf
 
     from core.runfiles import select_clips
+    from core.settings import RunSettings
     from bench.data.prepare import load_dataset
     from core.errors import ConfigError
     from bench.executors.records import TERMINAL, read_jobs, read_shard_state
@@ -125,9 +126,9 @@ def run_status(run_dir: str | Path, label_prefix: str = "") -> list[SystemStatus
         raise ConfigError(f"{run_dir}: not a run folder (no {CONFIG_NAME}) nor an experiment folder; "
                           "give the folder `bench run` or `bench experiment run` wrote")
     stored = yaml.safe_load((run_dir / CONFIG_NAME).read_text())
-    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False),
-                         stored["run"]["split"], stored["run"].get("limit"))
-    k = int(stored["run"]["samples_per_clip"])
+    run = RunSettings.from_config(stored)
+    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False), run.split, run.limit)
+    k = run.samples_per_clip
     records = read_jobs(run_dir)
     engine = engine_states([r for r in records if read_shard_state(run_dir, r.shard_id).get("state") not in TERMINAL])
     out = []

@@ -89,5 +89,7 @@ def stored_run_clips(stored: dict) -> list[Clip]:
     dataset's manifest at the recorded root, with the run's split and limit (a DatasetError when
     the dataset is not on this machine)."""
     from core.manifest import read_manifest
+    from core.settings import DatasetSettings, RunSettings
 
-    return select_clips(read_manifest(stored["dataset"]["root"]), stored["run"]["split"], stored["run"].get("limit"))
+    run = RunSettings.from_config(stored)
+    return select_clips(read_manifest(DatasetSettings.from_config(stored).root), run.split, run.limit)

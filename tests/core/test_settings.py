@@ -1,0 +1,65 @@
+"""Typed `run` and `dataset` settings: read from a composed config or a stored dict alike, and a
+value of the wrong type is refused naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.settings import DatasetSettings, RunSettings
+
+STORED = {
+    "run": {"name": "toy", "seed": 3, "split": "test", "samples_per_clip": 2, "limit": None, "device": "cpu"},
+    "dataset": {"name": "toy", "kind": "toy", "root": "data/toy_demo", "sample_rate": 32000, "clip_duration": 10,
+                "seed": 0, "params": {"size": "demo"}},
+}
+
+
+def test_settings_from_a_stored_dict():
+    run = RunSettings.from_config(STORED)
+    assert run == RunSettings("toy", 3, "test", 2, None, "cpu")
+    assert run.protocol() == {"seed": 3, "split": "test", "samples_per_clip": 2}
+    ds = DatasetSettings.from_config(STORED)
+    assert ds.root == Path("data/toy_demo") and ds.clip_duration == 10.0 and isinstance(ds.clip_duration, float)
+    assert ds.params == {"size": "demo"} and ds.sample_rate == 32000
+
+
+def test_settings_from_a_composed_config_match_its_values():
+    from bench.config import compose
+
+    cfg = compose("toy", (), ["run.seed=5", "run.limit=4", "dataset.params.size=tiny"], metrics=[])
+    run, ds = RunSettings.from_config(cfg), DatasetSettings.from_config(cfg)
+    assert (run.name, run.seed, run.limit, run.split, run.device) == ("toy", 5, 4, "test", "auto")
+    assert ds.kind == "toy" and str(ds.root) == cfg.dataset.root and ds.params["size"] == "tiny"
+    assert isinstance(ds.params, dict)
+
+
+@pytest.mark.parametrize("section,key,value,words", [
+    ("run", "seed", "zero", r"run\.seed must be an integer, got 'zero'"),
+    ("run", "seed", True, r"run\.seed must be an integer"),
+    ("run", "samples_per_clip", 0, r"run\.samples_per_clip must be an integer >= 1"),
+    ("run", "split", "val", r"run\.split must be train, test or all"),
+    ("run", "limit", 2.5, r"run\.limit must be null or an integer"),
+    ("dataset", "sample_rate", "32k", r"dataset\.sample_rate must be a positive integer"),
+    ("dataset", "clip_duration", -1, r"dataset\.clip_duration must be a positive number"),
+    ("dataset", "params", [1], r"dataset\.params must be a mapping"),
+])
+def test_a_bad_value_is_refused_naming_its_key(section, key, value, words):
+    cfg = {name: dict(body) for name, body in STORED.items()}
+    cfg[section][key] = value
+    cls = RunSettings if section == "run" else DatasetSettings
+    with pytest.raises(ConfigError, match=words + r".*override " + section + r"\." + key + "="):
+        cls.from_config(cfg)
+
+
+def test_a_missing_key_or_section_is_named():
+    with pytest.raises(ConfigError, match=r"run\.seed is missing"):
+        RunSettings.from_config({"run": {"name": "x", "split": "test", "samples_per_clip": 1}})
+    with pytest.raises(ConfigError, match=r"no `dataset` section"):
+        DatasetSettings.from_config({"run": STORED["run"]})
+
+
+def test_a_numeric_run_name_names_its_folder():
+    assert RunSettings.from_config({"run": {**STORED["run"], "name": 2024}}).name == "2024"
