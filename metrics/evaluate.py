@@ -11,7 +11,9 @@ value, ci_low, ci_high, ci_method, n_clips, n_resamples, higher_is_better, weigh
 columns `config` (the metric's description incl. weights file digest) and `versions`, and the
 `fingerprint` of what the row depends on: re-evaluating recomputes only systems whose files or
 metric config changed (so re-running a finished `bench run` does no metric work).
-Comparisons go to `metrics/comparisons.parquet`.
+Comparisons go to `metrics/comparisons.parquet`. The case-study features of every scored clip
+(motion curve, each music's onsets and beats) go to `case_studies/<clip>.json` (metrics.case_study),
+so a report reads them and never recomputes.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from core.manifest import Clip
 from core.errors import ConfigError, DiskFullError, ReadOnlyError
 from core.runfiles import output_problem
 from metrics.base import Score, get_metric_class
+from metrics.case_study import write_case_studies
 from metrics.errors import MetricFailed, PairingError
-
 
 
 @dataclass
@@ -211,6 +213,7 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
         set_rows += [r for r in rows if r["clip"] is None]
         notes_by_metric[mname] = metric_notes
         notes += metric_notes
+    notes += write_case_studies(run_dir, kept, {s: outputs[s] for s in systems}, cache)
     table = pd.DataFrame(set_rows)
     comparisons = pd.DataFrame(comp_rows) if comp_rows else None
     if comparisons is not None:

@@ -57,9 +57,9 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
 
 STAMP_NAME = ".inputs"
 # What a report is rendered from; env.json is left out on purpose (every session appends to it).
-INPUT_PATTERNS = ("config.yaml", "experiment.yaml", "state.json", "metrics/*", "*/failures.jsonl", "*/*.wav",
-                  "*/train/summary.json", "*/train/log.csv", "human_eval/*/results.parquet", "attention/*.npz",
-                  "*/attention/*.npz")
+INPUT_PATTERNS = ("config.yaml", "experiment.yaml", "state.json", "metrics/*", "case_studies/*.json",
+                  "*/failures.jsonl", "*/*.wav", "*/train/summary.json", "*/train/log.csv",
+                  "human_eval/*/results.parquet", "attention/*.npz", "*/attention/*.npz")
 
 
 def inputs_fingerprint(folder: Path, options: list, related: Sequence[Path] = ()) -> str:
@@ -126,11 +126,9 @@ def run_page(run_dir: Path, report_dir: Path, paper: bool = False, gallery_clips
         it.title = it.clip.id
     page.gallery, page.notes = items, page.notes + notes
     for clip in clips[:case_studies]:
-        wavs = [(s, run_dir / s / f"{clip.id}.wav") for s in info.systems if (run_dir / s / f"{clip.id}.wav").exists()]
-        wavs = [("original", clip.audio_path)] + [w for w in wavs if w[0] != "reference"]
-        try:
-            data = case_study(clip, wavs, info.config.get("paths", {}).get("cache_dir"))
-        except Exception as exc:  # a case study is an illustration: never lose the report over it
+        try:  # stored by `bench evaluate`; a case study is an illustration: never lose the report over it
+            data = case_study(run_dir, clip.id)
+        except Exception as exc:
             page.notes.append(f"case study of {clip.id} skipped: {exc}")
             continue
         add_figure(page, report_dir, figures.figure6_case(clip.id, data["times"], data["motion"], data["music"],

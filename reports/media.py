@@ -3,9 +3,9 @@
 Each gallery clip gets a muxed preview `report/media/<clip>.mp4` (the clip's span of its video
 with its original music, made once with reports.gallery's PyAV muxer) so the report plays the
 video offline; every system's music is referenced relatively (`../<system>/<clip>.wav`), so the
-run folder can be zipped and sent as a whole. Case studies (Fig. 6) read motion energy, onsets
-and beats through the metrics' own cached feature functions: the same numbers the alignment
-and beat metrics used, looked up, not recomputed when the run was scored.
+run folder can be zipped and sent as a whole. Case studies (Fig. 6) read the motion energy,
+onsets and beats that `bench evaluate` stored in `<run>/case_studies/<clip>.json`
+(metrics.case_study): a report never recomputes them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from core.manifest import Clip
+from metrics.case_study import read_case_study
 
 
 @dataclass
@@ -95,17 +96,8 @@ def failure_messages(system_dir: Path) -> dict[str, str]:
     return out
 
 
-def case_study(clip: Clip, wavs: Sequence[tuple[str, Path]], cache_dir: str | Path | None = None) -> dict:
-    """Fig. 6 data of one clip: its motion energy over time and each music's onsets and beats
-    (through metrics.alignment / metrics.beats, cached per file)."""
-    from core.cache import Cache
-    from metrics.alignment import clip_motion_curve
-    from metrics.beats import music_features
-
-    cache = Cache(cache_dir) if cache_dir else Cache()
-    curve, times = clip_motion_curve(clip, cache=cache)
-    music = {}
-    for label, wav in wavs:
-        f = music_features(wav, cache=cache)
-        music[label] = {"onsets": f.onset_times, "beats": f.beat_times}
-    return {"times": times, "motion": curve, "music": music, "duration": clip.duration}
+def case_study(run_dir: str | Path, clip_id: str) -> dict:
+    """Fig. 6 data of one clip as `bench evaluate` stored it: its motion energy over time and each
+    music's onsets and beats (CaseStudyMissing, saying to re-run `bench evaluate`, when absent)."""
+    study = read_case_study(run_dir, clip_id)
+    return {"times": study.times, "motion": study.motion, "music": study.music, "duration": study.duration}

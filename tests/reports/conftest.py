@@ -85,7 +85,22 @@ def build_scored_run(base: Path) -> Path:
     write_metric(run_dir, "align", metric_rows("align", "ba_mean", {"reference": 0.6, "shuffled": 0.3}, True, "none",
                                                per_clip))
     (run_dir / "metrics" / "notes.json").write_text(json.dumps({"notes": ["is: not computed, it needs at least 10 clips"]}))
+    write_stored_case_studies(run_dir)
     return run_dir
+
+
+def write_stored_case_studies(run_dir: Path) -> None:
+    """`<run>/case_studies/<clip>.json` as `bench evaluate` stores them (metrics.case_study), for
+    every clip of the run and every system's outputs."""
+    import yaml
+
+    from core.runfiles import stored_run_clips
+    from metrics.case_study import write_case_studies
+
+    clips = stored_run_clips(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    outputs = {s: {p.stem: p for p in (run_dir / s).glob("*.wav") if "." not in p.stem}
+               for s in ("reference", "shuffled", "flaky")}
+    assert write_case_studies(run_dir, clips, outputs) == []
 
 
 @pytest.fixture(scope="module")
