@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.manifest import Clip
 from core.split import official_split
+from bench.data.params import MusicVideoOptions, PrepareParams
 from bench.data.videoaudio import (
     AUDIO_EXTENSIONS,
     MAX_AUDIO_SHORTFALL,
@@ -129,28 +131,20 @@ def _find_dir(source_dir: Path, given, candidates: tuple[str, ...], what: str, p
                        f"put it there or set dataset.params.{param}=/path/to/it (see README, 'Real datasets')")
 
 
-def prepare_aist(
-    out_dir: str | os.PathLike,
-    *,
-    sample_rate: int,
-    clip_duration: float,
-    seed: int,
-    spec: dict | None = None,
-    source_dir: str | os.PathLike | None = None,
-    videos_dir: str | os.PathLike | None = None,
-    music_dir: str | os.PathLike | None = None,
-    split: str = "grouped",
-    test_fraction: float = 0.1,
-    hop: float | None = None,
-    separator: str = "none",
-    separator_weights: str | None = None,
-    max_silence: float | None = 2.0,
-    silence_db: float = -50.0,
-    views="c01",
-    limit: int | None = None,
-) -> list[Clip]:
-    split = check_split_mode(split)
-    src = require_dir(source_dir, "AIST++ folder", "source_dir")
+@dataclass(frozen=True)
+class AistOptions(MusicVideoOptions):
+    """AIST++'s options (bench/conf/dataset/aist.yaml, `params`): the shared ones, and where the
+    music is (`music_dir`; "video": the videos' own audio) and which cameras (`views`)."""
+
+    music_dir: str | os.PathLike | None = None  # default: <source_dir>/music or wav/
+    separator: str = "none"  # AIST++ music has no vocals
+    views: str | tuple[str, ...] | list[str] = "c01"  # c01 | c01,c02 | all
+
+
+def prepare_aist(params: PrepareParams, options: AistOptions) -> list[Clip]:
+    split = check_split_mode(options.split)
+    src = require_dir(options.source_dir, "AIST++ folder", "source_dir")
+    videos_dir, music_dir = options.videos_dir, options.music_dir
     if videos_dir is None and not any((src / c).is_dir() for c in ("videos", "video")) \
             and find_media(src, VIDEO_EXTENSIONS):
         videos_dir = src  # the videos right in source_dir
@@ -158,7 +152,7 @@ def prepare_aist(
     own_audio = music_dir is not None and str(music_dir).strip().lower() == "video"
     mdir = None if own_audio else _find_dir(src, music_dir, ("music", "wav", "musics"), "AIST Dance DB music",
                                             "music_dir")
-    cams = parse_views(views)
+    cams = parse_views(options.views)
 
     test_sequences: set[str] = set()
     if split == "official":  # read (and so validate) the annotation files before any media work
@@ -207,16 +201,14 @@ def prepare_aist(
     if not items:
         raise DatasetError(f"{vdir}: no AIST++ video for camera(s) {', '.join(cams)} with its music"
                            + (f"; skipped: {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""))
-    items = limit_items(items, limit)
+    items = limit_items(items, options.limit)
 
     if split == "official":
         assign = _official(test_sequences)
     else:
-        assign = grouped(test_fraction, seed)
+        assign = grouped(options.test_fraction, params.seed)
     return prepare_items(
-        out_dir, items, kind="aist", sample_rate=sample_rate, clip_duration=clip_duration, hop=hop,
-        separator=separator, separator_weights=separator_weights, max_silence=max_silence, silence_db=silence_db,
-        assign_split=assign, spec=spec, skipped=skipped,
+        params, options, items, kind="aist", assign_split=assign, skipped=skipped,
         extra_info={"source_dir": str(src), "videos_dir": str(vdir), "music_dir": str(mdir) if mdir else "video",
                     "views": list(cams)},
     )

@@ -23,11 +23,13 @@ split its list names.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.data.aist import GENRES, NAME_RE, music_tempo
+from bench.data.params import PrepareParams
 from core.manifest import Clip, clip_id, read_manifest, write_manifest
 from bench.data.videoaudio import require_dir
 from core.errors import DatasetError, MediaError
@@ -53,34 +55,34 @@ def read_segments(path: Path) -> list[str]:
     return names
 
 
-def prepare_aist_segments(
-    out_dir: str | os.PathLike,
-    *,
-    sample_rate: int,
-    clip_duration: float,
-    seed: int,
-    spec: dict | None = None,
-    source_dir: str | os.PathLike | None = None,
-    lists_dir: str | os.PathLike | None = None,
-    videos_dir: str | os.PathLike | None = None,
-    list_pattern: str = "aist_audio_{split}_segment.txt",
-    splits=("test",),
-    limit: int | None = None,
-) -> list[Clip]:
+@dataclass(frozen=True)
+class SegmentOptions:
+    """A segment dataset's options (bench/conf/dataset/aist_d2mgan.yaml, aist_cdcd.yaml, `params`)."""
+
+    source_dir: str | os.PathLike | None = None  # the authors' preprocessed data (audio_s2/ or audio_s6/)
+    lists_dir: str | os.PathLike | None = None  # the baseline's list folder
+    videos_dir: str | os.PathLike | None = None  # the AIST++ videos
+    list_pattern: str = "aist_audio_{split}_segment.txt"
+    splits: str | tuple[str, ...] | list[str] = ("test",)
+    limit: int | None = None  # only the first N segments of each list
+
+
+def prepare_aist_segments(params: PrepareParams, options: SegmentOptions) -> list[Clip]:
     from core.media import atomic_write_audio, fit_duration, read_audio, resample, to_mono
 
-    src = require_dir(source_dir, "preprocessed AIST++ segments", "source_dir")
-    lists = require_dir(lists_dir, "segment lists folder", "lists_dir")
-    vdir = require_dir(videos_dir, "AIST++ videos", "videos_dir")
+    out_dir, sample_rate, clip_duration = Path(params.out_dir), params.sample_rate, params.clip_duration
+    src = require_dir(options.source_dir, "preprocessed AIST++ segments", "source_dir")
+    lists = require_dir(options.lists_dir, "segment lists folder", "lists_dir")
+    vdir = require_dir(options.videos_dir, "AIST++ videos", "videos_dir")
     seconds = int(round(clip_duration))
     if abs(seconds - clip_duration) > 1e-9:
         raise DatasetError(f"clip_duration {clip_duration}: segment datasets have whole-second segments (2 or 6)")
+    splits, limit = options.splits, options.limit
     splits = [splits] if isinstance(splits, str) else list(splits)
-    out_dir = Path(out_dir)
     clips, skipped = [], []
     n = int(round(clip_duration * sample_rate))
     for split in splits:
-        names = read_segments(lists / list_pattern.format(split=split))
+        names = read_segments(lists / options.list_pattern.format(split=split))
         for name in names[:limit] if limit else names:
             video_name, _, k = name.rpartition("_seg")
             m = NAME_RE.fullmatch(video_name)
@@ -110,7 +112,7 @@ def prepare_aist_segments(
     if not clips:
         detail = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
         raise DatasetError(f"{out_dir}: no segment could be prepared" + (f" ({detail})" if detail else ""))
-    write_manifest(out_dir, clips, {"spec": spec, "kind": "aist_segments", "source_dir": str(src),
+    write_manifest(out_dir, clips, {"spec": params.spec, "kind": "aist_segments", "source_dir": str(src),
                                     "lists_dir": str(lists), "videos_dir": str(vdir), "skipped": skipped,
                                     "segment_start": "(k-1) * clip_duration (assumed; see bench/data/aist_segments.py)"})
     return read_manifest(out_dir)

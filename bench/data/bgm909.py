@@ -20,10 +20,12 @@ import io
 import os
 import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.manifest import Clip
 from core.split import official_split
+from bench.data.params import MusicVideoOptions, PrepareParams
 from bench.data.videoaudio import (
     Item,
     check_split_mode,
@@ -72,27 +74,18 @@ def read_split_pickle(path: Path) -> tuple[list[str], list[str]]:
     return out[0], out[1]
 
 
-def prepare_bgm909(
-    out_dir: str | os.PathLike,
-    *,
-    sample_rate: int,
-    clip_duration: float,
-    seed: int,
-    spec: dict | None = None,
-    source_dir: str | os.PathLike | None = None,
-    videos_dir: str | os.PathLike | None = None,
-    split: str = "grouped",
-    split_file: str | os.PathLike | None = None,
-    test_fraction: float = 0.1,
-    hop: float | None = None,
-    separator: str = "demucs",
-    separator_weights: str | None = None,
-    max_silence: float | None = 2.0,
-    silence_db: float = -50.0,
-    limit: int | None = None,
-) -> list[Clip]:
-    split = check_split_mode(split)
-    src = require_dir(source_dir, "BGM909 folder", "source_dir")
+@dataclass(frozen=True)
+class BGM909Options(MusicVideoOptions):
+    """BGM909's options (bench/conf/dataset/bgm909.yaml, `params`): the shared ones, and Diff-BGM's
+    split file for `split="official"`."""
+
+    split_file: str | os.PathLike | None = None  # default: <source_dir>/data/train_split_pnt/pop909_new.pickle
+
+
+def prepare_bgm909(params: PrepareParams, options: BGM909Options) -> list[Clip]:
+    split = check_split_mode(options.split)
+    src = require_dir(options.source_dir, "BGM909 folder", "source_dir")
+    split_file, videos_dir = options.split_file, options.videos_dir
     official = None
     if split == "official":
         official = read_split_pickle(Path(split_file) if split_file else src / SPLIT_FILE)
@@ -109,7 +102,7 @@ def prepare_bgm909(
         items.append(Item(name=f"{n:03d}", video=path.absolute(), source=f"{n:03d}"))
     if not items:
         raise DatasetError(f"{vdir}: no video named by a POP909 id (expected 001.mp4 … 909.mp4)")
-    items = limit_items(items, limit)
+    items = limit_items(items, options.limit)
 
     if official is not None:
         train_ids, test_ids = official
@@ -124,10 +117,8 @@ def prepare_bgm909(
                          "test_ids": len(test_ids),
                          "unlisted_sources_in_train": sorted({c.source for c in out if c.source not in listed})}
     else:
-        assign = grouped(test_fraction, seed)
+        assign = grouped(options.test_fraction, params.seed)
     return prepare_items(
-        out_dir, items, kind="bgm909", sample_rate=sample_rate, clip_duration=clip_duration, hop=hop,
-        separator=separator, separator_weights=separator_weights, max_silence=max_silence, silence_db=silence_db,
-        assign_split=assign, spec=spec, skipped=skipped,
+        params, options, items, kind="bgm909", assign_split=assign, skipped=skipped,
         extra_info={"source_dir": str(src), "videos_dir": str(vdir)},
     )

@@ -1,14 +1,14 @@
 """Dataset dispatch: Hydra `dataset/<name>.yaml` → preparer function → manifest on disk.
 
-A dataset config has these keys (see bench/conf/dataset/*.yaml):
+A dataset config has these keys (see bench/conf/dataset/*.yaml; read as core.settings.DatasetSettings):
   name, kind (the preparer below), root (where the prepared dataset lives), sample_rate
-  (the reference audio's rate), clip_duration (s), seed, and `params` — keyword arguments
-  of the preparer (e.g. `source_dir` for the real datasets).
+  (the reference audio's rate), clip_duration (s), seed, and `params` — the preparer's own
+  options (e.g. `source_dir` for the real datasets).
 
-Every preparer has the signature
-  prepare_x(out_dir: Path, *, sample_rate: int, clip_duration: float, seed: int, **params) -> list[Clip]
-writes media under `out_dir` and the manifest with `core.manifest.write_manifest`, and
-returns the clips with their splits assigned.
+Every preparer has the signature (bench/data/params.py)
+  prepare_x(params: PrepareParams, options: XOptions) -> list[Clip]
+with XOptions a dataclass of its `params`; it writes media under `params.out_dir` and the
+manifest with `core.manifest.write_manifest`, and returns the clips with their splits assigned.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from core.manifest import MANIFEST_NAME, Clip, read_info, read_manifest
 from core.errors import DatasetError
 from core.registry import Registry
 
-#: dataset kind → its preparer function (`prepare_<kind>(cfg) -> list[Clip]`); plug-ins: entry points
+#: dataset kind → its preparer function (`prepare_<kind>(params, options) -> list[Clip]`); plug-ins: entry points
 #: of group "dyvim_bench.datasets"
 PREPARERS = Registry("dataset kind", {
     "toy": "bench.data.toy:prepare_toy",
@@ -131,14 +131,15 @@ def prepare_dataset(cfg: Any, force: bool = False) -> list[Clip]:
 
 
 def _build(cfg: Any, spec: dict, out_dir: Path) -> list[Clip]:
-    from omegaconf import OmegaConf
-
     from core.atomic import make_dirs
+    from core.settings import DatasetSettings
+    from bench.data.params import PrepareParams, make_options
 
+    dataset = DatasetSettings.from_section(cfg)
+    preparer = _preparer(dataset.kind)
+    options = make_options(preparer, dataset.kind, dataset.params)  # a wrong key is refused before any work
     make_dirs(out_dir)
-    params = OmegaConf.to_container(cfg.params, resolve=True) if cfg.get("params") else {}
-    return _preparer(cfg.kind)(out_dir, sample_rate=int(cfg.sample_rate), clip_duration=float(cfg.clip_duration),
-                               seed=int(cfg.seed), spec=spec, **params)
+    return preparer(PrepareParams.for_dataset(dataset, out_dir, spec), options)
 
 
 def _rebuild(cfg: Any, spec: dict, root: Path) -> list[Clip]:

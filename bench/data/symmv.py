@@ -18,11 +18,11 @@ source of the first such row, so one video never lands in both splits.
 from __future__ import annotations
 
 import csv
-import os
 import re
 from pathlib import Path
 
 from core.manifest import Clip
+from bench.data.params import MusicVideoOptions, PrepareParams
 from bench.data.videoaudio import (
     Item,
     check_split_mode,
@@ -82,28 +82,12 @@ def video_key(url: str) -> str:
     return u.split("#", 1)[0].rstrip("/").lower()
 
 
-def prepare_symmv(
-    out_dir: str | os.PathLike,
-    *,
-    sample_rate: int,
-    clip_duration: float,
-    seed: int,
-    spec: dict | None = None,
-    source_dir: str | os.PathLike | None = None,
-    videos_dir: str | os.PathLike | None = None,
-    split: str = "grouped",
-    test_fraction: float = 0.1,
-    hop: float | None = None,
-    separator: str = "demucs",
-    separator_weights: str | None = None,
-    max_silence: float | None = 2.0,
-    silence_db: float = -50.0,
-    limit: int | None = None,
-) -> list[Clip]:
-    check_split_mode(split, ("grouped",))  # SymMV publishes no split
-    src = require_dir(source_dir, "SymMV folder", "source_dir")
+def prepare_symmv(params: PrepareParams, options: MusicVideoOptions) -> list[Clip]:
+    check_split_mode(options.split, ("grouped",))  # SymMV publishes no split
+    src = require_dir(options.source_dir, "SymMV folder", "source_dir")
     rows = read_symmv_csv(src / CSV_NAME)
-    vdir = require_dir(videos_dir if videos_dir is not None else src / "videos", "SymMV videos folder", "videos_dir")
+    vdir = require_dir(options.videos_dir if options.videos_dir is not None else src / "videos",
+                       "SymMV videos folder", "videos_dir")
 
     first_of: dict[str, str] = {}
     source_of: dict[int, str] = {}
@@ -125,11 +109,9 @@ def prepare_symmv(
     if not items:
         raise DatasetError(f"{vdir}: none of the videos has an index listed in {src / CSV_NAME}")
     missing = sorted(index_of[n] for n in index_of if n not in found)
-    items = limit_items(items, limit)
+    items = limit_items(items, options.limit)
     return prepare_items(
-        out_dir, items, kind="symmv", sample_rate=sample_rate, clip_duration=clip_duration, hop=hop,
-        separator=separator, separator_weights=separator_weights, max_silence=max_silence, silence_db=silence_db,
-        assign_split=grouped(test_fraction, seed), spec=spec, skipped=skipped,
+        params, options, items, kind="symmv", assign_split=grouped(options.test_fraction, params.seed), skipped=skipped,
         extra_info={"source_dir": str(src), "videos_dir": str(vdir), "csv_rows": len(rows),
                     "rows_without_video": len(missing), "rows_without_video_first": missing[:20],
                     "shared_sources": {index_of[n]: s for n, s in source_of.items() if s != index_of[n]}},

@@ -55,6 +55,7 @@ from bench.data import toy_music as tm
 from bench.data import toy_video as tv
 from core.manifest import Clip, clip_id, read_manifest, write_manifest
 from core.split import grouped_split
+from bench.data.params import PrepareParams
 from core.errors import ConfigError, DatasetError
 from core.media.audio import atomic_write_audio
 from core.media.video import write_video
@@ -96,36 +97,36 @@ class _Job:
     seed: int
 
 
-def prepare_toy(
-    out_dir: Path,
-    *,
-    sample_rate: int,
-    clip_duration: float,
-    seed: int,
-    spec: dict,
-    size: str = "demo",
-    n_sources: int | None = None,
-    clips_per_source: int | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    fps: int = 25,
-    test_fraction: float = 0.1,
-    workers: int = 1,
-) -> list[Clip]:
-    """Build the toy dataset in `out_dir` (see the module docstring) and return its clips.
+@dataclass(frozen=True)
+class ToyOptions:
+    """The toy's own options (bench/conf/dataset/toy.yaml, `params`).
 
     size: 'tiny' (6 sources × 2 clips, 64×64), 'demo' (20 × 2, 128×128) or 'large'
     (1000 × 3, 128×128); n_sources / clips_per_source / width / height override the preset.
-    workers > 1 builds sources in a process pool; the output does not depend on it.
-    """
+    workers > 1 builds sources in a process pool; the output does not depend on it."""
+
+    size: str = "demo"
+    n_sources: int | None = None
+    clips_per_source: int | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: int = 25
+    test_fraction: float = 0.1
+    workers: int = 1
+
+
+def prepare_toy(params: PrepareParams, options: ToyOptions = ToyOptions()) -> list[Clip]:
+    """Build the toy dataset in `params.out_dir` (see the module docstring) and return its clips."""
     from tqdm import tqdm
 
+    size, fps, clip_duration, seed = options.size, options.fps, params.clip_duration, params.seed
     if size not in SIZES:
         raise ConfigError(f"unknown toy size {size!r}; known sizes: {', '.join(SIZES)}")
     n_src, per_src, w, h = SIZES[size]
-    n_src = int(n_sources if n_sources is not None else n_src)
-    per_src = int(clips_per_source if clips_per_source is not None else per_src)
-    w, h = int(width if width is not None else w), int(height if height is not None else h)
+    n_src = int(options.n_sources if options.n_sources is not None else n_src)
+    per_src = int(options.clips_per_source if options.clips_per_source is not None else per_src)
+    w = int(options.width if options.width is not None else w)
+    h = int(options.height if options.height is not None else h)
     if n_src < 2 or per_src < 1:
         raise ConfigError(f"toy needs n_sources >= 2 and clips_per_source >= 1, got {n_src} and {per_src}")
     if w % 8 or h % 8 or w < 32 or h < 32:
@@ -134,7 +135,7 @@ def prepare_toy(
         raise ConfigError(f"toy needs clip_duration > 0 and fps > 0, got {clip_duration} and {fps}")
     tm.check_synth()
 
-    out_dir = Path(out_dir)
+    out_dir = Path(params.out_dir)
     pieces = tm.list_pieces()
     rng = np.random.default_rng([seed, 0x70])
     order = rng.permutation(len(pieces))
@@ -146,24 +147,24 @@ def prepare_toy(
         src_rng = np.random.default_rng([seed, 0x5C, i])
         tempo = int(src_rng.integers(tm.TEMPO_RANGE[0], tm.TEMPO_RANGE[1] + 1))
         jobs.append(_Job(i, name, path, fam_names[(fam_offset + i) % len(fam_names)], tempo, str(out_dir),
-                         int(sample_rate), float(clip_duration), per_src, w, h, int(fps), int(seed)))
+                         int(params.sample_rate), float(clip_duration), per_src, w, h, int(fps), int(seed)))
 
     rows: list[dict] = []
     bar = tqdm(total=n_src, desc="toy: building sources", unit="source")
     try:
-        if workers > 1:
+        if options.workers > 1:
             # spawn: never fork a process that may hold threads (torch, tqdm). A worker that dies
             # (e.g. a script without an `if __name__ == "__main__":` guard) raises BrokenProcessPool
             # instead of hanging as multiprocessing.Pool would.
             ctx = multiprocessing.get_context("spawn")
             try:
-                with ProcessPoolExecutor(max_workers=min(workers, n_src), mp_context=ctx) as pool:
+                with ProcessPoolExecutor(max_workers=min(options.workers, n_src), mp_context=ctx) as pool:
                     for res in pool.map(_build_source, jobs):
                         rows.extend(res)
                         bar.update()
             except BrokenProcessPool as exc:
                 raise DatasetError(
-                    f"{out_dir}: a toy worker process died ({exc}). Calling prepare_toy(workers > 1) from a "
+                    f"{out_dir}: a toy worker process died ({exc}). Calling prepare_toy with workers > 1 from a "
                     "script needs an `if __name__ == \"__main__\":` guard (workers are spawned); or use workers=1"
                 ) from exc
         else:
@@ -174,10 +175,10 @@ def prepare_toy(
         bar.close()
 
     clips = [Clip(**r) for r in rows]
-    clips = grouped_split(clips, test_fraction, seed)
+    clips = grouped_split(clips, options.test_fraction, seed)
     _remove_stale(out_dir, {c.id for c in clips})
     info = {
-        "spec": spec,
+        "spec": params.spec,
         "generator": "toy",
         "size": size,
         "n_sources": n_src,
@@ -186,7 +187,7 @@ def prepare_toy(
         "height": h,
         "fps": fps,
         "gop": fps,
-        "sample_rate": sample_rate,
+        "sample_rate": params.sample_rate,
         "clip_duration": clip_duration,
         "soundfont": str(tm.SOUNDFONT),
         "music": "J. S. Bach works from the music21 corpus (MusicXML), rendered with FluidSynth",

@@ -46,6 +46,7 @@ import numpy as np
 
 from core.atomic import atomic_path, remove_stale_temps
 from bench.data import cutting
+from bench.data.params import MusicVideoOptions, PrepareParams
 from core.manifest import INFO_NAME, MANIFEST_NAME, Clip, clip_id, read_manifest, write_manifest
 from bench.data.separation import Separator, describe, make_separator
 from core.errors import DatasetError, MediaError
@@ -378,31 +379,27 @@ def finish(out_dir: str | os.PathLike, clips: list[Clip], info: dict[str, Any]) 
 
 
 def prepare_items(
-    out_dir: str | os.PathLike,
+    params: PrepareParams,
+    options: MusicVideoOptions,
     items: list[Item],
     *,
     kind: str,
-    sample_rate: int,
-    clip_duration: float,
-    hop: float | None,
-    separator: str | Separator,
-    separator_weights: str | None,
-    max_silence: float | None,
-    silence_db: float,
     assign_split,
-    spec: dict | None,
     skipped: list[dict] | None = None,
     extra_info: dict | None = None,
 ) -> list[Clip]:
-    """Cut `items`, assign splits with `assign_split(clips) -> (clips, split_info)`, write."""
-    sep = make_separator(separator, separator_weights)
+    """Cut `items` as `options` say (hop, separator, silence), assign splits with
+    `assign_split(clips) -> (clips, split_info)`, write to `params.out_dir`."""
+    out_dir, sample_rate, clip_duration = params.out_dir, params.sample_rate, params.clip_duration
+    hop, max_silence, silence_db = options.hop, options.max_silence, options.silence_db
+    sep = make_separator(options.separator, options.separator_weights)
     key = spec_key({"kind": kind, "sample_rate": sample_rate, "clip_duration": clip_duration, "hop": hop,
                     "separator": describe(sep), "max_silence": max_silence, "silence_db": silence_db})
     res = cut_items(out_dir, items, sample_rate=sample_rate, clip_duration=clip_duration, hop=hop, separator=sep,
                     max_silence=max_silence, silence_db=silence_db, checkpoint_key=key, desc=kind)
     all_skipped = sorted((skipped or []) + res.skipped, key=lambda s: (s["path"], s["reason"]))
     info: dict[str, Any] = {
-        "spec": spec,
+        "spec": params.spec,
         "items_key": key,
         "kind": kind,
         "separator": describe(sep),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import json
 import pickle
 import shutil
@@ -12,15 +12,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.data.aist import music_id, music_tempo, parse_views, prepare_aist, sequence_name
-from bench.data.bgm909 import prepare_bgm909
+from bench.data.aist import AistOptions, music_id, music_tempo, parse_views, prepare_aist, sequence_name
+from bench.data.bgm909 import BGM909Options, prepare_bgm909
+from bench.data.params import MusicVideoOptions, PrepareParams, make_options, options_type
 from core.manifest import read_info, read_manifest
 from bench.data.symmv import prepare_symmv, video_key
-from core.errors import DatasetError
+from core.errors import ConfigError, DatasetError
 
 CLIP = 2.0  # as in conftest.py
 OUT_SR = 8000
-COMMON = dict(sample_rate=OUT_SR, clip_duration=CLIP, seed=0)
+
+
+def params(out_dir, spec=None) -> PrepareParams:
+    return PrepareParams(Path(out_dir), OUT_SR, CLIP, 0, spec)
 
 
 def _check_clips(clips, out_dir: Path):
@@ -48,7 +52,7 @@ def _check_clips(clips, out_dir: Path):
 @pytest.fixture(scope="module")
 def aist_grouped(aist_src, tmp_path_factory):
     out = tmp_path_factory.mktemp("aist_grouped")
-    return out, prepare_aist(out, **COMMON, spec={"k": 1}, source_dir=aist_src, test_fraction=0.3)
+    return out, prepare_aist(params(out, spec={"k": 1}), AistOptions(source_dir=aist_src, test_fraction=0.3))
 
 
 def test_aist_grouped_clips_ids_sources_and_paths(aist_grouped, aist_src):
@@ -90,7 +94,7 @@ def test_aist_silent_clip_discarded_and_loud_one_kept(aist_grouped):
 
 
 def test_aist_official_split_honoured(aist_src, tmp_path):
-    clips = prepare_aist(tmp_path, **COMMON, source_dir=aist_src, split="official")
+    clips = prepare_aist(params(tmp_path), AistOptions(source_dir=aist_src, split="official"))
     _check_clips(clips, tmp_path)
     test_names = {c.id.rsplit("__", 1)[0] for c in clips if c.split == "test"}
     assert test_names == {"gBR_sBM_c01_d04_mBR0_ch01"}  # the ignored gJS test sequence is not test
@@ -102,19 +106,19 @@ def test_aist_official_split_honoured(aist_src, tmp_path):
 
 
 def test_aist_views_hop_and_limit(aist_src, tmp_path):
-    clips = prepare_aist(tmp_path, **COMMON, source_dir=aist_src, views="all", hop=1.0, max_silence=None,
-                         test_fraction=0.3)
+    clips = prepare_aist(params(tmp_path), AistOptions(source_dir=aist_src, views="all", hop=1.0, max_silence=None,
+                                                       test_fraction=0.3))
     names = {c.id.rsplit("__", 1)[0] for c in clips}
     assert "gBR_sBM_c02_d04_mBR0_ch01" in names
     starts = sorted(c.start for c in clips if c.id.startswith("gPO_"))
     assert starts == [0.0, 1.0, 2.0]  # whole 2 s windows, 1 s apart, inside 4.5 s of video
-    small = prepare_aist(tmp_path / "small", **COMMON, source_dir=aist_src, limit=2)
+    small = prepare_aist(params(tmp_path / "small"), AistOptions(source_dir=aist_src, limit=2))
     assert len({c.id.rsplit("__", 1)[0] for c in small}) == 2
 
 
 def test_aist_deterministic(aist_src, aist_grouped, tmp_path):
     _, clips = aist_grouped
-    again = prepare_aist(tmp_path, **COMMON, spec={"k": 1}, source_dir=aist_src, test_fraction=0.3)
+    again = prepare_aist(params(tmp_path, spec={"k": 1}), AistOptions(source_dir=aist_src, test_fraction=0.3))
     strip = lambda cs: [(c.id, c.split, c.source, c.start) for c in cs]  # noqa: E731
     assert strip(again) == strip(clips)
     for a, b in zip(again, clips):  # (not the bytes: libsndfile stamps float WAVs with a time)
@@ -126,7 +130,7 @@ def test_aist_music_missing_is_skipped_with_reason(aist_src, tmp_path, media):
     shutil.copytree(aist_src, src)
     (src / "music" / "mLO2.wav").unlink()
     media.corrupt(src / "videos" / "gPO_sBM_c01_d10_mPO1_ch01.mp4")
-    clips = prepare_aist(tmp_path / "out", **COMMON, source_dir=src, test_fraction=0.3)
+    clips = prepare_aist(params(tmp_path / "out"), AistOptions(source_dir=src, test_fraction=0.3))
     assert not any(c.source in ("mLO2", "mPO1") for c in clips)
     skipped = {Path(s["path"]).name: s["reason"] for s in read_info(tmp_path / "out")["skipped"]}
     assert "mLO2.wav" in skipped["gLO_sBM_c01_d13_mLO2_ch01.mp4"]
@@ -135,23 +139,23 @@ def test_aist_music_missing_is_skipped_with_reason(aist_src, tmp_path, media):
 
 def test_aist_errors_name_the_path(aist_src, tmp_path):
     with pytest.raises(DatasetError, match=r"dataset\.params\.source_dir="):
-        prepare_aist(tmp_path / "o", **COMMON, source_dir=None)
+        prepare_aist(params(tmp_path / "o"), AistOptions(source_dir=None))
     with pytest.raises(DatasetError, match="nowhere"):
-        prepare_aist(tmp_path / "o", **COMMON, source_dir=tmp_path / "nowhere")
+        prepare_aist(params(tmp_path / "o"), AistOptions(source_dir=tmp_path / "nowhere"))
     src = tmp_path / "copy"
     shutil.copytree(aist_src, src)
     (src / "splits" / "crossmodal_test.txt").write_text("gBR_sBM_cAll_d04_mBR0_ch01\nnot a sequence\n")
     with pytest.raises(DatasetError, match=r"crossmodal_test\.txt, line 2"):
-        prepare_aist(tmp_path / "o", **COMMON, source_dir=src, split="official")
+        prepare_aist(params(tmp_path / "o"), AistOptions(source_dir=src, split="official"))
     (src / "ignore_list.txt").unlink()
     (src / "splits" / "crossmodal_test.txt").write_text("gBR_sBM_cAll_d04_mBR0_ch01\n")
     with pytest.raises(DatasetError, match=r"ignore_list\.txt: ignore list not found"):
-        prepare_aist(tmp_path / "o", **COMMON, source_dir=src, split="official")
+        prepare_aist(params(tmp_path / "o"), AistOptions(source_dir=src, split="official"))
     shutil.rmtree(src / "music")
     with pytest.raises(DatasetError, match=r"music/ or wav/ or musics/.*music_dir"):
-        prepare_aist(tmp_path / "o", **COMMON, source_dir=src)
+        prepare_aist(params(tmp_path / "o"), AistOptions(source_dir=src))
     with pytest.raises(DatasetError, match="views"):
-        prepare_aist(tmp_path / "o", **COMMON, source_dir=aist_src, views="c10")
+        prepare_aist(params(tmp_path / "o"), AistOptions(source_dir=aist_src, views="c10"))
 
 
 def test_aist_all_corrupt_is_an_error(aist_src, tmp_path, media):
@@ -160,7 +164,7 @@ def test_aist_all_corrupt_is_an_error(aist_src, tmp_path, media):
     for p in (src / "videos").glob("*.mp4"):
         media.corrupt(p)
     with pytest.raises(DatasetError, match="came out empty.*cannot open video") as e:
-        prepare_aist(tmp_path / "o", **COMMON, source_dir=src)
+        prepare_aist(params(tmp_path / "o"), AistOptions(source_dir=src))
     assert str(src / "videos") in str(e.value)
 
 
@@ -177,7 +181,7 @@ def test_aist_name_helpers():
 @pytest.fixture(scope="module")
 def symmv_prepared(symmv_src, tmp_path_factory):
     out = tmp_path_factory.mktemp("symmv")
-    return out, prepare_symmv(out, **COMMON, source_dir=symmv_src, separator="none", test_fraction=0.3)
+    return out, prepare_symmv(params(out), MusicVideoOptions(source_dir=symmv_src, separator="none", test_fraction=0.3))
 
 
 def test_symmv_clips_and_sources(symmv_prepared, symmv_src):
@@ -228,13 +232,13 @@ def test_symmv_malformed_csv_names_path_and_line(symmv_src, tmp_path):
     shutil.copytree(symmv_src, src)
     (src / "SymMV.csv").write_text("idx,url\n00001,https://x\n")
     with pytest.raises(DatasetError, match=r"SymMV\.csv, line 1: header"):
-        prepare_symmv(tmp_path / "o", **COMMON, source_dir=src, separator="none")
+        prepare_symmv(params(tmp_path / "o"), MusicVideoOptions(source_dir=src, separator="none"))
     (src / "SymMV.csv").write_text("index\tyoutube_url\ttonality\tshazam_id\nx01\thttps://y\tC major\n")
     with pytest.raises(DatasetError, match=r"SymMV\.csv, line 2: index 'x01'"):
-        prepare_symmv(tmp_path / "o", **COMMON, source_dir=src, separator="none")
+        prepare_symmv(params(tmp_path / "o"), MusicVideoOptions(source_dir=src, separator="none"))
     (src / "SymMV.csv").unlink()
     with pytest.raises(DatasetError, match=str(src / "SymMV.csv")):
-        prepare_symmv(tmp_path / "o", **COMMON, source_dir=src, separator="none")
+        prepare_symmv(params(tmp_path / "o"), MusicVideoOptions(source_dir=src, separator="none"))
 
 
 def test_symmv_missing_videos_folder_and_all_corrupt(symmv_src, tmp_path, media):
@@ -242,16 +246,16 @@ def test_symmv_missing_videos_folder_and_all_corrupt(symmv_src, tmp_path, media)
     src.mkdir()
     shutil.copy(symmv_src / "SymMV.csv", src / "SymMV.csv")
     with pytest.raises(DatasetError, match=r"videos.*not found.*videos_dir"):
-        prepare_symmv(tmp_path / "o", **COMMON, source_dir=src, separator="none")
+        prepare_symmv(params(tmp_path / "o"), MusicVideoOptions(source_dir=src, separator="none"))
     for i in (1, 2):
         media.corrupt(src / "videos" / f"{i:05d}.mp4", seed=i)
     with pytest.raises(DatasetError, match=r"came out empty.*00001\.mp4: cannot open video"):
-        prepare_symmv(tmp_path / "o", **COMMON, source_dir=src, separator="none")
+        prepare_symmv(params(tmp_path / "o"), MusicVideoOptions(source_dir=src, separator="none"))
 
 
 def test_symmv_demucs_default_needs_weights(symmv_src, tmp_path):
     with pytest.raises(DatasetError, match="separator_weights"):
-        prepare_symmv(tmp_path / "o", **COMMON, source_dir=symmv_src)
+        prepare_symmv(params(tmp_path / "o"), MusicVideoOptions(source_dir=symmv_src))
 
 
 def test_own_audio_track_is_aligned_with_the_picture(tmp_path, media):
@@ -273,7 +277,7 @@ def test_video_key():
 # -- BGM909 ---------------------------------------------------------------------------------------
 
 def test_bgm909_official_split(bgm909_src, tmp_path):
-    clips = prepare_bgm909(tmp_path, **COMMON, source_dir=bgm909_src, split="official", separator="none")
+    clips = prepare_bgm909(params(tmp_path), BGM909Options(source_dir=bgm909_src, split="official", separator="none"))
     _check_clips(clips, tmp_path)
     assert {c.source for c in clips if c.split == "test"} == {"004", "005"}
     assert {c.source for c in clips if c.split == "train"} == {"001", "002", "003", "006"}
@@ -295,8 +299,10 @@ def test_bgm909_grouped_split_and_custom_separator(bgm909_src, tmp_path, monkeyp
             return np.asarray(audio, np.float32) * 0.5
 
     monkeypatch.setitem(separation.SEPARATORS, "halve", Halve)
-    plain = prepare_bgm909(tmp_path / "a", **COMMON, source_dir=bgm909_src, separator="none", test_fraction=0.2)
-    half = prepare_bgm909(tmp_path / "b", **COMMON, source_dir=bgm909_src, separator="halve", test_fraction=0.2)
+    plain = prepare_bgm909(params(tmp_path / "a"), BGM909Options(source_dir=bgm909_src, separator="none",
+                                                                  test_fraction=0.2))
+    half = prepare_bgm909(params(tmp_path / "b"), BGM909Options(source_dir=bgm909_src, separator="halve",
+                                                                 test_fraction=0.2))
     _check_clips(plain, tmp_path / "a")
     assert [c.split for c in plain] == [c.split for c in half]
     a, _ = sf.read(str(plain[0].audio_path), dtype="float32")
@@ -311,16 +317,16 @@ def test_bgm909_bad_split_pickle(bgm909_src, tmp_path):
     split = src / "data" / "train_split_pnt" / "pop909_new.pickle"
     split.write_bytes(b"not a pickle")
     with pytest.raises(DatasetError, match=r"pop909_new\.pickle: unreadable pickle"):
-        prepare_bgm909(tmp_path / "o", **COMMON, source_dir=src, split="official", separator="none")
+        prepare_bgm909(params(tmp_path / "o"), BGM909Options(source_dir=src, split="official", separator="none"))
     split.write_bytes(pickle.dumps({"train": 1}))
     with pytest.raises(DatasetError, match=r"pop909_new\.pickle: holds dict"):
-        prepare_bgm909(tmp_path / "o", **COMMON, source_dir=src, split="official", separator="none")
+        prepare_bgm909(params(tmp_path / "o"), BGM909Options(source_dir=src, split="official", separator="none"))
     split.write_bytes(pickle.dumps([np.array(["001.npz"]), []]))  # would need code to load: refused
     with pytest.raises(DatasetError, match="refusing to load"):
-        prepare_bgm909(tmp_path / "o", **COMMON, source_dir=src, split="official", separator="none")
+        prepare_bgm909(params(tmp_path / "o"), BGM909Options(source_dir=src, split="official", separator="none"))
     split.unlink()
     with pytest.raises(DatasetError, match=r"pop909_new\.pickle: BGM909 split file not found"):
-        prepare_bgm909(tmp_path / "o", **COMMON, source_dir=src, split="official", separator="none")
+        prepare_bgm909(params(tmp_path / "o"), BGM909Options(source_dir=src, split="official", separator="none"))
 
 
 def test_bgm909_resumes_from_checkpoints(bgm909_src, tmp_path, monkeypatch):
@@ -336,15 +342,15 @@ def test_bgm909_resumes_from_checkpoints(bgm909_src, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(item, *a, **k)
 
-    prepare_bgm909(tmp_path, **COMMON, source_dir=bgm909_src, separator="none", max_silence=1.0)
+    prepare_bgm909(params(tmp_path), BGM909Options(source_dir=bgm909_src, separator="none", max_silence=1.0))
     assert (tmp_path / "manifest.parquet").exists()
     monkeypatch.setattr(videoaudio, "_cut_one", flaky)
     with pytest.raises(KeyboardInterrupt):
-        prepare_bgm909(tmp_path, **COMMON, source_dir=bgm909_src, separator="none")
+        prepare_bgm909(params(tmp_path), BGM909Options(source_dir=bgm909_src, separator="none"))
     assert calls == ["001", "002", "003", "004"]
     # the older manifest no longer claims the folder (its audio is being rewritten)
     assert not (tmp_path / "manifest.parquet").exists() and not (tmp_path / "dataset.json").exists()
-    clips = prepare_bgm909(tmp_path, **COMMON, source_dir=bgm909_src, separator="none")
+    clips = prepare_bgm909(params(tmp_path), BGM909Options(source_dir=bgm909_src, separator="none"))
     assert calls[4:] == ["004", "005", "006"]
     _check_clips(clips, tmp_path)
     assert clips == read_manifest(tmp_path)
@@ -360,10 +366,27 @@ def test_config_matches_preparer_and_requires_source_dir(name, fn, tmp_path, mon
     monkeypatch.setenv("BENCH_DATA_ROOT", str(tmp_path))
     cfg = compose(name, (), []).dataset
     assert cfg.kind == name and cfg.root == str(tmp_path / name) and cfg.clip_duration == 10.0
-    params = inspect.signature(fn).parameters
+    defaults = {f.name: f.default for f in dataclasses.fields(options_type(fn))}
     for key, value in cfg.params.items():
-        assert key in params, f"{name}.yaml: {key} is not a parameter of {fn.__name__}"
-        assert params[key].default == value, f"{name}.yaml: {key} default differs from {fn.__name__}"
+        assert key in defaults, f"{name}.yaml: {key} is not an option of {fn.__name__}"
+        assert defaults[key] == value, f"{name}.yaml: {key} default differs from {fn.__name__}'s options"
     assert cfg.params.source_dir is None
     with pytest.raises(DatasetError, match=r"dataset\.params\.source_dir=/path"):
         prepare_dataset(cfg)
+
+
+@pytest.mark.parametrize("name", ["toy", "aist", "aist_d2mgan", "aist_cdcd", "symmv", "bgm909"])
+def test_every_dataset_config_builds_its_preparers_options(name, tmp_path, monkeypatch):
+    """prepare.py builds the options once from the config's `params`; a key the preparer does not
+    know is refused naming it (and nothing is created)."""
+    from bench.config import compose
+    from bench.data.prepare import PREPARERS, prepare_dataset
+
+    monkeypatch.setenv("BENCH_DATA_ROOT", str(tmp_path))
+    cfg = compose(name, (), []).dataset
+    preparer = PREPARERS.load(cfg.kind)
+    options = make_options(preparer, cfg.kind, dict(cfg.params))
+    assert options == options_type(preparer)(**cfg.params)
+    with pytest.raises(ConfigError, match=rf"dataset\.params\.colour: not an option of dataset kind '{cfg.kind}'"):
+        prepare_dataset(compose(name, (), ["+dataset.params.colour=red"]).dataset)
+    assert not Path(cfg.root).exists()

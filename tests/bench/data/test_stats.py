@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.data.bgm909 import prepare_bgm909
+from bench.data.bgm909 import BGM909Options, prepare_bgm909
+from bench.data.params import PrepareParams
 from core.manifest import Clip
 from bench.data.stats import dataset_stats, validate_media
 
@@ -38,8 +39,8 @@ def test_dataset_stats_empty():
 @pytest.fixture(scope="module")
 def prepared(bgm909_src, tmp_path_factory):
     out = tmp_path_factory.mktemp("bgm_stats")
-    return prepare_bgm909(out, sample_rate=8000, clip_duration=2.0, seed=0, source_dir=bgm909_src,
-                          separator="none", test_fraction=0.2)
+    return prepare_bgm909(PrepareParams(out, sample_rate=8000, clip_duration=2.0, seed=0),
+                          BGM909Options(source_dir=bgm909_src, separator="none", test_fraction=0.2))
 
 
 def test_validate_media_passes_on_a_prepared_dataset(prepared):

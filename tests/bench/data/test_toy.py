@@ -12,7 +12,8 @@ import pytest
 
 from bench.data import toy_music
 from core.manifest import INFO_NAME, MANIFEST_NAME, read_info
-from bench.data.toy import prepare_toy
+from bench.data.params import PrepareParams
+from bench.data.toy import ToyOptions, prepare_toy
 from core.errors import DatasetError
 from core.media.video import decode_frames, keyframe_times, probe_video
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(not toy_music.SOUNDFONT.is_file(), reason="Fluid
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy")
-    clips = prepare_toy(out, sample_rate=SR, clip_duration=DUR, seed=0, spec={"test": 1}, size="tiny")
+    clips = prepare_toy(PrepareParams(out, SR, DUR, 0, spec={"test": 1}), ToyOptions(size="tiny"))
     return out, clips
 
 
@@ -197,11 +198,10 @@ def _digest(folder: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_deterministic_and_independent_of_workers(tmp_path):
-    kw = dict(sample_rate=SR, clip_duration=3.0, spec={}, size="tiny", n_sources=3, clips_per_source=1,
-              width=32, height=32)
-    prepare_toy(tmp_path / "a", seed=7, **kw)
-    prepare_toy(tmp_path / "b", seed=7, workers=2, **kw)
-    prepare_toy(tmp_path / "c", seed=8, **kw)
+    kw = dict(size="tiny", n_sources=3, clips_per_source=1, width=32, height=32)
+    prepare_toy(PrepareParams(tmp_path / "a", SR, 3.0, 7, {}), ToyOptions(**kw))
+    prepare_toy(PrepareParams(tmp_path / "b", SR, 3.0, 7, {}), ToyOptions(workers=2, **kw))
+    prepare_toy(PrepareParams(tmp_path / "c", SR, 3.0, 8, {}), ToyOptions(**kw))
     a, b, c = (_digest(tmp_path / x) for x in "abc")
     assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), \
         [k for k in a if a[k] != b.get(k)]
