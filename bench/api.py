@@ -204,16 +204,16 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
 
 def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):
     """The SystemContext of one system in the run `conf` describes (a resolved config dict)."""
-    from bench.config import DatasetSettings, RunSettings
+    from bench.config import DatasetSettings, PathSettings, RunSettings
     from systems.base import SystemContext
 
-    run = RunSettings.from_config(conf)
+    run, paths = RunSettings.from_config(conf), PathSettings.from_config(conf)
     return SystemContext(
         dataset_clips=tuple(clips),
         sample_rate=DatasetSettings.from_config(conf).sample_rate,
         seed=run.seed,
-        work_dir=Path(conf["paths"]["runs_root"]) / run.name / system / "_work",
-        cache_dir=Path(conf["paths"]["cache_dir"]),
+        work_dir=paths.run_dir(run) / system / "_work",
+        cache_dir=paths.cache_dir,
         device=device,
     )
 
@@ -241,12 +241,12 @@ def train(cfg) -> dict[str, bool]:
     """Train every system of `cfg` that needs it on the train split; name → whether it trained.
     The training clips' features go through the configured executor first (`executor=`), as in
     `generate`; the training itself runs here (several GPUs: `--gpus N`, DDP through accelerate)."""
-    from bench.config import RunSettings, to_dict
+    from bench.config import PathSettings, RunSettings, to_dict
     from bench.executors import make_executor
 
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
-    run_dir = Path(conf["paths"]["runs_root"]) / RunSettings.from_config(conf).name
+    run_dir = PathSettings.from_config(conf).run_dir(RunSettings.from_config(conf))
     done = {}
     with make_executor(conf["executor"]) as executor:
         for name, (system, ctx) in build_systems(conf, clips).items():
@@ -274,7 +274,7 @@ def generate(cfg, console=None) -> RunResult:
     """Generation stage of `run` for an already composed config."""
     from tqdm.auto import tqdm
 
-    from bench.config import DatasetSettings, RunSettings, to_dict
+    from bench.config import DatasetSettings, PathSettings, RunSettings, to_dict
     from bench.executors import make_executor
     from bench.generation import generation_shards, identity_config, run_jobs
     from bench.runs import Run
@@ -288,8 +288,7 @@ def generate(cfg, console=None) -> RunResult:
 
         raise ConfigError(f"dataset {DatasetSettings.from_config(conf).name!r} has no clips in split "
                           f"{run_settings.split!r}")
-    run_dir_root = Path(conf["paths"]["runs_root"])
-    run = Run.open(run_dir_root, identity_config(conf), save=False)  # gpus etc. may change on resume
+    run = Run.open(PathSettings.from_config(conf).runs_root, identity_config(conf), save=False)  # gpus etc. may change on resume
     executor = make_executor(conf["executor"])
     result = RunResult(run.dir, len(selected))
 

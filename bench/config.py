@@ -7,7 +7,7 @@ from typing import Sequence
 
 from core.errors import ConfigError, UnknownNameError
 from core.options import CONF_DIR  # noqa: F401  (re-exported)
-from core.settings import DatasetSettings, RunSettings  # noqa: F401  (re-exported: typed `run` / `dataset`)
+from core.settings import DatasetSettings, PathSettings, RunSettings  # noqa: F401  (re-exported: typed sections)
 
 
 def config_names(group: str) -> list[str]:

@@ -1,5 +1,6 @@
 """Typed views of the config sections the orchestration reads: `run` (which run folder, clips,
-samples, seed and device) and `dataset` (which prepared dataset, at what rate and clip length).
+samples, seed and device), `dataset` (which prepared dataset, at what rate and clip length) and
+`paths` (where datasets, runs and the cache live).
 
 Built once from the composed Hydra config, its resolved dict, or a run folder's `config.yaml`
 (`RunSettings.from_config(cfg)`), so code reads `run.seed` instead of `conf["run"]["seed"]`, and
@@ -94,6 +95,27 @@ class RunSettings:
         """The settings that change what is generated (a run folder refuses others on resume);
         limit, device and the name may differ."""
         return {"seed": self.seed, "split": self.split, "samples_per_clip": self.samples_per_clip}
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """The `paths` section: prepared datasets under `data_root`, run folders under `runs_root`,
+    the content-addressed cache (features, embeddings) in `cache_dir`."""
+
+    data_root: Path
+    runs_root: Path
+    cache_dir: Path
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "PathSettings":
+        s = _section(cfg, "paths")
+        is_path = lambda v: isinstance(v, str) and v != ""  # noqa: E731
+        return cls(*(Path(_value(s, "paths", key, "a folder path", is_path))
+                     for key in ("data_root", "runs_root", "cache_dir")))
+
+    def run_dir(self, run: RunSettings) -> Path:
+        """The run folder `<runs_root>/<run.name>`."""
+        return self.runs_root / run.name
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from core.settings import DatasetSettings, RunSettings
+from core.settings import DatasetSettings, PathSettings, RunSettings
 
 STORED = {
     "run": {"name": "toy", "seed": 3, "split": "test", "samples_per_clip": 2, "limit": None, "device": "cpu"},
+    "paths": {"data_root": "data", "runs_root": "/tmp/runs", "cache_dir": "/tmp/cache"},
     "dataset": {"name": "toy", "kind": "toy", "root": "data/toy_demo", "sample_rate": 32000, "clip_duration": 10,
                 "seed": 0, "params": {"size": "demo"}},
 }
@@ -24,6 +25,8 @@ def test_settings_from_a_stored_dict():
     ds = DatasetSettings.from_config(STORED)
     assert ds.root == Path("data/toy_demo") and ds.clip_duration == 10.0 and isinstance(ds.clip_duration, float)
     assert ds.params == {"size": "demo"} and ds.sample_rate == 32000
+    paths = PathSettings.from_config(STORED)
+    assert paths.run_dir(run) == Path("/tmp/runs/toy") and paths.cache_dir == Path("/tmp/cache")
 
 
 def test_settings_from_a_composed_config_match_its_values():
@@ -45,11 +48,12 @@ def test_settings_from_a_composed_config_match_its_values():
     ("dataset", "sample_rate", "32k", r"dataset\.sample_rate must be a positive integer"),
     ("dataset", "clip_duration", -1, r"dataset\.clip_duration must be a positive number"),
     ("dataset", "params", [1], r"dataset\.params must be a mapping"),
+    ("paths", "runs_root", None, r"paths\.runs_root must be a folder path"),
 ])
 def test_a_bad_value_is_refused_naming_its_key(section, key, value, words):
     cfg = {name: dict(body) for name, body in STORED.items()}
     cfg[section][key] = value
-    cls = RunSettings if section == "run" else DatasetSettings
+    cls = {"run": RunSettings, "dataset": DatasetSettings, "paths": PathSettings}[section]
     with pytest.raises(ConfigError, match=words + r".*override " + section + r"\." + key + "="):
         cls.from_config(cfg)
 
