@@ -35,6 +35,11 @@ from metrics.case_study import write_case_studies
 from metrics.errors import MetricFailed, PairingError
 
 
+#: the fields of every row of `metrics/<metric>.parquet` (see the module docstring)
+ROW_FIELDS = ("metric", "key", "system", "clip", "value", "ci_low", "ci_high", "ci_method", "n_clips", "n_resamples",
+              "higher_is_better", "target", "weights", "config", "versions", "fingerprint")
+
+
 @dataclass
 class Evaluation:
     run_dir: Path
