@@ -193,11 +193,11 @@ def toy(tmp_path_factory):
 
     if not toy_music.SOUNDFONT.is_file():
         pytest.skip("FluidR3_GM soundfont not installed: no toy dataset")
-    from bench.data.toy import prepare_toy
+    from bench.data.params import PrepareParams
+    from bench.data.toy import ToyOptions, prepare_toy
 
     try:
-        return prepare_toy(tmp_path_factory.mktemp("toy"), sample_rate=32000, clip_duration=10.0, seed=0,
-                           spec={}, size="tiny")
+        return prepare_toy(PrepareParams(tmp_path_factory.mktemp("toy"), 32000, 10.0, 0, {}), ToyOptions(size="tiny"))
     except DatasetError as exc:
         pytest.skip(f"toy dataset unavailable: {exc}")
 

@@ -153,12 +153,13 @@ def test_retrieval_scores_and_their_floors():
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     from bench.data import toy_music
-    from bench.data.toy import prepare_toy
+    from bench.data.params import PrepareParams
+    from bench.data.toy import ToyOptions, prepare_toy
 
     if not toy_music.SOUNDFONT.is_file():
         pytest.fail(f"FluidR3_GM soundfont missing ({toy_music.SOUNDFONT}): run `make setup`")
-    return prepare_toy(tmp_path_factory.mktemp("toy"), sample_rate=32000, clip_duration=10.0, seed=0, spec={},
-                       size="tiny", n_sources=3, clips_per_source=1)
+    return prepare_toy(PrepareParams(tmp_path_factory.mktemp("toy"), 32000, 10.0, 0, {}),
+                       ToyOptions(size="tiny", n_sources=3, clips_per_source=1))
 
 
 @pytest.mark.slow
