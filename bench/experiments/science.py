@@ -14,7 +14,12 @@ NLL, nats per code, teacher-forced) under conditions that each destroy one piece
 gain(control) = NLL(control) − NLL(full) per clip (seeds averaged per clip, so clips are the
 units; bootstrap over clips for 95 % CIs). Where the model uses timing, the gain against the
 time-shuffled control is concentrated at note onsets: `onset_gain_ratio` = mean per-position gain
-within ±`onset_window` music frames of an onset (events/<id>.json) / mean gain elsewhere.
+within ±`onset_window` music frames of an onset (events/<id>.json) / mean gain over all positions
+(> 1 exactly when the gain near onsets exceeds the gain elsewhere, given a positive overall gain).
+The denominator is the overall gain, not the gain elsewhere: a model whose gain is all at the
+onsets has a gain elsewhere near 0 of either sign, and near / elsewhere then has no stable interval
+(measured: 20.5 [−134.6, 126.2] for a run whose overall gain was 0.018 [0.000, 0.033]).
+`near_far_ratio` (near / elsewhere) is kept in results.json.
 
 Also reported: the floors every model must beat — uniform (ln 2048 = 7.625) and the code-frequency
 model fitted on the train codes — and the codes' onset probe (how much more often codes change at
@@ -67,7 +72,7 @@ class ScienceConfig:
 class ScienceResult:
     config: dict
     nll: dict  # condition → {mean, lo, hi}
-    gains: dict  # control → {mean, lo, hi, near, far, ratio, ratio_lo, ratio_hi}
+    gains: dict  # control → {mean, lo, hi, near, far, ratio, ratio_lo, ratio_hi, near_far_ratio}
     floors: dict  # uniform, code_frequency
     probe: dict  # code change rate near onsets / elsewhere, AUC
     peri_onset: dict  # control → gain per offset (−PERI..PERI)
@@ -313,7 +318,7 @@ def _identity(cfg, train) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
-EMBEDDING_INIT = 2  # decoder.scale_code_embeddings (bump with any change of the random decoder's init)
+EMBEDDING_INIT = 5  # 2: decoder.scale_code_embeddings; 3: FwDF standardises its motion maps; 4: tied heads at init; 5: checkpoints keep the running statistics (bump with any init change)
 
 
 def summarise(per_seed: dict, onsets: list, test_clips: list, config: ScienceConfig, floors: dict,
@@ -331,9 +336,10 @@ def summarise(per_seed: dict, onsets: list, test_clips: list, config: ScienceCon
         near = np.array([g[i][near_mask(on, g.shape[1], config.onset_window)].mean() for i, on in enumerate(onsets)])
         far = np.array([g[i][~near_mask(on, g.shape[1], config.onset_window)].mean() for i, on in enumerate(onsets)])
         m, lo, hi = bootstrap_mean(g.mean(1), config.n_resamples, rng)
-        r, rlo, rhi = bootstrap_ratio(near, far, config.n_resamples, rng)
+        r, rlo, rhi = bootstrap_ratio(near, g.mean(1), config.n_resamples, rng)
         gains[c] = {"mean": m, "lo": lo, "hi": hi, "near": float(near.mean()), "far": float(far.mean()),
                     "ratio": r, "ratio_lo": rlo, "ratio_hi": rhi,
+                    "near_far_ratio": float(near.mean() / far.mean()) if abs(far.mean()) > 1e-12 else float("nan"),
                     "per_seed": [float(np.mean(s - f)) for s, f in zip(per_seed[c], per_seed["full"])]}
         curve = np.zeros(2 * PERI + 1)
         count = np.zeros(2 * PERI + 1)
@@ -371,7 +377,7 @@ def run_science_experiment(exp, folder: Path, datasets: Sequence[str], overrides
     import yaml
 
     from bench import api
-    from bench.config import to_dict
+    from bench.config import DatasetSettings, PathSettings, RunSettings, to_dict
 
     lines, failed = [], {}
     settings = dict(exp.science or {})
@@ -385,13 +391,13 @@ def run_science_experiment(exp, folder: Path, datasets: Sequence[str], overrides
     for dataset in datasets:
         try:
             cfg = api.load_config(dataset, ["dyvim"], [*exp.overrides, *variant.overrides, *overrides], metrics=[])
-            conf = to_dict(cfg)
-            device = conf["run"].get("device", "auto")
+            run, paths = RunSettings.from_config(cfg), PathSettings.from_config(cfg)
+            device = run.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             clips = api.dataset_clips(cfg)
-            result = run_science(conf["system"]["dyvim"], clips, Path(conf["dataset"]["root"]),
-                                 Path(conf["paths"]["cache_dir"]), Path(folder) / dataset / SCIENCE_DIR, config,
+            result = run_science(to_dict(cfg)["system"]["dyvim"], clips, DatasetSettings.from_config(cfg).root,
+                                 Path(paths.cache_dir), Path(folder) / dataset / SCIENCE_DIR, config,
                                  log=log, device=device)
         except Exception as exc:  # recorded like a failed variant; other datasets still run
             failed[dataset] = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"

@@ -223,8 +223,15 @@ def raft_large_model():
 
 
 class DynamicsAggregator(nn.Module):
-    """Trainable part of FwDF: per-position linear map to d_m, self-attention over the H'×W'
-    positions of each frame, average pooling → z_d^i (Eq. 1).
+    """Trainable part of FwDF: per-channel standardisation, per-position linear map to d_m,
+    self-attention over the H'×W' positions of each frame, average pooling → z_d^i (Eq. 1).
+
+    The standardisation (batch normalisation without affine parameters: running mean and variance
+    of the training clips' motion maps, per channel) is there because a frozen motion encoder's
+    channels are mostly a constant offset: on the toy with random RAFT-small the channels' spread
+    over time was 9 % of their mean, so the frames where the figure moves changed z_d by ~1 % of
+    its norm and training never amplified it (docs/science.md). Standardised, the same motion is
+    of unit scale.
 
     `forward(motion (..., C, H', W'))` → z_d (..., d_m) and, if asked, the head-averaged attention
     weights (..., P, P) with P = H'·W' (row = query position; paper Fig. 5).
@@ -232,6 +239,7 @@ class DynamicsAggregator(nn.Module):
 
     def __init__(self, in_channels: int, d_m: int, n_heads: int):
         super().__init__()
+        self.standardise = nn.BatchNorm1d(in_channels, affine=False)
         self.proj = nn.Linear(in_channels, d_m)
         self.norm = nn.LayerNorm(d_m)
         self.attn = nn.MultiheadAttention(d_m, n_heads, batch_first=True)
@@ -239,7 +247,9 @@ class DynamicsAggregator(nn.Module):
     def forward(self, motion: torch.Tensor, return_attention: bool = False):
         lead = motion.shape[:-3]
         x = motion.flatten(-2).transpose(-1, -2).reshape(-1, motion.shape[-2] * motion.shape[-1], motion.shape[-3])
-        x = self.proj(x.to(self.proj.weight.dtype))
+        x = x.to(self.proj.weight.dtype)
+        x = self.standardise(x.reshape(-1, x.shape[-1])).view(x.shape)
+        x = self.proj(x)
         q = self.norm(x)
         y, weights = self.attn(q, q, q, need_weights=return_attention, average_attn_weights=True)
         z = (x + y).mean(dim=1).reshape(*lead, -1)

@@ -152,14 +152,23 @@ class DyViMModel(nn.Module):
                 for p in m.parameters():
                     p.requires_grad_(True)
 
-    def trainable_state(self) -> dict[str, torch.Tensor]:
-        """The parameters training changes (what a checkpoint stores; the rest rebuilds from config)."""
+    def trained_names(self) -> set[str]:
+        """State keys training changes: the trainable parameters and the running statistics of the
+        batch-norm layers (FwDF's motion-map standardisation), which change with no gradient."""
         names = {n for n, p in self.named_parameters() if p.requires_grad}
+        for prefix, module in self.named_modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                names |= {f"{prefix}.{b}" for b, _ in module.named_buffers(recurse=False)}
+        return names
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """What training changes (what a checkpoint stores; the rest rebuilds from config)."""
+        names = self.trained_names()
         return {k: v.detach().cpu() for k, v in self.state_dict().items() if k in names}
 
     def load_trainable_state(self, state: dict[str, torch.Tensor], source: str) -> None:
         own = self.state_dict()
-        expected = {n for n, p in self.named_parameters() if p.requires_grad}
+        expected = self.trained_names()
         missing, unexpected = sorted(expected - set(state)), sorted(set(state) - set(own))
         wrong = [k for k in state if k in own and tuple(own[k].shape) != tuple(state[k].shape)]
         if missing or unexpected or wrong:

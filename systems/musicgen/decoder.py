@@ -109,6 +109,7 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
     with seeded(seed):
         lm = MusicgenForCausalLM(decoder_config(size))
         scale_code_embeddings(lm)
+        tie_heads_at_init(lm)
     codec = SpectralCodec(seed=seed).eval()  # EnCodec's rates and code layout; codes that carry the events
     text = proj = None
     if with_text:
@@ -135,6 +136,20 @@ def scale_code_embeddings(lm: nn.Module) -> None:
     k = len(lm.model.decoder.embed_tokens)
     for emb in lm.model.decoder.embed_tokens:
         emb.weight.normal_(0.0, (0.5 / k) ** 0.5)
+
+
+@torch.no_grad()
+def tie_heads_at_init(lm: nn.Module) -> None:
+    """Random weights: each codebook's LM head starts as that codebook's input embeddings (GPT-2's
+    weight tying, here at initialisation only; they train apart).
+
+    A trained MusicGen continues a held code; a random 64-wide decoder took longer than the science
+    check's budget to learn even that (held codes still cost 2.2–2.5 nats after 300 steps on the toy),
+    and until it could, the few frames where the codes change — the frames the video's motion could
+    time — were lost in that error. Started from its own input embeddings, a head scores the code it
+    was fed highest, so training goes to when the codes change (docs/science.md)."""
+    for emb, head in zip(lm.model.decoder.embed_tokens, lm.lm_heads):
+        head.weight.copy_(emb.weight[:head.weight.shape[0]])
 
 
 def decoder_forward(lm: nn.Module, inputs_embeds: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,

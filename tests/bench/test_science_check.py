@@ -77,15 +77,17 @@ def test_summary_pairs_by_clip_and_the_bar_line(tmp_path):
     cfg = sc.ScienceConfig(seeds=(0, 1), onset_window=0, n_resamples=200)
     res = sc.summarise(per_seed, onsets, [None] * n, cfg, {"uniform": 7.6, "code_frequency": 6.0}, {"auc": 0.6})
     g = res.gains["dyn_time_shuffled"]
-    assert g["near"] == pytest.approx(0.5) and g["far"] == pytest.approx(0.1) and g["ratio"] == pytest.approx(5.0)
+    assert g["near"] == pytest.approx(0.5) and g["far"] == pytest.approx(0.1)
+    # near / overall: 6 onset frames of 60 → overall 0.1 · 0.5 + 0.9 · 0.1 = 0.14
+    assert g["ratio"] == pytest.approx(0.5 / 0.14) and g["near_far_ratio"] == pytest.approx(5.0)
     assert res.gains["dyn_other_clip"]["mean"] == 0.0
     assert res.peri_onset["dyn_time_shuffled"][sc.PERI] == pytest.approx(0.5)
     line = res.bar_line()
-    assert line.startswith("gain_vs_timeshuffle=") and "onset_gain_ratio=5.00 [5.00, 5.00]" in line
+    assert line.startswith("gain_vs_timeshuffle=") and "onset_gain_ratio=3.57 [3.57, 3.57]" in line
     clips = [SimpleNamespace(id=f"c{i}") for i in range(n)]
     res.config = {"onset_window": 0}
     sc.write_results(res, per_seed, clips, onsets, tmp_path, 0)
-    assert json.loads((tmp_path / sc.RESULTS_FILE).read_text())["gains"]["dyn_time_shuffled"]["ratio"] == pytest.approx(5.0)
+    assert json.loads((tmp_path / sc.RESULTS_FILE).read_text())["gains"]["dyn_time_shuffled"]["ratio"] == pytest.approx(0.5 / 0.14)
     assert len((tmp_path / sc.PER_CLIP_FILE).read_text().splitlines()) == 1 + 6 * 2 * n
 
 

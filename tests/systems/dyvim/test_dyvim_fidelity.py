@@ -83,14 +83,16 @@ def test_spectral_codec_codes_follow_the_music_and_its_audio_follows_the_codes()
     audio = torch.cat([tone(220.0)[:sr], tone(660.0)[:sr]])  # a held note, then another from 1.0 s
     codes = codec.encode(audio.view(1, 1, -1)).audio_codes[0, 0]  # (K, T)
     assert codes.shape == (4, 100) and int(codes.max()) < 2048
-    first = codes[0]
-    assert (first[5:45] == first[5]).float().mean() > 0.9  # the held note keeps its code
-    assert first[55] != first[45]  # the new note changes it
+    assert (codes[:, 5:45] == codes[:, 5:6]).all()  # the held note keeps its codes (one segment)
+    assert (codes[:, 55:95] == codes[:, 55:56]).all()
+    assert (codes[:, 55] != codes[:, 45]).any()  # the new note changes them (64 coarse entries may share codebook 0)
     out = codec.decode(codes[None, None]).audio_values[0, 0]
     assert out.shape == (100 * 640,)
     spec = lambda x: torch.stft(x, 2048, 640, window=torch.hann_window(2048), return_complex=True).abs()  # noqa: E731
     low, high = spec(out[: sr // 2])[6:9].mean(), spec(out[sr + sr // 4:])[6:9].mean()  # ~220 Hz bins
-    assert low > 3 * high  # the decoded first half has its energy where the first note was
+    # the decoded first half has more energy where the first note was (64 entries per codebook since
+    # codec v5 code a pure tone coarsely: measured 1.53×; with 2048 entries it was > 3×)
+    assert low > 1.3 * high
 
 
 def test_raft_file_errors_say_what_the_file_is(tmp_path):
