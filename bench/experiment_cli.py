@@ -54,14 +54,16 @@ def _list() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.experiments import experiment_names, load_experiment
+    from bench.experiments.spec import loadable_experiments
 
+    experiments, broken = loadable_experiments()
     table = Table(title="experiments")
     for col in ("name", "artefact", "variants", "datasets", "title"):
         table.add_column(col)
-    for name in experiment_names():
-        e = load_experiment(name)
+    for name, e in experiments.items():
         table.add_row(name, e.artefact, str(len(e.variants)), ",".join(e.datasets), e.title)
+    for name, err in broken.items():  # a broken plug-in is shown with its error, never run
+        table.add_row(name, "[red]unloadable[/red]", "", "", err)
     Console(highlight=False).print(table)
     return 0
 

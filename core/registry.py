@@ -1,6 +1,7 @@
 """One registry for every kind of plug-in: systems, metrics, embedders, dataset preparers, experiments.
 
-A registry maps a name to a lazily imported ``"module:attr"``. Its names come from, in order:
+A registry maps a name to a lazily imported ``"module:attr"``, or to an object its `on_load` turns
+into the plug-in (an experiment's YAML path). Its names come from, in order:
 
 1. the built-in table of its kind (one table per kind, in the kind's base module),
 2. names registered at run time (`register`; a name already taken is an error),
@@ -91,7 +92,10 @@ class Registry(Generic[T]):
         """Where `name` comes from ("module:attr"), without importing it; None when unknown."""
         t = self._builtins.get(name) or self._registered.get(name)
         if t is not None:
-            return t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}"
+            if isinstance(t, str):
+                return t
+            qualname = getattr(t, "__qualname__", None)  # a class or function; else e.g. an experiment's YAML path
+            return f"{t.__module__}:{qualname}" if qualname else str(t)
         eps = self._entry_points()
         if name in eps:
             return eps[name].value
@@ -103,6 +107,10 @@ class Registry(Generic[T]):
             return self._loaded[name]
         if name in self._builtins or name in self._registered:
             target = self._builtins.get(name, self._registered.get(name))
+            clash = self._entry_points().get(name)
+            if clash is not None:  # an installed plug-in must not be silently shadowed
+                raise ConfigError(f"{self.kind} {name!r} is declared twice: {self.target(name)!r} and the entry point "
+                                  f"{clash.value!r} ({self.entry_point_group}); rename the plug-in's entry point")
             obj = import_target(target, self.kind, name) if isinstance(target, str) else target
         else:
             eps = self._entry_points()

@@ -9,19 +9,27 @@ datasets?, default?, group?}`; `group` heads the variant's column group in the p
 `attention` (`{frames, clips}`) asks for Fig. 5's attention maps; `note` is shown in the report; `science` (artefact `science`:
 the settings of `bench.experiments.science.ScienceConfig`) makes the experiment the science check,
 which trains and scores DyViM itself instead of generating music.
+
+Experiments are named on the one `core.registry.Registry` (`EXPERIMENTS`): the built-ins in
+`BUILTIN_EXPERIMENTS` (name → its YAML), a plug-in through the ``dyvim_bench.experiments`` entry point
+group or `EXPERIMENTS.register`, its target a YAML path, the experiment dict, or a function returning
+that dict. "Known" means loadable: loading parses and validates the definition, so a broken one is a
+named error (`bench experiment list` shows it with its error).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from bench.config import CONF_DIR, config_names
 from core.errors import ConfigError, UnknownNameError
+from core.registry import Registry
 
 GROUP = "experiment"
 ARTEFACTS = ("table1", "table2", "table3", "table4", "figure3", "figure4", "figure5", "science")
@@ -94,25 +102,85 @@ class PlannedRun:
         return f"{experiment}/{self.dataset}/{self.folder}"
 
 
+ENTRY_POINT_GROUP = "dyvim_bench.experiments"
+EXPERIMENT_DIR = CONF_DIR / GROUP
+
+#: Every built-in experiment, name → its definition (read when asked for). Plug-ins: an entry point
+#: (group ENTRY_POINT_GROUP) or `EXPERIMENTS.register(name, target)`, the target a YAML path, the
+#: experiment dict, or a function returning it.
+BUILTIN_EXPERIMENTS: dict[str, Path] = {name: EXPERIMENT_DIR / f"{name}.yaml" for name in (
+    "overall", "conditions", "strategies", "tuning", "alpha", "encoders", "attention", "schedules", "science")}
+
+
+def as_experiment(target: Any, name: str) -> Experiment:
+    """`on_load` of EXPERIMENTS: a registered target (YAML path, dict, function returning the dict,
+    or an Experiment) as the validated Experiment `name`; its definition's `name`, when given, must agree."""
+    source = str(target) if isinstance(target, (str, os.PathLike)) else EXPERIMENTS.target(name) or name
+    if callable(target) and not isinstance(target, type):
+        try:
+            target = target()
+        except Exception as exc:
+            raise ConfigError(f"experiment {name!r}: {source} raised {type(exc).__name__}: {exc}") from exc
+    if isinstance(target, Experiment):
+        exp = target
+    elif isinstance(target, (str, os.PathLike)):
+        exp = _experiment_from_yaml(Path(target))
+    elif isinstance(target, Mapping):
+        exp = experiment_from_dict({"name": name, **dict(target)}, source)
+    else:
+        raise ConfigError(f"experiment {name!r}: {source} gives a {type(target).__name__}; an experiment target "
+                          f"is a YAML path, the experiment dict, or a function returning it ({ENTRY_POINT_GROUP})")
+    if exp.name != name:
+        raise ConfigError(f"experiment {name!r}: its definition ({exp.source or source}) is named {exp.name!r}; "
+                          f"make the two names agree")
+    return exp
+
+
+EXPERIMENTS: Registry[Experiment] = Registry("experiment", BUILTIN_EXPERIMENTS, entry_point_group=ENTRY_POINT_GROUP,
+                                             on_load=as_experiment)
+
+
 def experiment_names() -> list[str]:
-    return config_names(GROUP)
+    """Every registered experiment name (built-ins, registered, entry points); `loadable_experiments`
+    says which of them load."""
+    return EXPERIMENTS.names()
+
+
+def loadable_experiments() -> tuple[dict[str, Experiment], dict[str, str]]:
+    """(name → Experiment for every registered experiment that loads, name → error for the others)."""
+    ok, broken = {}, {}
+    for name in EXPERIMENTS.names():
+        try:
+            ok[name] = EXPERIMENTS.load(name)
+        except Exception as exc:  # a broken plug-in must not hide the others
+            broken[name] = f"{type(exc).__name__}: {exc}"
+    return ok, broken
 
 
 def load_experiment(name_or_path: str | Path) -> Experiment:
-    """An experiment by name (`bench/conf/experiment/<name>.yaml`) or from a YAML file path."""
+    """An experiment by registered name (e.g. `bench/conf/experiment/<name>.yaml`) or from a YAML file path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        return _experiment_from_yaml(path)
+    name = str(name_or_path)
+    if name not in EXPERIMENTS and (EXPERIMENT_DIR / f"{name}.yaml").exists():
+        raise ConfigError(f"{EXPERIMENT_DIR / f'{name}.yaml'} is not a registered experiment: add {name!r} to "
+                          f"BUILTIN_EXPERIMENTS (bench/experiments/spec.py), or give its path")
+    return EXPERIMENTS.load(name)
+
+
+def _experiment_from_yaml(path: Path) -> Experiment:
     import yaml
 
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        if str(name_or_path) not in experiment_names():
-            raise UnknownNameError("experiment", str(name_or_path), experiment_names())
-        path = CONF_DIR / GROUP / f"{name_or_path}.yaml"
     if not path.exists():
         raise ConfigError(f"{path}: no such experiment file")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: an experiment is a mapping of keys (name, artefact, systems, ...), "
+                          f"got a {type(raw).__name__}")
     return experiment_from_dict(raw, str(path))
 
 

@@ -53,6 +53,21 @@ def test_register_refuses_a_taken_name_and_checks_the_base_class():
         reg.load("nope")
 
 
+def test_an_entry_point_named_like_a_builtin_is_refused(tmp_path, monkeypatch):
+    """A plug-in is never silently shadowed: the same name from the table and an entry point is an error."""
+    info = tmp_path / "widget_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: widget-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[tests_core.widgets]\na = widget_plugin:A\nb = widget_plugin:B\n")
+    (tmp_path / "widget_plugin.py").write_text("A = 1\nB = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry("widget", {"a": "core.registry:Registry"}, entry_point_group="tests_core.widgets")
+    assert reg.names() == ["a", "b"] and reg.load("b") == 2
+    with pytest.raises(ConfigError, match="widget 'a' is declared twice: 'core.registry:Registry' and the entry point "
+                                          "'widget_plugin:A'"):
+        reg.load("a")
+
+
 def test_a_broken_target_names_itself():
     reg = Registry("widget", {"x": "no_such_module_xyz:Thing", "y": "nocolon"})
     with pytest.raises(ConfigError, match="no_such_module_xyz:Thing"):
