@@ -81,12 +81,15 @@ def run(
         overrides.append(f"run.name={name}")
     if samples_per_clip is not None:
         overrides.append(f"run.samples_per_clip={samples_per_clip}")
+    from core.settings import metric_options
+
     cfg = load_config(dataset, systems, overrides, metrics)
     result = generate(cfg, console=console)
-    if cfg.metric and result.failed:  # failed clips would not pair: re-run, or evaluate(allow_missing=True)
+    chosen = list(metric_options(cfg))
+    if chosen and result.failed:  # failed clips would not pair: re-run, or evaluate(allow_missing=True)
         result.scoring_skipped = True
-    elif cfg.metric:
-        result.evaluation = evaluate(result.run_dir, metrics=list(cfg.metric), overrides=overrides)
+    elif chosen:
+        result.evaluation = evaluate(result.run_dir, metrics=chosen, overrides=overrides)
     if report:
         from reports.html import write_report
 
@@ -146,7 +149,8 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
 
     from core.cache import Cache
     from core.errors import ConfigError
-    from bench.config import DatasetSettings, RunSettings
+    from core.settings import (DatasetSettings, EvaluateSettings, ExecutorSettings, PathSettings, RunSettings,
+                               metric_options)
     from bench.executors import make_executor
     from bench.executors.embeddings import make_prefetch
     from bench.runs import CONFIG_NAME
@@ -165,13 +169,13 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
 
     clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False), run.split, run.limit)
     systems = ordered_systems(list(stored.get("system", {})))
-    metric_cfgs = {k: dict(v) for k, v in OmegaConf.to_container(cfg.metric, resolve=True).items()}
-    cache, seed = Cache(cfg.paths.cache_dir), run.seed
+    settings = EvaluateSettings.from_config(cfg)
+    cache, seed = Cache(PathSettings.from_config(cfg).cache_dir), run.seed
     # files not embedded yet go out as shards on the executor (`executor=`); scoring reads the cache
-    with make_executor(OmegaConf.to_container(cfg.executor, resolve=True)) as executor:
-        return evaluate_run(run_dir, clips, systems, metric_cfgs, compare=compare,
-                            allow_missing=cfg.evaluate.allow_missing if allow_missing is None else allow_missing,
-                            n_resamples=int(cfg.evaluate.n_resamples), seed=seed, cache=cache,
+    with make_executor(ExecutorSettings.from_config(cfg)) as executor:
+        return evaluate_run(run_dir, clips, systems, metric_options(cfg), compare=compare,
+                            allow_missing=settings.allow_missing if allow_missing is None else allow_missing,
+                            n_resamples=settings.n_resamples, seed=seed, cache=cache,
                             prefetch=make_prefetch(executor, run_dir, cache, seed, _embedding_bar))
 
 
@@ -192,14 +196,16 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
     leaves no folder behind (bench.folders)."""
     from bench.config import compose
     from bench.folders import evaluate_folders as score_folders
+    from core.settings import EvaluateSettings, PathSettings
 
     cfg = compose(None, (), [o for o in overrides if not o.startswith("metric.")], metrics=[])
+    paths = PathSettings.from_config(cfg)
     if out is None:
-        out = Path(cfg.paths.runs_root) / f"{Path(generated).resolve().name}-vs-{Path(reference).resolve().name}"
+        out = paths.runs_root / f"{Path(generated).resolve().name}-vs-{Path(reference).resolve().name}"
     return score_folders(generated, reference, out, suite=suite, metrics=metrics, unpaired=unpaired,
                          sample_rate=sample_rate, weights=weights, overrides=overrides,
-                         n_resamples=int(cfg.evaluate.n_resamples) if n_resamples is None else n_resamples,
-                         seed=seed, cache_dir=cfg.paths.cache_dir)
+                         n_resamples=EvaluateSettings.from_config(cfg).n_resamples if n_resamples is None
+                         else n_resamples, seed=seed, cache_dir=paths.cache_dir)
 
 
 def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):
@@ -241,14 +247,15 @@ def train(cfg) -> dict[str, bool]:
     """Train every system of `cfg` that needs it on the train split; name → whether it trained.
     The training clips' features go through the configured executor first (`executor=`), as in
     `generate`; the training itself runs here (several GPUs: `--gpus N`, DDP through accelerate)."""
-    from bench.config import PathSettings, RunSettings, to_dict
+    from bench.config import to_dict
     from bench.executors import make_executor
+    from core.settings import ExecutorSettings, PathSettings, RunSettings
 
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
     run_dir = PathSettings.from_config(conf).run_dir(RunSettings.from_config(conf))
     done = {}
-    with make_executor(conf["executor"]) as executor:
+    with make_executor(ExecutorSettings.from_config(conf)) as executor:
         for name, (system, ctx) in build_systems(conf, clips).items():
             done[name] = system.needs_training
             if system.needs_training:
@@ -274,8 +281,9 @@ def generate(cfg, console=None) -> RunResult:
     """Generation stage of `run` for an already composed config."""
     from tqdm.auto import tqdm
 
-    from bench.config import DatasetSettings, PathSettings, RunSettings, to_dict
+    from bench.config import to_dict
     from bench.executors import make_executor
+    from core.settings import DatasetSettings, ExecutorSettings, PathSettings, RunSettings
     from bench.generation import generation_shards, identity_config, run_jobs
     from bench.runs import Run
 
@@ -289,7 +297,7 @@ def generate(cfg, console=None) -> RunResult:
         raise ConfigError(f"dataset {DatasetSettings.from_config(conf).name!r} has no clips in split "
                           f"{run_settings.split!r}")
     run = Run.open(PathSettings.from_config(conf).runs_root, identity_config(conf), save=False)  # gpus etc. may change on resume
-    executor = make_executor(conf["executor"])
+    executor = make_executor(ExecutorSettings.from_config(conf))
     result = RunResult(run.dir, len(selected))
 
     systems = build_systems(conf, clips)

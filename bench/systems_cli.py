@@ -128,7 +128,7 @@ def cmd_check_deep(names: list[str], configs: dict) -> int:
 
 
 def cmd_check(names: list[str], overrides, deep: bool = False) -> int:
-    from bench.config import to_dict
+    from bench.config import DatasetSettings, to_dict
     from core.errors import BenchError
     from bench.generation import build_system
     from systems.base import get_system_class, known_systems
@@ -161,8 +161,8 @@ def cmd_check(names: list[str], overrides, deep: bool = False) -> int:
         for n in notes:
             console.print(f"[yellow]note[/yellow]    {name}: {n}")
         if clips is None:
-            console.print(f"[green]ready[/green]   {name} ({cls.kind}; not built: dataset {cfg.dataset.name!r} "
-                          "is not prepared)")
+            console.print(f"[green]ready[/green]   {name} ({cls.kind}; not built: dataset "
+                          f"{DatasetSettings.from_config(conf).name!r} is not prepared)")
             continue
         try:
             system = build_system(name, configs[name], api.system_context(conf, clips, name))

@@ -1,6 +1,8 @@
 """Typed views of the config sections the orchestration reads: `run` (which run folder, clips,
-samples, seed and device), `dataset` (which prepared dataset, at what rate and clip length) and
-`paths` (where datasets, runs and the cache live).
+samples, seed and device), `dataset` (which prepared dataset, at what rate and clip length),
+`paths` (where datasets, runs and the cache live), `executor` (which engine runs the shards) and
+`evaluate` (default metrics, bootstrap resamples, missing clips). The `metric` section stays a
+mapping of name → options (`metric_options`): each metric's options are its class's keywords.
 
 Built once from the composed Hydra config, its resolved dict, or a run folder's `config.yaml`
 (`RunSettings.from_config(cfg)`), so code reads `run.seed` instead of `conf["run"]["seed"]`, and
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from core.errors import ConfigError
 
@@ -153,3 +155,68 @@ class DatasetSettings:
             seed=_value(s, "dataset", "seed", "an integer", _is_int, 0),
             params=_plain(params),
         )
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """The `executor` section (bench/conf/executor/<name>.yaml): the engine `name` (local, slurm, ray)
+    and its `options`, the engine class's own keywords (workers, partition, address, ...), which
+    bench.executors.make_executor checks against the class, naming the keys it takes."""
+
+    name: str = "local"
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "ExecutorSettings":
+        """From a composed config, its resolved dict or a stored config.yaml."""
+        return cls.from_section(_section(cfg, "executor"))
+
+    @classmethod
+    def from_section(cls, s: Mapping) -> "ExecutorSettings":
+        """From the `executor` section itself; no `name` means the local engine."""
+        name = _value(s, "executor", "name", "an executor name (local, slurm, ray)",
+                      lambda v: isinstance(v, str) and v != "", "local")
+        return cls(name=name, options={k: v for k, v in _plain(s).items() if k != "name"})
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the shards run on this machine's process pool (not as cluster jobs)."""
+        return self.name == "local"
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """The `evaluate` section: the `metrics` `bench run` and `bench evaluate` compute by default,
+    `n_resamples` bootstrap resamples (of clips) behind every CI, and `allow_missing` (score only
+    the clips every system has, and say so)."""
+
+    metrics: tuple[str, ...] = ()
+    n_resamples: int = 1000
+    allow_missing: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "EvaluateSettings":
+        """From a composed config, its resolved dict or a stored config.yaml (a ConfigError names the bad key)."""
+        s = _section(cfg, "evaluate")
+        metrics = _value(s, "evaluate", "metrics", "a list of metric names",
+                         lambda v: isinstance(v, Sequence) and not isinstance(v, str)
+                         and all(isinstance(m, str) and m != "" for m in v), ())
+        # a whole number written as a float (1e3) counts, as int() read it before
+        n_resamples = _value(s, "evaluate", "n_resamples", "a whole number >= 1",
+                             lambda v: _is_number(v) and v == int(v) and v >= 1, 1000)
+        return cls(metrics=tuple(metrics), n_resamples=int(n_resamples),
+                   allow_missing=_value(s, "evaluate", "allow_missing", "true or false",
+                                        lambda v: isinstance(v, bool), False))
+
+
+def metric_options(cfg: Any) -> dict[str, dict]:
+    """The `metric` section: metric name → its options (the metric class's keywords, e.g. `weights`,
+    `embedder`), in the order chosen; a metric whose entry is not a mapping is named."""
+    s = _section(cfg, "metric")
+    out = {}
+    for name, options in _plain(s).items():
+        if options is not None and not isinstance(options, Mapping):
+            raise ConfigError(f"metric.{name} must be a mapping of the metric's options, got {options!r}; "
+                              f"fix bench/conf/metric/{name}.yaml or the override metric.{name}.<option>=...")
+        out[name] = dict(options or {})
+    return out

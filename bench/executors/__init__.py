@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from core.errors import ConfigError
+from core.settings import ExecutorSettings
 from bench.executors.base import Executor, Shard, ShardLost, run_shard
 from bench.executors.local import LocalExecutor
 
@@ -28,14 +31,17 @@ def _ray():
 EXECUTORS = {"local": lambda: LocalExecutor, "slurm": _slurm, "ray": _ray}
 
 
-def make_executor(cfg: dict) -> Executor:
-    cfg = dict(cfg)
-    name = cfg.pop("name", "local")
+def make_executor(settings: ExecutorSettings | Mapping) -> Executor:
+    """The engine `settings` names, built with its options (a mapping is read as the `executor`
+    section: `{"name": "ray", "num_cpus": 2}`); an unknown engine or option is a named error."""
+    if not isinstance(settings, ExecutorSettings):
+        settings = ExecutorSettings.from_section(settings)
+    name = settings.name
     if name not in EXECUTORS:
         raise ConfigError(f"unknown executor {name!r}; known executors: {', '.join(EXECUTORS)}")
     cls = EXECUTORS[name]()
     try:
-        return cls(**cfg)
+        return cls(**settings.options)
     except TypeError as exc:
         import inspect
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from bench.executors.base import Shard
+from core.settings import PathSettings
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,11 @@ class VariantJob:
     attention: dict | None = None
 
 
-def in_job_overrides(overrides: Sequence[str], paths: dict) -> list[str]:
+def in_job_overrides(overrides: Sequence[str], paths: PathSettings) -> list[str]:
     """The variant's overrides for the job: executor local, the driver's folders made explicit."""
     kept = [o for o in overrides if not o.lstrip("+~").startswith(("executor=", "executor.", "paths."))]
-    return kept + ["executor=local"] + [f"paths.{k}={Path(v).resolve()}" for k, v in paths.items()]
+    return kept + ["executor=local"] + [f"paths.{k}={getattr(paths, k).resolve()}"
+                                        for k in ("runs_root", "data_root", "cache_dir")]
 
 
 def run_variant(job: VariantJob, progress: Callable[[int], None] | None = None) -> dict:

@@ -131,20 +131,22 @@ def _fan_out(runs, exp: Experiment, exp_name: str, folder: Path, overrides, metr
     """With a cluster executor, every planned run is one job on it (bench/executors/variants.py);
     False (nothing done) with the local executor."""
     from bench import api
-    from bench.config import to_dict
+    from core.settings import ExecutorSettings, PathSettings
 
-    conf = (to_dict(api.load_config(runs[0].dataset, list(runs[0].systems), list(runs[0].overrides), metrics=[]))
-            if runs else {})
-    if not runs or conf["executor"].get("name", "local") == "local":
+    if not runs:
+        return False
+    cfg = api.load_config(runs[0].dataset, list(runs[0].systems), list(runs[0].overrides), metrics=[])
+    engine = ExecutorSettings.from_config(cfg)
+    if engine.is_local:
         return False
     from bench.executors import make_executor
     from bench.executors.variants import VariantJob, in_job_overrides, variant_shards
 
-    paths = {k: conf["paths"][k] for k in ("runs_root", "data_root", "cache_dir")}
+    paths = PathSettings.from_config(cfg)
     jobs = [VariantJob(r.run_name(exp_name), r.dataset, tuple(r.systems), tuple(in_job_overrides(r.overrides, paths)),
                        tuple(metrics), exp.attention or None) for r in runs]
-    log(f"{len(jobs)} runs as jobs on {conf['executor']['name']}")
-    with make_executor(conf["executor"]) as executor:
+    log(f"{len(jobs)} runs as jobs on {engine.name}")
+    with make_executor(engine) as executor:
         for shard, out in executor.run(variant_shards(jobs, folder)):
             run_name = shard.payload.run_name
             if isinstance(out, BaseException):

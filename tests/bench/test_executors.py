@@ -3,6 +3,8 @@ submitted), config errors, and which keys stay out of a run's identity."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.errors import ConfigError
@@ -71,6 +73,27 @@ def test_unknown_engine_and_unknown_key_name_the_fix():
         make_executor({"name": "condor"})
     with pytest.raises(ConfigError, match=r"executor slurm: .*partitoin.*its keys: cluster, partition"):
         make_executor({"name": "slurm", "partitoin": "gpu"})
+
+
+def test_the_composed_executor_section_builds_its_engine():
+    from bench.config import compose
+    from core.settings import ExecutorSettings
+
+    engine = make_executor(ExecutorSettings.from_config(compose(None, (), ["executor.workers=3"], metrics=[])))
+    assert engine.engine == "local" and engine.workers == 3
+    assert make_executor(ExecutorSettings("slurm", {"partition": "gpu", "cpus_per_task": 2})).partition == "gpu"
+
+
+def test_a_variant_job_runs_locally_in_the_drivers_folders(tmp_path):
+    from bench.executors.variants import in_job_overrides
+    from core.settings import PathSettings
+
+    paths = PathSettings(data_root=tmp_path / "data", runs_root=Path("runs"), cache_dir=tmp_path / "cache")
+    out = in_job_overrides(["system.dyvim.alpha=0.3", "executor=ray", "executor.address=auto", "paths.runs_root=x"],
+                           paths)
+    assert out == ["system.dyvim.alpha=0.3", "executor=local", f"paths.runs_root={Path('runs').resolve()}",
+                   f"paths.data_root={(tmp_path / 'data').resolve()}",
+                   f"paths.cache_dir={(tmp_path / 'cache').resolve()}"]
 
 
 def test_how_training_is_executed_is_not_part_of_the_run_identity():
