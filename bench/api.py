@@ -13,6 +13,8 @@ from typing import Sequence
 
 from core.manifest import Clip
 from core.runfiles import select_clips  # noqa: F401  (re-exported: bench.api.select_clips)
+from core.settings import (DatasetSettings, EvaluateSettings, ExecutorSettings, PathSettings, RunSettings,
+                           metric_options)
 
 
 @dataclass
@@ -81,8 +83,6 @@ def run(
         overrides.append(f"run.name={name}")
     if samples_per_clip is not None:
         overrides.append(f"run.samples_per_clip={samples_per_clip}")
-    from core.settings import metric_options
-
     cfg = load_config(dataset, systems, overrides, metrics)
     result = generate(cfg, console=console)
     chosen = list(metric_options(cfg))
@@ -104,7 +104,7 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
 
     The system is configured as in a run on `dataset` (its `runs/<name>/<system>/train/` checkpoint
     is used unless `checkpoint` is given); each whole video is one clip."""
-    from bench.config import RunSettings, to_dict
+    from bench.config import to_dict
     from core.errors import ConfigError, MediaError
     from core.media import atomic_write_audio, mux_audio, probe_video
     from bench.runs import validate_output
@@ -149,8 +149,6 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
 
     from core.cache import Cache
     from core.errors import ConfigError
-    from core.settings import (DatasetSettings, EvaluateSettings, ExecutorSettings, PathSettings, RunSettings,
-                               metric_options)
     from bench.executors import make_executor
     from bench.executors.embeddings import make_prefetch
     from bench.runs import CONFIG_NAME
@@ -196,7 +194,6 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
     leaves no folder behind (bench.folders)."""
     from bench.config import compose
     from bench.folders import evaluate_folders as score_folders
-    from core.settings import EvaluateSettings, PathSettings
 
     cfg = compose(None, (), [o for o in overrides if not o.startswith("metric.")], metrics=[])
     paths = PathSettings.from_config(cfg)
@@ -210,7 +207,6 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
 
 def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):
     """The SystemContext of one system in the run `conf` describes (a resolved config dict)."""
-    from bench.config import DatasetSettings, PathSettings, RunSettings
     from systems.base import SystemContext
 
     run, paths = RunSettings.from_config(conf), PathSettings.from_config(conf)
@@ -227,7 +223,6 @@ def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str =
 def build_one_system(conf: dict, clips: Sequence[Clip], name: str):
     """(System, SystemContext) for system `name` of `conf`, built once; the device is resolved
     (importing torch) only when the system's class runs models on one."""
-    from bench.config import RunSettings
     from core.envinfo import resolve_device
     from bench.generation import build_system
     from systems.base import get_system_class
@@ -249,7 +244,6 @@ def train(cfg) -> dict[str, bool]:
     `generate`; the training itself runs here (several GPUs: `--gpus N`, DDP through accelerate)."""
     from bench.config import to_dict
     from bench.executors import make_executor
-    from core.settings import ExecutorSettings, PathSettings, RunSettings
 
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
@@ -283,7 +277,6 @@ def generate(cfg, console=None) -> RunResult:
 
     from bench.config import to_dict
     from bench.executors import make_executor
-    from core.settings import DatasetSettings, ExecutorSettings, PathSettings, RunSettings
     from bench.generation import generation_shards, identity_config, run_jobs
     from bench.runs import Run
 

@@ -18,6 +18,7 @@ from typing import Callable, Mapping, Sequence
 from core.atomic import write_text_atomic
 from core.errors import BenchError
 from core.runfiles import EXPERIMENT_FILE, read_experiment_file  # noqa: F401  (re-exported)
+from core.settings import ExecutorSettings, PathSettings
 from bench.experiments.spec import Experiment, PlannedRun, plan, select_systems
 
 STATE_FILE = "state.json"
@@ -131,7 +132,6 @@ def _fan_out(runs, exp: Experiment, exp_name: str, folder: Path, overrides, metr
     """With a cluster executor, every planned run is one job on it (bench/executors/variants.py);
     False (nothing done) with the local executor."""
     from bench import api
-    from core.settings import ExecutorSettings, PathSettings
 
     if not runs:
         return False
