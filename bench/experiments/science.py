@@ -37,6 +37,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from bench.experiments.science_audio import (GENERATION_CONDITIONS, generation_lines, measure, sample_clips,
+                                             summarise_generation)
 from core.errors import ConfigError
 from reports.science import (CONTROLS, DYNAMICS_CONTROLS, LABELS, PER_CLIP_FILE, PERI, RESULTS_FILE,  # noqa: F401
                              SCIENCE_DIR, SEMANTICS_CONTROLS, read_results)
@@ -55,6 +57,7 @@ class ScienceConfig:
     onset_window: int = 1  # music frames either side of an onset that count as "near"
     n_resamples: int = 2000
     split_seed: int = 0
+    generate_seconds: float = 10.0  # the generation half (science_audio.py); 0 skips it
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> "ScienceConfig":
@@ -80,6 +83,7 @@ class ScienceResult:
     n_test: int = 0
     seconds: float = 0.0
     notes: list = field(default_factory=list)
+    generation: dict = field(default_factory=dict)  # science_audio.summarise_generation
 
     def bar_line(self) -> str:
         g = self.gains["dyn_time_shuffled"]
@@ -259,6 +263,7 @@ def run_science(dyvim: dict, clips: list, dataset_root: Path, cache_dir: Path, o
         f"({len({c.source for c in test_clips})} pieces); seeds {list(config.seeds)}, {config.steps} steps")
     conditions = ("full", *CONTROLS)
     per_seed: dict[str, list[np.ndarray]] = {c: [] for c in conditions}  # each (n_test, T)
+    generated: dict[str, list[dict]] = {c: [] for c in GENERATION_CONDITIONS}  # per seed: measure → (n_test,)
     items_test = onsets = None
     for seed in config.seeds:
         cfg = DyViMConfig(**{**model_keys, "seed": seed})
@@ -292,6 +297,13 @@ def run_science(dyvim: dict, clips: list, dataset_root: Path, cache_dir: Path, o
                 dyn, sem, mask = control_inputs(cond, i, items_test, others, mean_semantics, rng)
                 rows.append(per_position_nll(model, it, dyn, sem, mask, device))
             per_seed[cond].append(np.stack(rows))
+        if config.generate_seconds > 0:
+            generate_for_seed(model, seed, cfg, train, items_test, test_clips, onsets, generated,
+                              lambda c: build_model(c, cache, video_fps=float(dyvim.get("video_fps", 25.0)),
+                                                    encoder_weights=dyvim.get("encoder_weights"),
+                                                    weights_paths=dyvim.get("weights_paths"), device=device,
+                                                    encoder_seed=0),
+                              train_clips, out_dir, config, device, log)
         full = np.stack(per_seed["full"][-1]).mean()
         shuf = np.stack(per_seed["dyn_time_shuffled"][-1]).mean()
         log(f"science: seed {seed}: trained {config.steps} steps in {time.perf_counter() - t0:.0f} s; held-out NLL "
@@ -299,11 +311,52 @@ def run_science(dyvim: dict, clips: list, dataset_root: Path, cache_dir: Path, o
         del model
         torch.set_grad_enabled(True)
     result = summarise(per_seed, onsets, test_clips, config, floors, probe)
+    if config.generate_seconds > 0:
+        result.generation = summarise_generation(generated, config.n_resamples, bootstrap_mean,
+                                                 generation_steps(config, items_test) / 50.0)
     result.n_train, result.n_test = len(train_clips), len(test_clips)
     result.seconds = round(time.perf_counter() - t_start, 1)
     result.config = {**asdict(config), "dyvim": model_keys}
     write_results(result, per_seed, test_clips, onsets, out_dir, config.onset_window)
     return result
+
+
+def generation_steps(config: ScienceConfig, items: list) -> int:
+    return min(int(round(config.generate_seconds * 50)), min(it.n_steps for it in items))
+
+
+def generate_for_seed(model, seed: int, cfg, train, items_test: list, test_clips: list, onsets: list,
+                      generated: dict, build: Callable, train_clips: list, out_dir: Path, config: ScienceConfig,
+                      device: str, log: Callable[[str], None]) -> None:
+    """Sample the held-out clips with the trained model (own and time-shuffled dynamics) and with a
+    model trained the same way without the dynamics path; measure each against the video
+    (science_audio.py)."""
+    from dataclasses import replace
+
+    from systems.dyvim.train import train_dyvim
+
+    t0 = time.perf_counter()
+    n = generation_steps(config, items_test)
+    seeds = [10_000 * (seed + 1) + i for i in range(len(items_test))]
+    codec = model.decoder.codec
+    rng = np.random.default_rng(2000 + seed)
+    own = sample_clips(model, items_test, [it.dynamics for it in items_test], n, seeds, device)
+    shuffled = sample_clips(model, items_test, [it.dynamics[rng.permutation(it.dynamics.shape[0])]
+                                                for it in items_test], n, seeds, device)
+    generated["full"].append(measure(own, test_clips, onsets, codec))
+    generated["dyn_time_shuffled"].append(measure(shuffled, test_clips, onsets, codec))
+    generated["reference"].append(measure(np.stack([it.codes[:, :n] for it in items_test]), test_clips, onsets, codec))
+    plain_cfg = replace(cfg, conditions="no_dynamics")
+    plain, extractor = build(plain_cfg)
+    plain_train = [extractor.extract(c, True) for c in train_clips]
+    plain_test = [extractor.extract(c, True) for c in test_clips]
+    train_dyvim(plain, plain_train, [], train, out_dir / f"train_nodyn_seed{seed}_{_identity(plain_cfg, train)}",
+                device=device, progress=False)
+    plain.eval()
+    generated["no_dynamics"].append(measure(sample_clips(plain, plain_test, [None] * len(plain_test), n, seeds, device),
+                                            test_clips, onsets, codec))
+    log(f"science: seed {seed}: generated {n / 50:.0f} s × {len(items_test)} clips × 3 models/conditions "
+        f"(+ the no-dynamics model's training) in {time.perf_counter() - t0:.0f} s")
 
 
 def _identity(cfg, train) -> str:
@@ -403,6 +456,8 @@ def run_science_experiment(exp, folder: Path, datasets: Sequence[str], overrides
             failed[dataset] = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
             log(f"  failed: {failed[dataset]}")
             continue
+        for line in generation_lines(result.generation) if result.generation else ():
+            log(line)
         log(f"science ({dataset}): {result.seconds:.0f} s; floors: uniform {result.floors['uniform']:.3f}, "
             f"code frequency {result.floors['code_frequency']:.3f}; held-out NLL full {result.nll['full']['mean']:.4f}")
         lines.append(result.bar_line())
