@@ -7,9 +7,10 @@ marl/openl3 0.4.2 with kapre 0.3.7 on TensorFlow):
   embedding_size=512)``, official file ``openl3_audio_mel256_music.h5`` (Keras HDF5 weights; the
   openl3 package's setup.py fetches it gzipped as ``openl3_audio_mel256_music-v0_4_0.h5.gz``).
   Front end (kapre 0.3.7 inside the Keras model): 1 s at 48 kHz, ``tf.signal.stft`` (2048-sample
-  periodic Hann, hop 242, end zero-padded: 199 frames), magnitude (not power), 256 Slaney mel bands
-  0–24 kHz (librosa's ``filters.mel``), ``10·log10(max(x, 1e-10))`` minus the window's maximum,
-  floored at −80 dB. Network: batch norm, four blocks of two (3×3 conv, batch norm ε 1e-3, ReLU) with
+  periodic Hann, hop 242, end zero-padded: 199 frames; float32), magnitude (not power), 256 Slaney
+  mel bands 0–24 kHz (librosa's ``filters.mel``), ``10·log10(max(x, 1e-10))`` minus the window's
+  maximum, floored at −80 dB. The STFT magnitude is reproduced bit for bit (``stft_magnitude``):
+  bands without content hold the float32 FFT's rounding noise, above that floor. Network: batch norm, four blocks of two (3×3 conv, batch norm ε 1e-3, ReLU) with
   64/128/256/512 channels and 2×2 max pools after the first three, then a (32, 24) max pool (the
   whole map) → 512.
 - input: ``librosa.load(path, sr=None, mono=False)``, peak-normalised to −1 dBFS over all channels
@@ -23,8 +24,9 @@ marl/openl3 0.4.2 with kapre 0.3.7 on TensorFlow):
   divides by 0) is a MediaError.
 - output, per file: ``"frames"`` (n_windows, 512 or 1024) float32; FD pools the frames of all clips.
 
-The network and front end here are this module's own (PyTorch), reading the Keras HDF5 file the
-way Keras' ``load_weights`` does (layers with weights, in file order, matched by shape);
+The network and front end here are this module's own (PyTorch; the STFT in NumPy/SciPy), reading
+the Keras HDF5 file the way Keras' ``load_weights`` does (layers with weights, in file order,
+matched by shape);
 tests/metrics/test_openl3.py checks them against golden values made by openl3 0.4.2 + kapre 0.3.7 +
 TensorFlow 2.15 on the same weight file (scripts/golden/openl3_golden.py).
 """
@@ -46,7 +48,7 @@ from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file
 from metrics.errors import MetricError
 
-IMPL_VERSION = 1  # (channels-last convolutions since: same numbers to float rounding)
+IMPL_VERSION = 2  # 2: TensorFlow's STFT bits (tf_hann_window, pocketfft float32): whole files within 1e-5
 MODEL_SR = 48000  # openl3's TARGET_SR: one window = 48000 samples
 N_FFT, HOP, N_MELS = 2048, 242, 256
 N_FRAMES = -(-MODEL_SR // HOP)  # tf.signal.stft(pad_end=True): 199
@@ -85,21 +87,85 @@ def slaney_mel_filterbank(sr: int = MODEL_SR, n_fft: int = N_FFT, n_mels: int = 
     return weights
 
 
+def eigen_cos_float32(x: np.ndarray) -> np.ndarray:
+    """cos in float32 as TensorFlow 2.15's CPU kernel computes it: Eigen's ``psincos_float`` (the
+    copy in the TF wheel's include/Eigen, GenericPacketMathFunctions.h) in its branch without FMA —
+    the wheel is built without FMA, so every multiply-add is a float32 multiply then a float32 add.
+    Why: the reference's Hann window is made with it, and numpy's float32 cos differs from it in 116
+    of the 2048 window samples by one ulp, which moves the −80 dB floor bins (see ``stft_magnitude``).
+    Only the fast range reduction is written here: |x| < 18838."""
+    x = np.asarray(x, np.float32)
+    ax = np.abs(x)
+    if ax.size and not float(ax.max()) < 18838.0:
+        raise ValueError(f"eigen_cos_float32 covers |x| < 18838 (Eigen's fast range reduction), got {ax.max()}")
+    f = np.float32
+    y_round = ax * f(0.636619746685028076171875) + f(12582912.0)  # 2/π, then the 2^23 rounding trick
+    quadrant = y_round.view(np.uint32)  # its low bits are the nearest integer to x·2/π
+    y = y_round - f(12582912.0)
+    r = ax  # x − y·π/2 in four float32 steps ("extended precision modular arithmetic", no FMA)
+    for c in (-1.5703125, -0.000483989715576171875, 1.62865035235881805419921875e-07,
+              5.5644315544167710640977020375430583953857421875e-11):
+        r = y * f(c) + r
+    r2 = r * r
+    cos_poly = f(2.4372266125283204019069671630859375e-05)
+    for c in (-0.00138865201734006404876708984375, 0.041666619479656219482421875, -0.5, 1.0):
+        cos_poly = cos_poly * r2 + f(c)
+    sin_poly = f(-0.0001959234114083702898469196984621021329076029360294342041015625)
+    for c in (0.0083326873655616851693794799871284340042620897293090820312500000,
+              -0.1666666203982298255503735617821803316473960876464843750000000000):
+        sin_poly = sin_poly * r2 + f(c)
+    sin_poly = (sin_poly * r2) * r + r
+    out = np.where((quadrant & 1) == 0, cos_poly, sin_poly).astype(np.float32)
+    sign = ((quadrant + np.uint32(1)) << np.uint32(30)) & np.uint32(0x80000000)
+    return (out.view(np.uint32) ^ sign).view(np.float32)
+
+
+def tf_hann_window(n: int = N_FFT) -> np.ndarray:
+    """``tf.signal.hann_window(n, periodic=True)`` (float32) bit for bit, as kapre's STFT takes it:
+    ``0.5 − 0.5·cos(float32(2π)·k / n)``, every step in float32, cos as ``eigen_cos_float32``."""
+    f = np.float32
+    arg = f(2 * np.pi) * np.arange(n, dtype=np.float32) / f(n)
+    return (f(0.5) - f(0.5) * eigen_cos_float32(arg)).astype(np.float32)
+
+
+def stft_magnitude(x: np.ndarray, window: np.ndarray | None = None) -> np.ndarray:
+    """kapre's ``STFT`` + ``Magnitude`` on (B, 48000) float32 windows → (B, 199, 1025) float32, bit
+    for bit as TensorFlow 2.15 computes them (measured on every golden clip): ``tf.signal.stft``
+    frames with ``pad_end``, multiplies by its Hann window (``tf_hann_window``) and runs ducc0's
+    float32 real FFT, whose passes (radix 4 and 2, twiddles from double precision) are those of
+    pocketfft, the ``scipy.fft`` backend: ``scipy.fft.rfft`` of float32 input gives the same bits;
+    ``tf.abs`` of complex64 is ``hypotf``, as ``np.hypot`` in float32.
+    Why bit for bit: a window's mel bands with no content (above the Nyquist frequency of audio
+    resampled up to 48 kHz, or far below a tone) hold only the FFT's float32 rounding noise, about
+    1e-7 of the window's largest magnitude, i.e. −70 dB on openl3's ``10·log10(magnitude)`` scale,
+    above its −80 dB floor. Any other FFT (torch's, numpy's float64) or window rounding (torch's
+    Hann window, numpy's float32 cos) changes that noise and those bands by up to 2.7 dB, and the
+    embeddings by up to 5e-3 of their largest value."""
+    import scipy.fft
+
+    x = np.asarray(x, np.float32)
+    window = tf_hann_window() if window is None else window
+    pad = (N_FRAMES - 1) * HOP + N_FFT - x.shape[-1]
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, ((0, 0), (0, pad))), N_FFT, axis=-1)[:, ::HOP]
+    spec = scipy.fft.rfft(frames * window, axis=-1)  # complex64: pocketfft in float32
+    return np.hypot(spec.real, spec.imag)
+
+
 class KapreMelDb(nn.Module):
-    """openl3's kapre front end: (B, 48000) → dB mel (B, 1, 256, 199)."""
+    """openl3's kapre front end: (B, 48000) → dB mel (B, 1, 256, 199). The STFT magnitude is
+    TensorFlow's bits (``stft_magnitude``, NumPy on the CPU); the mel sum (non-negative terms) and
+    the dB step follow in torch, within float32 rounding of TensorFlow's."""
 
     def __init__(self):
         super().__init__()
-        self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
+        self.window = tf_hann_window()
         self.register_buffer("mel", torch.from_numpy(slaney_mel_filterbank()), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = (N_FRAMES - 1) * HOP + N_FFT - x.shape[-1]
-        frames = F.pad(x, (0, pad)).unfold(-1, N_FFT, HOP)  # (B, 199, 2048)
-        mag = torch.fft.rfft(frames * self.window).abs()  # (B, 199, 1025)
+        mag = torch.from_numpy(stft_magnitude(x.detach().cpu().numpy(), self.window)).to(x.device)
         mel = torch.matmul(mag, self.mel.T)  # (B, 199, 256)
         db = 10.0 * (torch.log(torch.clamp(mel, min=1e-10)) / math.log(10.0))
-        db = db - db.amax(dim=(1, 2), keepdim=True)
+        db = db - db.amax(dim=(1, 2), keepdim=True)  # per window: openl3's kapre 0.1.4 dB (amin 1e-10)
         return torch.clamp(db, min=-80.0).transpose(1, 2).unsqueeze(1)
 
 
