@@ -20,6 +20,13 @@ What is substituted, and only that: openl3's model loader is given the random we
 Each clip is embedded alone (``extract_embeddings`` on a one-file glob, batch_size 4) so its rows
 can be told apart; the reference concatenates every file's rows.
 
+Also recorded, from the model's own kapre layers (the ``melspectrogram`` sub-model, run layer by
+layer): TensorFlow's Hann window (``tf.signal.hann_window(2048)``, what kapre's STFT multiplies by)
+and the sha256 of the STFT magnitude's float32 bytes (kapre's ``Magnitude`` output) on the seeded
+full-band windows and on the windows openl3 cuts from ``short_1s_16k`` (16 kHz upsampled to 48 kHz:
+its bands above 8 kHz hold only the FFT's float32 rounding noise), so that a test can check our
+STFT bit for bit.
+
 ``--time`` instead prints the seconds the reference takes for the given files (perf_line).
 """
 
@@ -69,6 +76,30 @@ def window_check_input() -> np.ndarray:
     return x.astype(np.float32)
 
 
+def magnitude_sha256(model, x: np.ndarray) -> str:
+    """sha256 of kapre's STFT magnitude (float32, (n, 199, 1025) C order) for windows (n, 48000)."""
+    import hashlib
+
+    t = x[:, None, :]
+    for layer in model.get_layer("melspectrogram").layers:
+        t = layer(t)
+        if layer.name == "magnitude":
+            return hashlib.sha256(np.ascontiguousarray(np.asarray(t)[..., 0], np.float32).tobytes()).hexdigest()
+    raise RuntimeError("kapre's melspectrogram has no 'magnitude' layer")
+
+
+def openl3_input_windows(path: Path, sr_out: int = 48000) -> np.ndarray:
+    """The (n, 48000) windows stable-audio-metrics' extract_embeddings (channels=1) hands the model."""
+    import librosa
+    import openl3.core
+    import pyloudnorm as pyln
+    import soxr
+
+    audio, sr = librosa.load(path, sr=None, mono=False)
+    audio = soxr.resample(pyln.normalize.peak(audio.T, -1.0), sr, sr_out)
+    return openl3.core._preprocess_audio_batch(audio, sr_out, center=True, hop_size=0.5)[:, 0]
+
+
 def write_weights(path: Path) -> Path:
     subprocess.run([PROJECT_PYTHON, "-c", "import sys; from metrics.embedders.openl3 import save_random_weights; "
                     f"save_random_weights(sys.argv[1], seed={SEED})", str(path)], cwd=REPO, check=True)
@@ -106,9 +137,13 @@ def main() -> None:
     # the model alone (kapre front end + network) on seeded full-band windows: no resampling, no
     # band-limited spectrum (whose −80 dB floor is float32 FFT rounding in the reference itself)
     x = window_check_input()
-    result["windows/out"] = openl3.models.load_audio_embedding_model_from_path(
-        str(weights), "mel256", 512).predict(x[:, None, :], verbose=0).astype(np.float32)
+    model = openl3.models.load_audio_embedding_model_from_path(str(weights), "mel256", 512)
+    result["windows/out"] = model.predict(x[:, None, :], verbose=0).astype(np.float32)
+    result["tf_hann_window"] = tf.signal.hann_window(2048, periodic=True).numpy()
+    result["windows/magnitude_sha256"] = np.array(magnitude_sha256(model, x))
     clips = make_audio(tmp)
+    result["short_1s_16k/ch1/48000/magnitude_sha256"] = np.array(
+        magnitude_sha256(model, openl3_input_windows(clips["short_1s_16k"])))
     for channels, sr in SETTINGS:
         for name, path in clips.items():
             rows = np.stack(openl3_fd.extract_embeddings(str(path), channels, sr, "music", 0.5, batch_size=4))
