@@ -4,16 +4,20 @@ seeded random weight file in the official Keras HDF5 layout (scripts/golden/open
 random weights: the numbers say nothing about the pretrained model).
 
 What is checked how closely, and why:
-- the model alone (kapre front end + network, weights read from the .h5) on full-band windows:
-  1e-4 relative;
+- the STFT magnitude (kapre's ``STFT`` + ``Magnitude``): bit for bit (sha256 of the float32 bytes),
+  on seeded full-band windows and on a 16 kHz clip upsampled to 48 kHz, and TensorFlow's Hann window
+  bit for bit. Bands without content (above an upsampled clip's old Nyquist frequency, far below a
+  tone) hold only the float32 FFT's rounding noise, about 1e-7 of the window's largest magnitude,
+  −70 dB on openl3's ``10·log10(magnitude)`` scale, above its −80 dB floor: any other rounding
+  there moves those bands by up to 2.7 dB. With torch's FFT and Hann window (before 2026-12-02)
+  file frames differed by up to 4.9e-3 of the largest value and FD by up to 1.8e-3 relative;
+- the model alone (front end + network, weights read from the .h5) on full-band windows: measured
+  1.4e-6 relative, checked at 1e-5;
 - whole files (peak normalisation, soxr, resampy for 44.1 kHz, centring, windows, channels): the
-  same frame counts, and frames within 1e-2 of the largest value. Audio resampled up to 48 kHz has
-  no content above its old Nyquist; there the reference's ``10·log10(|STFT|)`` sits at its −80 dB
-  floor (a magnitude ratio of 1e-8: the float32 rounding of TensorFlow's FFT), so those mel bins
-  are rounding noise in the reference itself (numpy's float64 FFT differs from it as much as ours);
-  the FD between two sets of these frames agrees within 3e-3 relative, not within 1e-4 (measured
-  on the golden clips: 5.6e-5 for the 12 s clip against the three short ones, checked here; 2.6e-4,
-  8.5e-4 and 1.4e-3 for other splits).
+  same frame counts, frames measured within 2.0e-6 of the largest value on every golden clip and
+  setting, checked at 1e-5; FD between two sets of these frames measured within 4.1e-7 relative
+  over 33 splits of the golden clips, checked at 1e-5 (the rest: float32 rounding of the mel sum,
+  the log and the convolutions, which differ in order from TensorFlow's).
 Not checked: the pretrained file itself (GitHub is out of reach), and stable-audio-metrics' GPU run.
 """
 
@@ -23,8 +27,8 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.embedders.openl3 import (OpenL3Embedder, openl3_windows, read_keras_weights, save_random_weights,
-                                      slaney_mel_filterbank)
+from metrics.embedders.openl3 import (OpenL3Embedder, eigen_cos_float32, openl3_windows, read_keras_weights,
+                                      save_random_weights, slaney_mel_filterbank, stft_magnitude, tf_hann_window)
 from metrics.errors import MetricError
 from tests.metrics.conftest import ROOT, load_script
 
@@ -57,7 +61,7 @@ def test_model_matches_openl3_on_full_band_windows(weights):
     ours = OpenL3Embedder(weights="pretrained", checkpoint=str(weights))._run(golden_script.window_check_input())
     ref = golden["windows/out"]
     assert ours.shape == ref.shape == (3, 512)
-    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5 * np.abs(ref).max())  # measured 1.4e-6
     assert np.abs(ref[0] - ref[2]).max() > 0.1 * np.abs(ref).max()  # the random network is informative
 
 
@@ -80,14 +84,48 @@ def test_files_match_stable_audio_metrics(tmp_path, weights, channels, sample_ra
     for name, out in outs.items():
         ref = golden[f"{name}/ch{channels}/{sample_rate}"]
         assert out["frames"].shape == ref.shape, name
-        np.testing.assert_allclose(out["frames"], ref, rtol=0, atol=1e-2 * np.abs(ref).max(), err_msg=name)
+        # measured ≤ 2.0e-6 of the largest value (4.9e-3 with torch's STFT)
+        np.testing.assert_allclose(out["frames"], ref, rtol=0, atol=1e-5 * np.abs(ref).max(), err_msg=name)
     if channels == 1:
         a, b = list(outs)[:1], list(outs)[1:]
         ours = fd_from_embeddings(np.concatenate([outs[n]["frames"] for n in a]),
                                   np.concatenate([outs[n]["frames"] for n in b]))
         ref = fd_from_embeddings(np.concatenate([golden[f"{n}/ch1/48000"] for n in a]),
                                  np.concatenate([golden[f"{n}/ch1/48000"] for n in b]))
-        assert abs(ours - ref) <= 3e-3 * abs(ref)
+        assert abs(ours - ref) <= 1e-5 * abs(ref), (ours, ref)  # measured 3.7e-7 (5.6e-4 with torch's STFT)
+
+
+def test_stft_magnitude_is_tensorflows_bit_for_bit(tmp_path):
+    import hashlib
+
+    golden = np.load(GOLDEN)
+    window = tf_hann_window()
+    assert window.dtype == np.float32 and np.array_equal(window, golden["tf_hann_window"])
+    x = golden_script.window_check_input()
+    mag = stft_magnitude(x)
+    assert mag.shape == (3, 199, 1025) and mag.dtype == np.float32
+    assert hashlib.sha256(mag.tobytes()).hexdigest() == str(golden["windows/magnitude_sha256"])
+    # a 16 kHz clip upsampled to 48 kHz: its bands above 8 kHz are the float32 FFT's rounding noise
+    emb = OpenL3Embedder(weights="random")
+    clip = golden_script.make_audio(tmp_path)["short_1s_16k"]
+    windows = openl3_windows(emb._signals(emb.load(clip))[0], 48000, 0.5)
+    mag = stft_magnitude(windows)
+    assert hashlib.sha256(mag.tobytes()).hexdigest() == str(golden["short_1s_16k/ch1/48000/magnitude_sha256"])
+    # above 8.4 kHz most frames hold only rounding noise (median 3.5e-7 of the window's largest
+    # magnitude; the frames at the clip's edges jump from zero padding and have broadband content)
+    assert np.median(mag[:, :, 360:].max(axis=2) / mag.max(axis=(1, 2))[:, None]) < 1e-6
+    # torch's Hann window (float64 cos, rounded) is not TensorFlow's: 1 ulp off in many samples
+    assert not np.array_equal(window, torch.hann_window(2048, periodic=True).numpy())
+
+
+def test_eigen_cos_float32():
+    x = np.linspace(-20, 20, 10001, dtype=np.float32)
+    c = eigen_cos_float32(x)
+    assert c.dtype == np.float32
+    np.testing.assert_allclose(c, np.cos(x.astype(np.float64)), rtol=0, atol=2.5e-7)  # Eigen: ≤ 2 ulp
+    assert eigen_cos_float32(np.float32([0.0]))[0] == 1.0
+    with pytest.raises(ValueError, match="18838"):
+        eigen_cos_float32(np.float32([20000.0]))
 
 
 def test_windows_as_openl3():
