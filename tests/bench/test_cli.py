@@ -21,6 +21,7 @@ def bench(*args, check=True, **kw):
     return proc
 
 
+@pytest.mark.slow
 def test_every_verb_has_help():
     out = bench("--help").stdout
     for verb in VERBS:
@@ -37,6 +38,7 @@ def test_systems_list_shows_builtins_and_entry_points():
         assert name in out
 
 
+@pytest.mark.slow
 def test_bad_names_are_named_errors(mini_dataset):
     root, ov = mini_dataset
     proc = bench("run", "--systems", "reference,nope", "--dataset", "toy", *ov, check=False)

@@ -160,6 +160,7 @@ def test_a_failed_command_keeps_a_finished_folder(sets, cache, tmp_path):
     assert [p.name for p in other.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.slow
 def test_unmatched_names_are_listed_and_nothing_is_written(sets, cache, tmp_path):
     gen = tmp_path / "gen"
     gen.mkdir()

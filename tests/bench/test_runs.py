@@ -116,6 +116,7 @@ def test_failures_are_recorded_and_the_other_clips_go_on(mini_dataset):
     assert (res2.systems[0].already_done, res2.systems[0].failed) == (res.clips - 3, 3)
 
 
+@pytest.mark.slow
 def test_parallel_executor_gives_identical_files(mini_dataset):
     root, ov = mini_dataset
     a = api.run(["slow_sine"], "toy", ov + ["executor.workers=1"], name="serial", metrics=[])
@@ -162,6 +163,7 @@ def test_a_run_with_other_dataset_settings_is_refused_not_rebuilt(mini_dataset):
     assert not (Path(api.load_config("toy", (), ov).paths.runs_root) / "t2").exists()
 
 
+@pytest.mark.slow
 def test_a_refused_run_writes_no_config_so_the_corrected_command_runs(mini_dataset):
     from core.errors import ConfigError
 

@@ -12,6 +12,7 @@ def bench(*args):
     return subprocess.run([*BENCH, *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_list_shows_every_system_with_kind_output_and_readiness():
     proc = bench("systems", "list")
     assert proc.returncode == 0, proc.stderr
@@ -26,6 +27,7 @@ def test_list_shows_every_system_with_kind_output_and_readiness():
     assert rows["precomputed"][0] == "precomputed"
 
 
+@pytest.mark.slow
 def test_check_says_what_is_missing_and_how_to_get_it(tmp_path):
     proc = bench("systems", "check", "vidmuse", "precomputed", f"system.vidmuse.repo_dir={tmp_path}/vm")
     out = " ".join(proc.stdout.split())
@@ -36,6 +38,7 @@ def test_check_says_what_is_missing_and_how_to_get_it(tmp_path):
     assert "system.precomputed.folder is not set" in out
 
 
+@pytest.mark.slow
 def test_setup_of_an_in_process_system_has_nothing_to_do():
     proc = bench("systems", "setup", "reference")
     assert proc.returncode == 0 and "nothing to set up" in proc.stdout

@@ -24,6 +24,7 @@ def bench(*args, check=True):
     return proc
 
 
+@pytest.mark.slow
 def test_help_and_missing_action():
     assert bench("human-eval", "--help").stdout.startswith("usage: bench human-eval")
     proc = bench("human-eval", check=False)

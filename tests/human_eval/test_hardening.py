@@ -352,6 +352,7 @@ def test_every_vote_records_time_spent(app):
     assert spent and all(t >= 300 for t in spent)
 
 
+@pytest.mark.slow
 def test_admin_results_json_is_fast_and_complete_for_200_raters(tmp_path):
     """200 raters × 30 items (17,400 votes): the admin JSON in < 1 s of CPU (wall time printed;
     a shared test machine inflates it), with the rater table, exclusions and notes."""

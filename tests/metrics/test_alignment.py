@@ -158,6 +158,7 @@ def _clicks(times, duration=10.0, sr=SR):
     return y
 
 
+@pytest.mark.slow
 def test_video_music_alignment_of_a_synthetic_clip(click_clip, tmp_path):
     clip, beat_t = click_clip
     own = atomic_write_audio(tmp_path / "own.wav", _clicks(beat_t), SR)

@@ -174,6 +174,7 @@ def test_twice_the_beats_is_not_better_than_the_reference():
     assert more["beat_recall"] == 1.0 and more["beat_precision"] == pytest.approx(0.5, abs=0.02)
 
 
+@pytest.mark.slow
 def test_beat_metric_with_madmom_and_ground_truth(tmp_path):
     """beat_tracker=madmom, and each truth tracker's F-measure against a clip's events file."""
     import json

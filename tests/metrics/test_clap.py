@@ -86,6 +86,7 @@ def test_missing_weights_names_file_and_url(tmp_path):
         ClapEmbedder("general", weights="pretrained", cache_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_empty_file_is_a_named_error_and_warm_cache_builds_no_model(tmp_path):
     from core.cache import Cache
     from core.errors import MediaError

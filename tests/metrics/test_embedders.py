@@ -91,6 +91,7 @@ def test_cnn14_random_weights_saved_in_official_format_load_back_strictly(cnn14_
     assert cnn14_random.config()["weights"] == "random:0" and cnn14_random.describe()["weights"] == "random"
 
 
+@pytest.mark.slow
 def test_cnn14_strict_loading_names_missing_and_unexpected_keys(cnn14_random, tmp_path):
     from metrics.embedders.cnn14 import load_strict
 
@@ -271,6 +272,7 @@ def test_vggish_frames_one_per_0_96_s_without_final_relu(vggish_random, wavs):
     assert vggish_random.embed_file(wavs["b"])["frames"].shape == (1, 128)  # 1.5 s stereo at 32 kHz
 
 
+@pytest.mark.slow
 def test_vggish_batches_files_and_splits_their_frames_back(vggish_random, wavs):
     """Several files' examples go through one forward pass; each file gets its own rows back,
     equal to a one-file pass up to float reordering (a short file contributes none)."""
@@ -301,6 +303,7 @@ def test_vggish_random_weights_saved_in_official_format_load_back_strictly(vggis
     assert vggish_random.config()["weights"] == "random:0"
 
 
+@pytest.mark.slow
 def test_vggish_seeded_init_is_deterministic(vggish_random):
     from metrics.embedders.vggish import build_vggish
 

@@ -101,6 +101,7 @@ def test_metric_rates_and_embedders_are_checked():
     assert FD(weights="random", sample_rate=32000).embedder._model is None  # nothing built until a file is embedded
 
 
+@pytest.mark.slow
 def test_presets_of_embedders_not_installed_are_listed_not_crashing(monkeypatch):
     """The issue's five peer tools each have a preset; one whose embedder is not registered (the
     CLAP/MERT/PaSST/OpenL3 modules land separately) says which, and is refused by name."""
@@ -135,6 +136,7 @@ def test_missing_weights_error_names_embedders_without_a_declared_file(tmp_path)
     assert "2 pretrained weights file(s) missing" in str(exc.value)
 
 
+@pytest.mark.slow
 def test_bench_metrics_show_prints_the_peer_protocol_even_when_unavailable():
     out = subprocess.run([sys.executable, "-m", "bench", "metrics", "show", "stable-audio-metrics"], capture_output=True,
                          text=True, timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})

@@ -1,3 +1,4 @@
+import pytest
 """The README's "Adding a system" steps, followed literally: a module with a System subclass in a
 package of one's own, a `bench/conf/system/<name>.yaml` naming its class and options, then
 `bench systems list` and `bench run --systems <name>` from the command line."""
@@ -35,6 +36,7 @@ TONE = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_the_readme_add_a_system_steps_work_from_the_command_line(mini_dataset, tmp_path):
     root, ov = mini_dataset
     pkg = tmp_path / "userpkgs" / "mypkg_tone"

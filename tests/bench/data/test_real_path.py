@@ -99,6 +99,7 @@ def test_forced_rebuild_keeps_the_old_dataset_on_failure_and_reuses_items(aist_l
     assert api.load_config("aist").dataset.params.test_fraction == 0.5
 
 
+@pytest.mark.slow
 def test_a_truncated_video_is_caught_by_prepare_and_by_data_show(aist_layout, env, tmp_path):
     import shutil
 

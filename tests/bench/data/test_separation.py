@@ -96,6 +96,7 @@ def tiny_demucs(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_demucs_tiny_model_separates(tiny_demucs):
     sep = make_separator("demucs", weights_path=tiny_demucs, device="cpu")
     rng = np.random.default_rng(0)

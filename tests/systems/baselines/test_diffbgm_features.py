@@ -85,6 +85,7 @@ def test_clip2video_driver_saves_one_512_d_row_per_sampled_frame(standin, tmp_pa
     assert proc.returncode != 0 and "pytorch_model.bin.2 not found" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SOUNDFONT.is_file(), reason="FluidR3_GM soundfont not installed")
 def test_diffbgm_extracts_visual_and_shot_features_with_its_default_steps(mini_dataset, standin, tmp_path):
     from core.manifest import read_manifest
