@@ -303,7 +303,7 @@ def run_science(dyvim: dict, clips: list, dataset_root: Path, cache_dir: Path, o
                                                     encoder_weights=dyvim.get("encoder_weights"),
                                                     weights_paths=dyvim.get("weights_paths"), device=device,
                                                     encoder_seed=0),
-                              train_clips, out_dir, config, device, log)
+                              train_clips, out_dir, config, device, log, cache)
         full = np.stack(per_seed["full"][-1]).mean()
         shuf = np.stack(per_seed["dyn_time_shuffled"][-1]).mean()
         log(f"science: seed {seed}: trained {config.steps} steps in {time.perf_counter() - t0:.0f} s; held-out NLL "
@@ -327,7 +327,7 @@ def generation_steps(config: ScienceConfig, items: list) -> int:
 
 def generate_for_seed(model, seed: int, cfg, train, items_test: list, test_clips: list, onsets: list,
                       generated: dict, build: Callable, train_clips: list, out_dir: Path, config: ScienceConfig,
-                      device: str, log: Callable[[str], None]) -> None:
+                      device: str, log: Callable[[str], None], cache) -> None:
     """Sample the held-out clips with the trained model (own and time-shuffled dynamics) and with a
     model trained the same way without the dynamics path; measure each against the video
     (science_audio.py)."""
@@ -343,9 +343,11 @@ def generate_for_seed(model, seed: int, cfg, train, items_test: list, test_clips
     own = sample_clips(model, items_test, [it.dynamics for it in items_test], n, seeds, device)
     shuffled = sample_clips(model, items_test, [it.dynamics[rng.permutation(it.dynamics.shape[0])]
                                                 for it in items_test], n, seeds, device)
-    generated["full"].append(measure(own, test_clips, onsets, codec))
-    generated["dyn_time_shuffled"].append(measure(shuffled, test_clips, onsets, codec))
-    generated["reference"].append(measure(np.stack([it.codes[:, :n] for it in items_test]), test_clips, onsets, codec))
+    generated["full"].append(measure(own, test_clips, onsets, codec, cache))
+    generated["dyn_time_shuffled"].append(measure(shuffled, test_clips, onsets, codec, cache))
+    if not generated["reference"]:  # the same for every seed
+        generated["reference"].append(measure(np.stack([it.codes[:, :n] for it in items_test]), test_clips, onsets,
+                                              codec, cache))
     plain_cfg = replace(cfg, conditions="no_dynamics")
     plain, extractor = build(plain_cfg)
     plain_train = [extractor.extract(c, True) for c in train_clips]
@@ -354,7 +356,7 @@ def generate_for_seed(model, seed: int, cfg, train, items_test: list, test_clips
                 device=device, progress=False)
     plain.eval()
     generated["no_dynamics"].append(measure(sample_clips(plain, plain_test, [None] * len(plain_test), n, seeds, device),
-                                            test_clips, onsets, codec))
+                                            test_clips, onsets, codec, cache))
     log(f"science: seed {seed}: generated {n / 50:.0f} s × {len(items_test)} clips × 3 models/conditions "
         f"(+ the no-dynamics model's training) in {time.perf_counter() - t0:.0f} s")
 

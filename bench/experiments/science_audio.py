@@ -60,8 +60,9 @@ def sample_clips(model, items: list, dynamics: Sequence[np.ndarray | None], n_st
     return sample_codes(model, cond, n_steps, seeds).cpu().numpy()
 
 
-def measure(codes: np.ndarray, clips: list, onsets: list[np.ndarray], codec) -> dict[str, np.ndarray]:
-    """Per clip `change_f` of codes (B, K, T) and `sync_strength` of their decoded audio."""
+def measure(codes: np.ndarray, clips: list, onsets: list[np.ndarray], codec, cache) -> dict[str, np.ndarray]:
+    """Per clip `change_f` of codes (B, K, T) and `sync_strength` of their decoded audio; `cache`
+    (core.cache.Cache) keeps each clip's motion curve for every condition and seed."""
     import torch
 
     from metrics.sync import clip_synchrony
@@ -69,7 +70,7 @@ def measure(codes: np.ndarray, clips: list, onsets: list[np.ndarray], codec) -> 
 
     audio = decode_codes(codec, torch.as_tensor(codes)).cpu().numpy()
     f = np.array([change_f(c, on) for c, on in zip(codes, onsets)])
-    sync = np.array([clip_synchrony(clip, a.astype(np.float32), SAMPLE_RATE, cache=False).strength
+    sync = np.array([clip_synchrony(clip, a.astype(np.float32), SAMPLE_RATE, cache=cache).strength
                      for clip, a in zip(clips, audio)])
     return {"change_f": f, "sync_strength": sync}
 
