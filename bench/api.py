@@ -53,14 +53,14 @@ def load_config(dataset: str | None = None, systems: Sequence[str] = (), overrid
 def dataset_clips(cfg, auto_prepare: bool = True) -> list[Clip]:
     from bench.data.prepare import load_dataset
 
-    return load_dataset(cfg.dataset, auto_prepare=auto_prepare)
+    return load_dataset(DatasetSettings.from_config(cfg), auto_prepare=auto_prepare)
 
 
 def prepare(dataset: str, overrides: Sequence[str] = (), force: bool = False) -> list[Clip]:
     from bench.data.prepare import prepare_dataset
 
     cfg = load_config(dataset, (), overrides)
-    return prepare_dataset(cfg.dataset, force=force)
+    return prepare_dataset(DatasetSettings.from_config(cfg), force=force)
 
 
 def run(
@@ -145,7 +145,6 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
              allow_missing: bool | None = None, overrides: Sequence[str] = ()):
     """Score every system of a run folder (see metrics.evaluate); writes runs/<name>/metrics/."""
     import yaml
-    from omegaconf import OmegaConf
 
     from core.cache import Cache
     from core.errors import ConfigError
@@ -165,7 +164,7 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
                       metrics)
     from bench.data.prepare import load_dataset
 
-    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False), run.split, run.limit)
+    clips = select_clips(load_dataset(DatasetSettings.from_config(stored), auto_prepare=False), run.split, run.limit)
     systems = ordered_systems(list(stored.get("system", {})))
     settings = EvaluateSettings.from_config(cfg)
     cache, seed = Cache(PathSettings.from_config(cfg).cache_dir), run.seed

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--generated: the embedders' weights (random: seeded, offline tests only; not comparable)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="--generated: the results folder (default: <runs_root>/<generated>-vs-<reference>)")
-    p.add_argument("--metrics", type=_csv, default=None, help="comma-separated (default: evaluate.metrics): fd,fad,kl,is,beat,align")
+    p.add_argument("--metrics", type=_csv, default=None, help="comma-separated (default: evaluate.metrics): fd,fad,kl,is,beat,align,sync,retrieval,symbolic")
     p.add_argument("--compare", type=_csv, default=None, metavar="A,B",
                    help="paired comparison of two systems on the same clips: difference, CI, p-value")
     p.add_argument("--allow-missing", action="store_true",

@@ -147,16 +147,31 @@ def cmd_evaluate_folders(args) -> int:
 
 
 def print_evaluation(evaluation) -> None:
-    """System × metric table (value [95% CI]); random-weight numbers are labelled."""
+    """What is real first: the controls' ordering on synchrony and relevance and the trackers' scores
+    against ground truth (metrics.headline.ordering_lines), then the system × metric table (value
+    [95% CI]) with the rows that need no weights or real weights above those computed with seeded
+    random weights, which are labelled."""
+    from metrics.headline import ordering_lines
+
     df = evaluation.table
     if not len(df):
         return
+    lead = ordering_lines(df)
+    if lead:
+        console.print("[bold]what is real[/bold] (no weights, or real weights)")
+        for line in lead:
+            console.print(f"  {line}", soft_wrap=True)
     systems = list(dict.fromkeys(df["system"]))
     table = Table(title=f"metrics ({int(df['n_clips'].max())} clips, 95% bootstrap CIs)")
     table.add_column("metric")
     for s in systems:
         table.add_column(s, justify="right")
-    for (metric, key), g in df.groupby(["metric", "key"], sort=False):
+    groups = list(df.groupby(["metric", "key"], sort=False))
+    random = [(k, g) for k, g in groups if (g["weights"] == "random").any()]
+    real = [(k, g) for k, g in groups if not (g["weights"] == "random").any()]
+    for i, ((metric, key), g) in enumerate(real + random):
+        if real and random and i == len(real):
+            table.add_section()
         target = g["target"].iloc[0] if "target" in g.columns else None  # closer to it is better (BCS: 1)
         arrow = f"→{target:.3g}" if target is not None and target == target else "↑" if g["higher_is_better"].iloc[0] else "↓"
         label = f"{key} {arrow}" + (" [yellow](random weights)[/yellow]" if (g["weights"] == "random").any() else "")
@@ -171,8 +186,8 @@ def print_evaluation(evaluation) -> None:
         table.add_row(label, *cells)
     console.print(table)
     if evaluation.random_weights:
-        console.print("[yellow]RANDOM WEIGHTS: metrics marked (random weights) used seeded random embedders; "
-                      "their numbers are not comparable to published ones.[/yellow]")
+        console.print("[yellow]RANDOM WEIGHTS: the rows below the line (marked random weights) used seeded random "
+                      "embedders; their numbers are not comparable to published ones.[/yellow]")
     if evaluation.comparisons is not None:
         for r in evaluation.comparisons.itertuples():
             console.print(f"{r.key}: {r.a} − {r.b} = {r.difference:.4g} [{r.ci_low:.4g}, {r.ci_high:.4g}], "

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from core.errors import ConfigError, UnknownNameError
 from core.options import CONF_DIR  # noqa: F401  (re-exported)
-from core.settings import DatasetSettings, PathSettings, RunSettings  # noqa: F401  (re-exported: typed sections)
+from core.settings import DatasetSettings, EvaluateSettings, PathSettings, RunSettings  # noqa: F401  (re-exported: typed sections)
 
 
 def config_names(group: str) -> list[str]:
@@ -51,7 +51,7 @@ def compose(
             if metrics is None:  # the default list lives in the config itself
                 keep = [o for o in ov if o.startswith(("dataset=", "evaluate.", "+evaluate."))]
                 base = hydra_compose("config", overrides=keep)
-                metrics = list(base.evaluate.metrics)
+                metrics = list(EvaluateSettings.from_config(base).metrics)
                 ov += [_metric_override(m) for m in metrics]
             cfg = hydra_compose("config", overrides=ov)
         OmegaConf.resolve(cfg)

@@ -127,12 +127,10 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
                                   f"{', '.join(configs)} (suite {suite})")
             configs[parts[1]][parts[2]] = yaml.safe_load(value)
     else:
-        from omegaconf import OmegaConf
-
         from bench.config import compose
+        from core.settings import metric_options
 
-        cfg = compose(None, (), list(overrides), metrics=list(metrics))
-        configs = {k: dict(v) for k, v in OmegaConf.to_container(cfg.metric, resolve=True).items()}
+        configs = metric_options(compose(None, (), list(overrides), metrics=list(metrics)))
         for k, c in configs.items():  # the YAML's default follows the dataset; folders have none
             if not any(o.startswith(f"metric.{k}.weights=") for o in metric_overrides):
                 c["weights"] = weights

@@ -112,10 +112,9 @@ def _last_errors(path: Path, missing: set[tuple[str, int]]) -> tuple[set[tuple[s
 
 def run_status(run_dir: str | Path, label_prefix: str = "") -> list[SystemStatus]:
     import yaml
-    from omegaconf import OmegaConf
 
     from core.runfiles import select_clips
-    from core.settings import RunSettings
+    from core.settings import DatasetSettings, RunSettings
     from bench.data.prepare import load_dataset
     from core.errors import ConfigError
     from bench.executors.records import TERMINAL, read_jobs, read_shard_state
@@ -127,7 +126,7 @@ def run_status(run_dir: str | Path, label_prefix: str = "") -> list[SystemStatus
                           "give the folder `bench run` or `bench experiment run` wrote")
     stored = yaml.safe_load((run_dir / CONFIG_NAME).read_text())
     run = RunSettings.from_config(stored)
-    clips = select_clips(load_dataset(OmegaConf.create(stored["dataset"]), auto_prepare=False), run.split, run.limit)
+    clips = select_clips(load_dataset(DatasetSettings.from_config(stored), auto_prepare=False), run.split, run.limit)
     k = run.samples_per_clip
     records = read_jobs(run_dir)
     engine = engine_states([r for r in records if read_shard_state(run_dir, r.shard_id).get("state") not in TERMINAL])

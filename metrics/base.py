@@ -56,6 +56,11 @@ class Metric(abc.ABC):
         """Config, weights kind and weights file digest: stored beside every value."""
         return {"weights": self.weights}
 
+    def prepare(self, generated: Sequence[Path], reference: Sequence[Path]) -> None:
+        """Optional, called once before `scores` with every file the evaluation will score (all
+        systems' outputs) and the references: a metric may fill its per-file cache here, e.g. in
+        parallel (the beat trackers run madmom over the files on every core). Default: nothing."""
+
     @abc.abstractmethod
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path],
                reference: Mapping[str, Path]) -> dict[str, Score]:

@@ -252,6 +252,7 @@ def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamp
     versions = json.dumps(package_versions())
     rows, per_system, notes = [], {}, []
     seen_warnings: set[str] = set()
+    metric.prepare([p for s in systems for p in outputs[s].values()], list(reference.values()))
     for s in tqdm(systems, desc=f"metric {mname}", unit="system", disable=None if progress else True):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -21,6 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+#: (metric, key) whose order over systems the summary leads with (relevance and synchrony; the
+#: controls bound them: `reference` should lead and `shuffled` trail)
+ORDERED = (("sync", "sync_strength"), ("retrieval", "r1_v2m"), ("retrieval", "r1_m2v"), ("imagebind", "ib_score"))
+#: keys scoring a tracker against the dataset's ground truth (on `reference`: the tracker's accuracy)
+TRUTH_PREFIXES = ("beat_f_truth_", "downbeat_f_truth_", "notes_f_truth")
+
 DIFFERENCES = {"ref_minus_shuffled_sync": ("sync", "sync_strength"),
                "ref_minus_shuffled_retrieval_r1": ("retrieval", "r1_v2m")}
 TRACKER_VALUES = {"beat_f_madmom": ("beat", "beat_f_truth_madmom"),
@@ -90,3 +96,25 @@ def headline(evaluation, n_resamples: int = 1000, seed: int = 0) -> list[str]:
             tag = " (CI excludes 0)" if v[1] > 0 or v[2] < 0 else " (CI includes 0)"
         cis.append(f"{name} {v[0]:.4g} [{v[1]:.4g}, {v[2]:.4g}]{tag}")
     return ["95% CIs: " + "; ".join(cis), " ".join(f"{k}={fmt(v)}" for k, v in values.items())]
+
+
+def ordering_lines(table) -> list[str]:
+    """What the summary leads with, from the set rows of an evaluation: every system ordered on the
+    relevance and synchrony keys (ORDERED; random-weight rows left out: random weights cannot rank)
+    and each tracker's score on the reference music against the dataset's truth."""
+    lines = []
+    for metric, key in ORDERED:
+        g = table[(table["metric"] == metric) & (table["key"] == key) & (table["weights"] != "random")]
+        g = g[np.isfinite(g["value"].astype(float))]
+        if len(g) < 2:
+            continue
+        higher = bool(g["higher_is_better"].iloc[0])
+        g = g.sort_values("value", ascending=not higher, kind="stable")
+        order = (" > " if higher else " < ").join(f"{r.system} {r.value:.3g}" for r in g.itertuples())
+        lines.append(f"{key} {'↑' if higher else '↓'}: {order}")
+    truth = table[(table["system"] == "reference") & table["key"].str.startswith(TRUTH_PREFIXES)]
+    for r in truth.itertuples():
+        if np.isfinite(r.value):
+            lines.append(f"{r.key} (the tracker on the reference music vs the dataset's truth): "
+                         f"{r.value:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]")
+    return lines

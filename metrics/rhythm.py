@@ -12,6 +12,7 @@ from core.manifest import Clip
 from metrics.alignment import video_music_alignment
 from metrics.base import Metric, Score, register_metric
 from metrics.beats import beat_metrics
+from metrics.trackers import madmom_prefill
 
 # keys reported: True (higher is better), False (lower is better) or a float target (closer is
 # better: BCS = #gen / #ref beats, ideal 1; D2M-GAN's paper reads it as higher-is-better, which
@@ -64,6 +65,11 @@ class BeatMetric(Metric):
         if "madmom" in (self.beat_tracker, *self.truth_trackers):
             d["licence"] = trackers.MADMOM_LICENCE
         return d
+
+    def prepare(self, generated: Sequence[Path], reference: Sequence[Path]) -> None:
+        """madmom's beats of every file it will track, on every core (metrics.trackers.madmom_prefill)."""
+        if "madmom" in (self.beat_tracker, *self.truth_trackers):
+            madmom_prefill([*generated, *(reference if self.beat_tracker == "madmom" else ())], self.cache or True)
 
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
         cache = self.cache or True
@@ -124,6 +130,11 @@ class AlignMetric(Metric):
         if self.beat_tracker == "madmom":
             d["licence"] = trackers.MADMOM_LICENCE
         return d
+
+    def prepare(self, generated: Sequence[Path], reference: Sequence[Path]) -> None:
+        """madmom's beats of every output, on every core (metrics.trackers.madmom_prefill)."""
+        if self.beat_tracker == "madmom":
+            madmom_prefill(generated, self.cache or True)
 
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
         rows = [video_music_alignment(c, generated[c.id], beat_tracker=self.beat_tracker, cache=self.cache or True)

@@ -403,6 +403,13 @@ class SymbolicMetric(Metric):
             return notes_from_midi(midi, clip.duration)
         return notes_from_audio(wav, clip.duration, self.beat_tracker, cache=self.cache or True)
 
+    def prepare(self, generated: Sequence[Path], reference: Sequence[Path]) -> None:
+        """madmom's downbeats (the bar grid) of every file it will transcribe, on every core."""
+        if self.beat_tracker == "madmom":
+            from metrics.trackers import madmom_prefill
+
+            madmom_prefill([*generated, *reference], self.cache or True)
+
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
         from metrics import trackers
 

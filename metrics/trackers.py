@@ -132,6 +132,36 @@ def madmom_beats(audio: AudioInput, sample_rate: int | None = None, *,
     return np.asarray(arrays["beats"], np.float64), np.asarray(arrays["downbeats"], np.float64)
 
 
+def _madmom_file(args: tuple[str, str]) -> str:
+    """Worker side of `madmom_prefill`: one file's (beats, downbeats) into the cache at `root`."""
+    path, root = args
+    madmom_beats(path, cache=Cache(root))
+    return path
+
+
+def madmom_prefill(paths, cache: Cache | bool | None = True, workers: int | None = None) -> int:
+    """Run madmom on every file of `paths` whose beats are not cached yet, `workers` files at a time
+    (default: one per CPU this process may use), so the scoring that follows reads the cache. madmom's
+    RNNs run in numpy on one core per file: on 2 cores this halves a cold evaluation's tracker time.
+    Returns how many files were computed; with one worker or one file, nothing is parallel."""
+    c = _resolve_cache(cache)
+    if c is None:
+        return 0
+    todo = [str(p) for p in dict.fromkeys(map(str, paths))
+            if not c.path("madmom_beats", c.key("madmom_beats", MADMOM_CONFIG, [Path(p)])).exists()]
+    workers = min(len(todo), workers or len(os.sched_getaffinity(0)))
+    if workers < 2:
+        return 0
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import_madmom()  # a missing package is named here, not in a worker
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for _ in pool.map(_madmom_file, [(p, str(c.root)) for p in todo]):
+            pass
+    return len(todo)
+
+
 def _cached(extractor, config, audio, sample_rate, cache, compute):
     c = _resolve_cache(cache)
     if c is None:

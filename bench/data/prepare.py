@@ -19,6 +19,7 @@ from typing import Any
 from core.manifest import MANIFEST_NAME, Clip, read_info, read_manifest
 from core.errors import DatasetError
 from core.registry import Registry
+from core.settings import DatasetSettings
 
 #: dataset kind → its preparer function (`prepare_<kind>(params, options) -> list[Clip]`); plug-ins: entry points
 #: of group "dyvim_bench.datasets"
@@ -46,14 +47,16 @@ def _preparer(kind: str):
     return PREPARERS.load(kind)
 
 
-def dataset_spec(cfg: Any) -> dict:
-    """The part of a dataset config that determines its content (recorded in dataset.json)."""
-    from omegaconf import OmegaConf
+def dataset_settings(dataset: Any) -> DatasetSettings:
+    """`dataset` as DatasetSettings: given as such, or the `dataset` section (a node or a dict)."""
+    return dataset if isinstance(dataset, DatasetSettings) else DatasetSettings.from_section(dataset)
 
-    c = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else dict(cfg)
-    spec = {k: c.get(k) for k in ("kind", "sample_rate", "clip_duration", "seed")}
-    spec["params"] = {k: v for k, v in (c.get("params") or {}).items() if k not in NOT_CONTENT}
-    return spec
+
+def dataset_spec(dataset: Any) -> dict:
+    """The part of a dataset config that determines its content (recorded in dataset.json)."""
+    d = dataset_settings(dataset)
+    return {"kind": d.kind, "sample_rate": d.sample_rate, "clip_duration": d.clip_duration, "seed": d.seed,
+            "params": {k: v for k, v in d.params.items() if k not in NOT_CONTENT}}
 
 
 def explicit_keys(overrides) -> set[str]:
@@ -100,49 +103,48 @@ def adopt_prepared(dcfg: Any, explicit: set[str]) -> None:
                 dcfg.params[k] = v
 
 
-def _refusal(cfg: Any, root: Path, stored: dict, spec: dict, verb: str) -> DatasetError:
+def _refusal(dataset: DatasetSettings, stored: dict, spec: dict, verb: str) -> DatasetError:
     diff = _diff(stored, spec)
     return DatasetError(
-        f"{root}: this dataset was prepared with other settings than this command asks for ({diff}). "
+        f"{dataset.root}: this dataset was prepared with other settings than this command asks for ({diff}). "
         f"A prepared dataset is never rebuilt without being asked: drop those settings to use it as prepared; "
-        f"prepare a separate copy under another name (dataset.name={cfg.name}_small, for a quick-try `limit`); "
-        f"or rebuild it with `bench data prepare {cfg.name} --force` plus those settings (the old one is kept "
+        f"prepare a separate copy under another name (dataset.name={dataset.name}_small, for a quick-try `limit`); "
+        f"or rebuild it with `bench data prepare {dataset.name} --force` plus those settings (the old one is kept "
         f"until the new one is complete; runs made on the old one will no longer match it)."
         + (" Nothing was changed." if verb != "prepare" else "")
     )
 
 
-def prepare_dataset(cfg: Any, force: bool = False) -> list[Clip]:
-    """Build the dataset described by `cfg` unless an identical build is already on disk.
+def prepare_dataset(dataset: Any, force: bool = False) -> list[Clip]:
+    """Build the dataset described by `dataset` (DatasetSettings or the `dataset` section) unless an
+    identical build is already on disk.
 
     A dataset prepared with other settings is refused unless `force`; a forced rebuild is made
     beside the old one (`<root>.rebuild`) and swapped in only when complete, reusing the old
     build's per-video work (cut and separated audio) whose inputs did not change."""
-    root = Path(cfg.root)
-    spec = dataset_spec(cfg)
-    stored = stored_spec(root)
+    dataset = dataset_settings(dataset)
+    spec = dataset_spec(dataset)
+    stored = stored_spec(dataset.root)
     if stored is not None and not force:
         if stored == spec:
-            return read_manifest(root)
-        raise _refusal(cfg, root, stored, spec, "prepare")
+            return read_manifest(dataset.root)
+        raise _refusal(dataset, stored, spec, "prepare")
     if stored is None:
-        return _build(cfg, spec, root)
-    return _rebuild(cfg, spec, root)
+        return _build(dataset, spec, dataset.root)
+    return _rebuild(dataset, spec, dataset.root)
 
 
-def _build(cfg: Any, spec: dict, out_dir: Path) -> list[Clip]:
+def _build(dataset: DatasetSettings, spec: dict, out_dir: Path) -> list[Clip]:
     from core.atomic import make_dirs
-    from core.settings import DatasetSettings
     from bench.data.params import PrepareParams, make_options
 
-    dataset = DatasetSettings.from_section(cfg)
     preparer = _preparer(dataset.kind)
     options = make_options(preparer, dataset.kind, dataset.params)  # a wrong key is refused before any work
     make_dirs(out_dir)
     return preparer(PrepareParams.for_dataset(dataset, out_dir, spec), options)
 
 
-def _rebuild(cfg: Any, spec: dict, root: Path) -> list[Clip]:
+def _rebuild(dataset: DatasetSettings, spec: dict, root: Path) -> list[Clip]:
     import shutil
 
     from bench.data import videoaudio
@@ -150,7 +152,7 @@ def _rebuild(cfg: Any, spec: dict, root: Path) -> list[Clip]:
     staging = root.with_name(root.name + REBUILD_SUFFIX)
     token = videoaudio.REUSE_FROM.set(root)
     try:
-        _build(cfg, spec, staging)  # a failure leaves the old dataset untouched (and staging to resume)
+        _build(dataset, spec, staging)  # a failure leaves the old dataset untouched (and staging to resume)
     finally:
         videoaudio.REUSE_FROM.reset(token)
     old = root.with_name(root.name + ".old")
@@ -161,23 +163,24 @@ def _rebuild(cfg: Any, spec: dict, root: Path) -> list[Clip]:
     return read_manifest(root)
 
 
-def load_dataset(cfg: Any, auto_prepare: bool = True) -> list[Clip]:
-    """Read a prepared dataset; self-building ones (toy) are built on first use (then cached).
+def load_dataset(dataset: Any, auto_prepare: bool = True) -> list[Clip]:
+    """Read a prepared dataset (DatasetSettings or the `dataset` section); self-building ones (toy)
+    are built on first use (then cached).
 
-    A dataset on disk whose settings differ from `cfg` is refused, never rebuilt (see
+    A dataset on disk whose settings differ from `dataset` is refused, never rebuilt (see
     `adopt_prepared`: settings the command did not give are already the prepared ones)."""
-    root = Path(cfg.root)
-    spec = dataset_spec(cfg)
-    stored = stored_spec(root)
+    dataset = dataset_settings(dataset)
+    spec = dataset_spec(dataset)
+    stored = stored_spec(dataset.root)
     if stored is not None:
         if stored == spec:
-            return read_manifest(root)
-        raise _refusal(cfg, root, stored, spec, "load")
-    if cfg.kind in SELF_BUILDING and auto_prepare:
-        return prepare_dataset(cfg)
+            return read_manifest(dataset.root)
+        raise _refusal(dataset, stored, spec, "load")
+    if dataset.kind in SELF_BUILDING and auto_prepare:
+        return prepare_dataset(dataset)
     raise DatasetError(
-        f"dataset {cfg.name!r} is not prepared: {root / MANIFEST_NAME} does not exist. Download it (see README, "
-        f"'Real datasets') and run `bench data prepare {cfg.name} dataset.params.source_dir=/path/to/download`"
+        f"dataset {dataset.name!r} is not prepared: {dataset.root / MANIFEST_NAME} does not exist. Download it (see "
+        f"README, 'Real datasets') and run `bench data prepare {dataset.name} dataset.params.source_dir=/path/to/download`"
     )
 
 

@@ -60,11 +60,14 @@ from core.errors import ConfigError, DatasetError
 from core.media.audio import atomic_write_audio
 from core.media.video import write_video
 
-# n_sources, clips_per_source, width, height
-SIZES: dict[str, tuple[int, int, int, int]] = {
-    "tiny": (6, 2, 64, 64),
-    "demo": (20, 2, 128, 128),
-    "large": (1000, 3, 128, 128),
+# n_sources, clips_per_source, width, height, test_fraction
+SIZES: dict[str, tuple[int, int, int, int, float]] = {
+    "tiny": (6, 2, 64, 64, 0.1),
+    # the README's main job: 8 test pieces × 4 clips = 32 test clips (every metric is defined: IS
+    # needs 10, R@10 11), 8 pieces × 4 for training
+    "demo": (16, 4, 128, 128, 0.5),
+    "science": (20, 2, 128, 128, 0.1),  # the science check's toy (bench/conf/experiment/science.yaml)
+    "large": (1000, 3, 128, 128, 0.1),
 }
 SUBDIRS = {"audio": ".wav", "video": ".mp4", "keypoints": ".pkl", "events": ".json"}
 CRF = 12  # near-lossless for flat graphics: keyframe re-encoding flicker stays ~20x below the figure's motion
@@ -101,9 +104,11 @@ class _Job:
 class ToyOptions:
     """The toy's own options (bench/conf/dataset/toy.yaml, `params`).
 
-    size: 'tiny' (6 sources × 2 clips, 64×64), 'demo' (20 × 2, 128×128) or 'large'
-    (1000 × 3, 128×128); n_sources / clips_per_source / width / height override the preset.
-    workers > 1 builds sources in a process pool; the output does not depend on it."""
+    size: 'tiny' (6 sources × 2 clips, 64×64, tests), 'demo' (16 × 4, 128×128, half of the
+    pieces held out: 32 test clips), 'science' (20 × 2, 128×128, the science check's) or 'large'
+    (1000 × 3, 128×128); n_sources / clips_per_source / width / height / test_fraction (of the
+    clips, whole pieces at a time) override the preset. workers > 1 builds sources in a process
+    pool; the output does not depend on it."""
 
     size: str = "demo"
     n_sources: int | None = None
@@ -111,7 +116,7 @@ class ToyOptions:
     width: int | None = None
     height: int | None = None
     fps: int = 25
-    test_fraction: float = 0.1
+    test_fraction: float | None = None
     workers: int = 1
 
 
@@ -122,7 +127,8 @@ def prepare_toy(params: PrepareParams, options: ToyOptions = ToyOptions()) -> li
     size, fps, clip_duration, seed = options.size, options.fps, params.clip_duration, params.seed
     if size not in SIZES:
         raise ConfigError(f"unknown toy size {size!r}; known sizes: {', '.join(SIZES)}")
-    n_src, per_src, w, h = SIZES[size]
+    n_src, per_src, w, h, test_fraction = SIZES[size]
+    test_fraction = float(options.test_fraction if options.test_fraction is not None else test_fraction)
     n_src = int(options.n_sources if options.n_sources is not None else n_src)
     per_src = int(options.clips_per_source if options.clips_per_source is not None else per_src)
     w = int(options.width if options.width is not None else w)
@@ -131,6 +137,8 @@ def prepare_toy(params: PrepareParams, options: ToyOptions = ToyOptions()) -> li
         raise ConfigError(f"toy needs n_sources >= 2 and clips_per_source >= 1, got {n_src} and {per_src}")
     if w % 8 or h % 8 or w < 32 or h < 32:
         raise ConfigError(f"toy frame size must be multiples of 8 and at least 32, got {w}x{h}")
+    if not 0 < test_fraction < 1:
+        raise ConfigError(f"toy test_fraction must lie between 0 and 1, got {test_fraction}")
     if clip_duration <= 0 or fps <= 0:
         raise ConfigError(f"toy needs clip_duration > 0 and fps > 0, got {clip_duration} and {fps}")
     tm.check_synth()
@@ -175,7 +183,7 @@ def prepare_toy(params: PrepareParams, options: ToyOptions = ToyOptions()) -> li
         bar.close()
 
     clips = [Clip(**r) for r in rows]
-    clips = grouped_split(clips, options.test_fraction, seed)
+    clips = grouped_split(clips, test_fraction, seed)
     _remove_stale(out_dir, {c.id for c in clips})
     info = {
         "spec": params.spec,

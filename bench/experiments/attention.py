@@ -60,6 +60,7 @@ def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 1
 
     from core.atomic import atomic_path
     from core.cache import Cache
+    from core.settings import PathSettings
     from reports.media import run_clips
 
     run_dir = Path(run_dir)
@@ -78,7 +79,7 @@ def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 1
         if not todo:
             continue
         encoder = trained_fwdf(run_dir, name, scfg)
-        cache = Cache(conf["paths"]["cache_dir"])  # the motion maps training cached
+        cache = Cache(PathSettings.from_config(conf).cache_dir)  # the motion maps training cached
         for clip in todo:
             feats = encoder.extract_clip(clip, cache)
             idx, received = received_attention(feats.values, encoder.aggregator, frames)

@@ -6,7 +6,7 @@
 Every encoder has `extract_clip(clip, cache)` — the frozen extraction, computed once per input file
 and config into `core.cache.Cache` — and the dynamics encoders a trainable `forward` that maps the
 cached arrays to z_d (T_o, out_dim). Implementations: `encoders_dynamics` (FwDF),
-`encoders_ablation` (I3D, pose), `encoders_semantics` (CLIP, T5), `encoders_common` (shared).
+`encoders_ablation` (I3D, pose), `encoders_semantics` (CLIP, T5), `extraction` (shared).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from systems.dyvim.encoders_ablation import (
     pose_velocity_features,
     read_keypoints,
 )
-from systems.dyvim.encoders_common import SIZES, SemanticFeatures, VideoFeatures, check_choice
+from systems.dyvim.extraction import SIZES, SemanticFeatures, VideoFeatures, check_choice
 from systems.dyvim.encoders_dynamics import DynamicsAggregator, FwDFConfig, FwDFEncoder, RAFTMotionEncoder
 from systems.dyvim.encoders_semantics import (
     CLIPSemanticsConfig,

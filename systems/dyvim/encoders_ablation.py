@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from core.cache import Cache
 from core.errors import ConfigError, MediaError
 from core.weights import file_identity, read_torch_file, seeded, torch_checkpoint_path
-from systems.dyvim.encoders_common import VideoFeatures, cached, check_choice, module_device, video_rate
+from systems.dyvim.extraction import VideoFeatures, cached, check_choice, module_device, video_rate
 
 I3D_URL = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth"
 I3D_DIM = 2048

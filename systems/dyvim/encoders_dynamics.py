@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from core.cache import Cache
 from core.errors import ConfigError
 from core.weights import file_identity, read_torch_file, seeded, torch_checkpoint_path
-from systems.dyvim.encoders_common import VideoFeatures, cached, check_choice, module_device, video_rate
+from systems.dyvim.extraction import VideoFeatures, cached, check_choice, module_device, video_rate
 
 RAFT_MOTION_CHANNELS = {"small": 82, "large": 128}
 

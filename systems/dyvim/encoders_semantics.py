@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from core.cache import Cache
 from core.errors import ConfigError, DatasetError
 from core.weights import load_pretrained, seeded, weights_identity
-from systems.dyvim.encoders_common import SIZES, SemanticFeatures, cached, check_choice, module_device
+from systems.dyvim.extraction import SIZES, SemanticFeatures, cached, check_choice, module_device
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

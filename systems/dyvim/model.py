@@ -41,7 +41,7 @@ from systems.dyvim.conditioning import (
 from systems.musicgen.conditioning import Conditioning, memory_kwargs
 from systems.musicgen.decoder import FRAME_RATE, PAD_ID, MusicDecoder, decoder_forward, summed_code_embeddings
 from core.weights import seeded
-from systems.dyvim.encoders_common import check_choice
+from systems.dyvim.extraction import check_choice
 from systems.dyvim.schedules import SCHEDULES
 
 CONDITIONS = ("full", "no_dynamics", "no_semantics")

@@ -23,4 +23,9 @@ def revert_delay_pattern(x: torch.Tensor, n_steps: int) -> torch.Tensor:
     if x.shape[2] < n_steps + k_total - 1:
         raise ValueError(f"a delayed sequence of {x.shape[2]} positions holds fewer than {n_steps} steps "
                          f"for {k_total} codebooks (needs {n_steps + k_total - 1})")
-    return torch.stack([x[:, k, k:k + n_steps] for k in range(k_total)], dim=1)
+    # one gather (not K selects): its backward scatters into one zero tensor instead of filling
+    # and copying a full-size gradient per codebook; each element is read once, so the values and
+    # gradients are exactly those of slicing
+    t = torch.arange(n_steps, device=x.device)[None, :] + torch.arange(k_total, device=x.device)[:, None]
+    index = t.view(1, k_total, n_steps, *([1] * (x.ndim - 3))).expand(x.shape[0], k_total, n_steps, *x.shape[3:])
+    return x.gather(2, index)

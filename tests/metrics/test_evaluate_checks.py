@@ -94,3 +94,19 @@ def test_a_key_defined_on_one_clip_keeps_its_value_without_an_interval():
 
     ci, n = summarise(Score(per_clip=np.array([np.nan, 0.4, np.nan])), 3, 100, 0)
     assert n == 1 and ci.estimate == 0.4 and np.isnan(ci.ci_low) and ci.method.startswith("none")
+
+
+def test_a_metric_prepares_once_with_every_file_it_will_score(mini_dataset, monkeypatch):
+    """Metric.prepare gets all systems' outputs and the references in one call (where the beat
+    metrics run madmom over every core), before any system is scored."""
+    from metrics.rhythm import BeatMetric
+
+    _, ov = mini_dataset
+    res = _run(ov)
+    calls = []
+    monkeypatch.setattr(BeatMetric, "prepare", lambda self, gen, ref: calls.append((sorted(map(str, gen)), list(ref))))
+    api.evaluate(res.run_dir, metrics=["beat"])
+    assert len(calls) == 1
+    gen, ref = calls[0]
+    assert gen == sorted(str(p) for s in ("reference", "slow_sine") for p in (res.run_dir / s).glob("*.wav"))
+    assert len(ref) == len(gen) // 2 and all(Path(p).exists() for p in ref)

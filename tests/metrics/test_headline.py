@@ -43,3 +43,26 @@ def test_headline_line(tmp_path):
 
 def test_no_headline_without_its_metrics(tmp_path):
     assert headline(SimpleNamespace(run_dir=tmp_path, table=pd.DataFrame())) == []
+
+
+def test_summary_leads_with_the_orderings_and_the_trackers():
+    from metrics.headline import ordering_lines
+
+    def row(metric, key, system, value, weights="none", higher=True):
+        return dict(metric=metric, key=key, system=system, value=value, ci_low=value - 0.1, ci_high=value + 0.1,
+                    weights=weights, higher_is_better=higher)
+
+    table = pd.DataFrame([
+        row("sync", "sync_strength", "reference", 0.7), row("sync", "sync_strength", "shuffled", 0.2),
+        row("sync", "sync_strength", "dyvim", 0.4),
+        row("imagebind", "ib_score", "reference", 0.9, weights="random"),  # random weights cannot rank
+        row("imagebind", "ib_score", "shuffled", 0.1, weights="random"),
+        row("beat", "beat_f_truth_madmom", "reference", 0.85, weights="pretrained"),
+        row("beat", "beat_f_truth_madmom", "dyvim", 0.3, weights="pretrained"),
+        row("symbolic", "notes_f_truth", "reference", float("nan"), weights="pretrained"),  # not computed: left out
+    ])
+    lines = ordering_lines(table)
+    assert lines[0] == "sync_strength ↑: reference 0.7 > dyvim 0.4 > shuffled 0.2"
+    assert len(lines) == 2 and lines[1].startswith("beat_f_truth_madmom (the tracker on the reference music")
+    assert lines[1].endswith("0.85 [0.75, 0.95]")
+    assert ordering_lines(table[table["metric"] == "imagebind"]) == []

@@ -123,3 +123,20 @@ def test_trackers_against_the_toy_ground_truth(toy, tmp_path):
     own, other = trackers.note_f_measure(ev_a.notes, notes_a)[2], trackers.note_f_measure(ev_b.notes, notes_a)[2]
     print(f"basic-pitch note F on toy tiny: own {own:.3f}, another clip's truth {other:.3f}")
     assert own > 0.1 and own > other + 0.05
+
+
+@pytest.mark.slow  # madmom on 3 files in 2 spawned workers: ~15 s on 2 cores
+def test_madmom_prefill_fills_the_cache_with_the_serial_values(tmp_path):
+    from core.cache import Cache
+
+    wavs = [atomic_write_audio(tmp_path / f"c{i}.wav", _clicks(np.arange(0.3 + 0.1 * i, 6.0, 0.5), 6.0), SR)
+            for i in range(3)]
+    cache = Cache(tmp_path / "cache")
+    assert trackers.madmom_prefill(wavs + wavs[:1], cache, workers=2) == 3  # duplicates computed once
+    assert trackers.madmom_prefill(wavs, cache, workers=2) == 0  # all cached now
+    for w in wavs:
+        cached, serial = trackers.madmom_beats(w, cache=cache), trackers.madmom_beats(w, cache=False)
+        np.testing.assert_array_equal(cached[0], serial[0])
+        np.testing.assert_array_equal(cached[1], serial[1])
+    assert cache.misses == 0  # the reads above all hit what the workers wrote
+    assert trackers.madmom_prefill(wavs, False) == 0  # no cache: nothing to fill

@@ -180,6 +180,27 @@ def test_splits_are_grouped_by_piece(toy):
     assert len({c.id for c in clips}) == len(clips)
 
 
+def test_demo_size_holds_out_32_clips_of_whole_pieces():
+    """The README's main job scores 32 test clips (issue 16: every metric defined), 8 pieces × 4."""
+    from bench.data.toy import SIZES
+    from core.manifest import Clip
+    from core.split import grouped_split
+
+    n_src, per_src, _, _, test_fraction = SIZES["demo"]
+    clips = [Clip(f"s{i}_{j}", "v.mp4", "a.wav", 0.0, 10.0, f"piece{i}") for i in range(n_src) for j in range(per_src)]
+    test = [c for c in grouped_split(clips, test_fraction, 0) if c.split == "test"]
+    assert len(test) == 32 and len({c.source for c in test}) == 8
+    assert SIZES["science"][:2] == (20, 2)  # docs/science.md's numbers were measured on this one
+
+
+def test_test_fraction_outside_0_1_is_refused(tmp_path):
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="test_fraction must lie between 0 and 1, got 1.0"):
+        prepare_toy(PrepareParams(out_dir=tmp_path, sample_rate=16000, clip_duration=2.0, seed=0, spec={}),
+                    ToyOptions(size="tiny", test_fraction=1.0))
+
+
 def _digest(folder: Path) -> dict[str, bytes]:
     """Every file's bytes; for the WAVs the samples and format (libsndfile's float-WAV PEAK chunk
     carries the write time, so two identical renders a second apart differ in 4 header bytes)."""

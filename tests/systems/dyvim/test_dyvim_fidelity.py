@@ -110,15 +110,15 @@ def test_raft_file_errors_say_what_the_file_is(tmp_path):
 
 
 def test_offline_hub_id_fails_fast_naming_the_config_key(monkeypatch):
-    from core import weights as encoders_common
+    from core import weights
 
     def loader(name, local_files_only=False):
         raise OSError("not cached")
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(encoders_common, "hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(weights, "hub_reachable", lambda *a, **k: False)
     t0 = time.perf_counter()
     with pytest.raises(WeightsNotFoundError, match=r"system\.dyvim\.weights_paths\.clip=/path"):
-        encoders_common.load_pretrained(loader, "openai/clip-vit-base-patch32", "CLIP",
-                                        config_key="system.dyvim.weights_paths.clip")
+        weights.load_pretrained(loader, "openai/clip-vit-base-patch32", "CLIP",
+                                config_key="system.dyvim.weights_paths.clip")
     assert time.perf_counter() - t0 < 1.0
