@@ -132,6 +132,10 @@ def madmom_beats(audio: AudioInput, sample_rate: int | None = None, *,
     return np.asarray(arrays["beats"], np.float64), np.asarray(arrays["downbeats"], np.float64)
 
 
+#: fewer uncached files than this are left to scoring (a spawned worker's start and imports take ~3 s)
+PREFILL_MIN_FILES = 6
+
+
 def _madmom_file(args: tuple[str, str]) -> str:
     """Worker side of `madmom_prefill`: one file's (beats, downbeats) into the cache at `root`."""
     path, root = args
@@ -143,14 +147,15 @@ def madmom_prefill(paths, cache: Cache | bool | None = True, workers: int | None
     """Run madmom on every file of `paths` whose beats are not cached yet, `workers` files at a time
     (default: one per CPU this process may use), so the scoring that follows reads the cache. madmom's
     RNNs run in numpy on one core per file: on 2 cores this halves a cold evaluation's tracker time.
-    Returns how many files were computed; with one worker or one file, nothing is parallel."""
+    Returns how many files were computed here; below PREFILL_MIN_FILES files (or with one worker)
+    nothing is done here: starting the workers would cost more than it saves, scoring computes them."""
     c = _resolve_cache(cache)
     if c is None:
         return 0
     todo = [str(p) for p in dict.fromkeys(map(str, paths))
             if not c.path("madmom_beats", c.key("madmom_beats", MADMOM_CONFIG, [Path(p)])).exists()]
     workers = min(len(todo), workers or len(os.sched_getaffinity(0)))
-    if workers < 2:
+    if workers < 2 or len(todo) < PREFILL_MIN_FILES:
         return 0
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -125,14 +125,16 @@ def test_trackers_against_the_toy_ground_truth(toy, tmp_path):
     assert own > 0.1 and own > other + 0.05
 
 
-@pytest.mark.slow  # madmom on 3 files in 2 spawned workers: ~15 s on 2 cores
+@pytest.mark.slow  # madmom on 6 files in 2 spawned workers and again serially: ~25 s on 2 cores
 def test_madmom_prefill_fills_the_cache_with_the_serial_values(tmp_path):
     from core.cache import Cache
 
-    wavs = [atomic_write_audio(tmp_path / f"c{i}.wav", _clicks(np.arange(0.3 + 0.1 * i, 6.0, 0.5), 6.0), SR)
-            for i in range(3)]
+    n = trackers.PREFILL_MIN_FILES
+    wavs = [atomic_write_audio(tmp_path / f"c{i}.wav", _clicks(np.arange(0.3 + 0.05 * i, 4.0, 0.5), 4.0), SR)
+            for i in range(n)]
     cache = Cache(tmp_path / "cache")
-    assert trackers.madmom_prefill(wavs + wavs[:1], cache, workers=2) == 3  # duplicates computed once
+    assert trackers.madmom_prefill(wavs[:n - 1], cache, workers=2) == 0  # too few to be worth the workers
+    assert trackers.madmom_prefill(wavs + wavs[:1], cache, workers=2) == n  # duplicates computed once
     assert trackers.madmom_prefill(wavs, cache, workers=2) == 0  # all cached now
     for w in wavs:
         cached, serial = trackers.madmom_beats(w, cache=cache), trackers.madmom_beats(w, cache=False)
