@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from core.cache import Cache
+from core.envinfo import resolve_device
+from core.errors import ConfigError, MediaError
+from core.media import atomic_write_audio, mux_audio, probe_video
 from core.manifest import Clip
 from core.runfiles import select_clips  # noqa: F401  (re-exported: bench.api.select_clips)
 from core.settings import (DatasetSettings, EvaluateSettings, ExecutorSettings, PathSettings, RunSettings,
@@ -105,8 +109,6 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
     The system is configured as in a run on `dataset` (its `runs/<name>/<system>/train/` checkpoint
     is used unless `checkpoint` is given); each whole video is one clip."""
     from bench.config import to_dict
-    from core.errors import ConfigError, MediaError
-    from core.media import atomic_write_audio, mux_audio, probe_video
     from bench.runs import validate_output
     from systems.base import GenerationRequest
 
@@ -146,8 +148,6 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
     """Score every system of a run folder (see metrics.evaluate); writes runs/<name>/metrics/."""
     import yaml
 
-    from core.cache import Cache
-    from core.errors import ConfigError
     from bench.executors import make_executor
     from bench.executors.embeddings import make_prefetch
     from bench.runs import CONFIG_NAME
@@ -222,7 +222,6 @@ def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str =
 def build_one_system(conf: dict, clips: Sequence[Clip], name: str):
     """(System, SystemContext) for system `name` of `conf`, built once; the device is resolved
     (importing torch) only when the system's class runs models on one."""
-    from core.envinfo import resolve_device
     from bench.generation import build_system
     from systems.base import get_system_class
 
@@ -284,8 +283,6 @@ def generate(cfg, console=None) -> RunResult:
     clips = dataset_clips(cfg)
     selected = select_clips(clips, run_settings.split, run_settings.limit)
     if not selected:
-        from core.errors import ConfigError
-
         raise ConfigError(f"dataset {DatasetSettings.from_config(conf).name!r} has no clips in split "
                           f"{run_settings.split!r}")
     run = Run.open(PathSettings.from_config(conf).runs_root, identity_config(conf), save=False)  # gpus etc. may change on resume

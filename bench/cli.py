@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.errors import BenchError
+
 EPILOG = """examples:
   bench run --systems reference,shuffled --dataset toy
   bench run --systems dyvim,vidmuse --dataset aist system.dyvim.alpha=0.3
@@ -196,7 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "train" and args.gpus:
         names = [args.system] if args.system else list(args.systems or [])
         args.overrides = list(args.overrides) + [f"system.{n}.train.gpus={args.gpus}" for n in names]
-    from core.errors import BenchError
 
     try:
         from bench import commands

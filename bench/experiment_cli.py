@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.errors import ConfigError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="experiment_verb", metavar="<action>")
@@ -69,7 +71,6 @@ def _list() -> int:
 
 
 def _run(args) -> int:
-    from core.errors import ConfigError
     from bench.experiments import load_experiment
     from bench.experiments.runner import run_experiment
     from bench.experiments.spec import reduce_sweep, select_variants

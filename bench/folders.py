@@ -26,6 +26,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core import __version__
+from core.cache import Cache, file_digest
+from core.envinfo import package_versions
+from core.options import accepted_kwargs
+from core.settings import metric_options
 from core.manifest import Clip
 from core.errors import ConfigError, MediaError
 from metrics.base import Score
@@ -128,7 +133,6 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
             configs[parts[1]][parts[2]] = yaml.safe_load(value)
     else:
         from bench.config import compose
-        from core.settings import metric_options
 
         configs = metric_options(compose(None, (), list(overrides), metrics=list(metrics)))
         for k, c in configs.items():  # the YAML's default follows the dataset; folders have none
@@ -286,9 +290,6 @@ def publish(staged: Path, out: Path, finish=None) -> None:
 def set_fingerprint(config: Mapping, gen: Mapping[str, Path], ref: Mapping[str, Path], paired: bool,
                     n_resamples: int, seed: int) -> str:
     """What an unpaired row depends on: config, bootstrap settings, every file's bytes (both sets)."""
-    from core import __version__
-    from core.cache import file_digest
-
     h = hashlib.sha256(json.dumps({"metric": dict(config), "paired": paired, "n_resamples": n_resamples,
                                    "seed": seed, "bench": __version__}, sort_keys=True, default=str).encode())
     for side in (gen, ref):
@@ -310,7 +311,6 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
     import pandas as pd
     import yaml
 
-    from core.cache import Cache
     from metrics.evaluate import Evaluation
     from metrics.presets import check_preset_weights
 
@@ -404,8 +404,6 @@ def _metric_rows(key, cfg, gen: FolderSet, ref: FolderSet, unpaired, out: Path, 
 def _unpaired_rows(key, cfg, gen: FolderSet, ref: FolderSet, fp, n_resamples, seed, cache):
     import warnings
 
-    from core.envinfo import package_versions
-    from core.options import accepted_kwargs
     from metrics.base import get_metric_class
     from metrics.errors import MetricFailed
     from metrics.evaluate import summarise

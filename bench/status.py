@@ -16,6 +16,10 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import ConfigError
+from core.runfiles import select_clips
+from core.settings import DatasetSettings, RunSettings
+
 # `bench --help` imports this module to list the verb: only the standard library at the top
 CONFIG_NAME = "config.yaml"  # bench.runs.CONFIG_NAME
 
@@ -113,10 +117,7 @@ def _last_errors(path: Path, missing: set[tuple[str, int]]) -> tuple[set[tuple[s
 def run_status(run_dir: str | Path, label_prefix: str = "") -> list[SystemStatus]:
     import yaml
 
-    from core.runfiles import select_clips
-    from core.settings import DatasetSettings, RunSettings
     from bench.data.prepare import load_dataset
-    from core.errors import ConfigError
     from bench.executors.records import TERMINAL, read_jobs, read_shard_state
     from bench.runs import FAILURES_NAME, output_name
 

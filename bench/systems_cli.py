@@ -21,7 +21,7 @@ from rich.table import Table
 
 from bench import api
 from bench.console import console
-from core.errors import ConfigError
+from core.errors import BenchError, ConfigError
 
 
 def _configs(names: list[str], overrides=()) -> dict:
@@ -129,7 +129,6 @@ def cmd_check_deep(names: list[str], configs: dict) -> int:
 
 def cmd_check(names: list[str], overrides, deep: bool = False) -> int:
     from bench.config import DatasetSettings, to_dict
-    from core.errors import BenchError
     from bench.generation import build_system
     from systems.base import get_system_class, known_systems
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.settings import DatasetSettings, RunSettings
 from core.atomic import make_dirs
 from core.errors import ConfigError
-from core.manifest import Clip
+from core.manifest import Clip, read_manifest
 
 CONFIG_NAME = "config.yaml"
 EXPERIMENT_FILE = "experiment.yaml"
@@ -88,8 +89,5 @@ def stored_run_clips(stored: dict) -> list[Clip]:
     """The clips a run generated for, from its stored config (`config.yaml`): the prepared
     dataset's manifest at the recorded root, with the run's split and limit (a DatasetError when
     the dataset is not on this machine)."""
-    from core.manifest import read_manifest
-    from core.settings import DatasetSettings, RunSettings
-
     run = RunSettings.from_config(stored)
     return select_clips(read_manifest(DatasetSettings.from_config(stored).root), run.split, run.limit)

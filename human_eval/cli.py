@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.errors import ConfigError
+
 
 def _where(p: argparse.ArgumentParser, run_required: bool = False) -> None:
     p.add_argument("--run", required=run_required, help="the run folder, e.g. runs/toy (default database: "
@@ -65,7 +67,5 @@ def run(args: argparse.Namespace) -> int:
 
     verb = getattr(args, "he_verb", None)
     if verb is None:
-        from core.errors import ConfigError
-
         raise ConfigError("bench human-eval needs an action: create, invite, serve, results or export (see --help)")
     return getattr(commands, f"cmd_{verb}")(args)

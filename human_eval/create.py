@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.media import atomic_write_audio, load_audio
 from core.atomic import write_text_atomic
 from core.manifest import Clip
 from core.errors import ConfigError
@@ -83,7 +84,6 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
            play_fraction: float = 1.0, single_share: float = 0.3, checks: int = 2,
            expires_days: float = 30.0) -> Created:
     from reports.gallery import mux_clip
-    from core.media import atomic_write_audio, load_audio
 
     run_dir = Path(run_dir).resolve()
     stored, all_clips = run_clips(run_dir)

@@ -70,6 +70,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from core.media import decode_frames, probe_video
 from core.cache import Cache
 from core.manifest import Clip
 from core.errors import DatasetError, MediaError
@@ -98,8 +99,6 @@ def _decode_size(width: int, height: int, max_side: int = MOTION_MAX_SIDE) -> tu
 
 
 def _video_curve(path: Path, start: float, duration: float | None) -> dict[str, np.ndarray]:
-    from core.media import decode_frames, probe_video
-
     info = probe_video(path)
     fps = float(info.fps) if info.fps and info.fps > 0 else 25.0
     size = _decode_size(info.width, info.height)

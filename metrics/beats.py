@@ -76,6 +76,8 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
+from core.errors import MediaError
+from core.media import load_audio, resample, to_mono
 from core.cache import Cache
 from core.registry import Registry
 
@@ -132,10 +134,6 @@ def _resolve_cache(cache: Cache | bool | None) -> Cache | None:
 
 
 def _load(audio: AudioInput, sample_rate: int | None, target_sr: int) -> np.ndarray:
-    from core.media import load_audio, resample, to_mono
-
-    from core.errors import MediaError
-
     if isinstance(audio, np.ndarray):
         if sample_rate is None:
             raise ValueError("sample_rate is required when audio is given as an array")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.errors import ConfigError, UnknownNameError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="metrics_verb", metavar="<action>")
@@ -21,8 +23,6 @@ def _weights_state(embedder: str, cache_dir) -> str:
 
     from metrics.embedders.weights import weights_dir
     from metrics.presets import official_file
-
-    from core.errors import ConfigError
 
     try:
         name, _url, extra = official_file(embedder)
@@ -40,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(highlight=False)
     if args.metrics_verb == "show":
-        from core.errors import UnknownNameError
         from metrics.presets import PRESETS, preset_metric_configs, unavailable_reason
 
         if args.preset not in PRESETS:

@@ -49,6 +49,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core.atomic import atomic_path
+from core.cache import Cache, default_cache_dir
+from core.media import decode_frames
 from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
 from metrics.errors import MetricError
@@ -122,7 +125,6 @@ def save_random_weights(path: str | os.PathLike, config=None, seed: int = 0) -> 
     config = config or SynchformerConfig(**RANDOM_CONFIG)
     with torch.device("meta"):
         shapes = {k: v.shape for k, v in Synchformer(config).state_dict().items()}
-    from core.atomic import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:  # two evaluations may make it at once
@@ -247,8 +249,6 @@ def load_audio_16k(path: str | os.PathLike, duration: float) -> np.ndarray:
 
 
 def clip_frames(clip: Clip) -> np.ndarray:
-    from core.media import decode_frames
-
     frames = decode_frames(clip.video_path, fps=VIDEO_FPS, start=clip.start, duration=clip.duration)
     return frames[: int(VIDEO_FPS * clip.duration)]
 
@@ -316,8 +316,6 @@ class DesyncMetric(Metric):
                 self._path = resolve_weights_file(f"Synchformer ({ORIGINAL_CHECKPOINT}, as av-benchmark loads it)",
                                                   self.checkpoint, OFFICIAL_NAME, OFFICIAL_URL)
             else:
-                from core.cache import default_cache_dir
-
                 self._path = default_cache_dir() / "weights" / f"synchformer_random_seed{self.seed}_v{VERSION}.pth"
                 if not self._path.is_file():
                     save_random_weights(self._path, seed=self.seed)
@@ -351,8 +349,6 @@ class DesyncMetric(Metric):
         return {"version": VERSION, "weights": f"sha256:{self._sha}", "random": self.weights == "random"}
 
     def _offsets(self, clip: Clip, wav: Path) -> np.ndarray:
-        from core.cache import Cache
-
         def compute():
             import torch
 

@@ -27,6 +27,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core import __version__
+from core.atomic import atomic_path
+from core.cache import file_digest
+from core.envinfo import package_versions
+from core.options import accepted_kwargs
 from core.manifest import Clip
 from core.errors import ConfigError, DiskFullError, ReadOnlyError
 from core.runfiles import output_problem
@@ -154,9 +159,6 @@ def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Ma
                 n_resamples: int, seed: int) -> str:
     """What a system's scores under one metric depend on: the metric's config (and checkpoint
     file), the bootstrap settings, and the bytes of every paired generated and reference file."""
-    from core import __version__
-    from core.cache import file_digest
-
     h = hashlib.sha256(json.dumps({"metric": dict(metric_config), "n_resamples": n_resamples, "seed": seed,
                                    "bench": __version__}, sort_keys=True, default=str).encode())
     for key in ("checkpoint", "pca_params"):
@@ -178,8 +180,6 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
     with every audio file it will read (the systems' outputs it must score and the references): it
     may fill the per-file embedding cache elsewhere (an executor's shards), so scoring only reads."""
     import pandas as pd
-
-    from core.atomic import atomic_path
 
     run_dir = Path(run_dir)
     if not systems:
@@ -233,8 +233,6 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
 def build_metric(mname: str, mcfg: Mapping, cache, seed: int):
     """The metric `mname` built from its config (``bench/conf/metric/<name>.yaml`` keys); a key the
     class does not take is a ConfigError naming it. Models are built lazily, on first use."""
-    from core.options import accepted_kwargs
-
     cls = get_metric_class(mname)
     kwargs = {k: v for k, v in dict(mcfg).items() if k not in ("name", "class")}
     accepted_kwargs(cls, kwargs, f"metric {mname!r}")
@@ -244,8 +242,6 @@ def build_metric(mname: str, mcfg: Mapping, cache, seed: int):
 def _score_systems(mname, mcfg, systems, kept, outputs, reference, fps, n_resamples, seed, cache, progress):
     """Build the metric once and score each system: rows (set + per-clip), Scores, notes."""
     from tqdm.auto import tqdm
-
-    from core.envinfo import package_versions
 
     metric = build_metric(mname, mcfg, cache, seed)
     config = json.dumps(metric.describe(), default=str)

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cache import Cache
+from core.manifest import Clip
+
 ROOT = Path(__file__).resolve().parent.parent
 #: our result key → reference_eval.py's JSON key
 KEYS = {"fd": "fd", "kl_softmax": "kl_softmax", "kl_sigmoid": "kl_sigmoid", "is": "is_mean", "fad": "fad"}
@@ -191,8 +194,6 @@ def bar_line(compared, rels: dict[str, float], speed: dict | None, failed_hooks:
 
 
 def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict:
-    from core.cache import Cache
-    from core.manifest import Clip
     from metrics.base import get_metric_class
     from metrics.embedders.cnn14 import save_random_weights
     from metrics.evaluate import evaluate

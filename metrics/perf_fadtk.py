@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cache import Cache
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 5
 
@@ -41,7 +43,6 @@ def run_suite(preset: str, base: Path | None = None, steps: int = 10, min_n: int
     """One preset's comparison; `max_files` caps each set (the first files by name) on a slow machine."""
     import torch
 
-    from core.cache import Cache
     from metrics.embedders.encodec import EncodecEmbedder, OFFICIAL_FILES, load_like_fadtk, save_random_weights
     from metrics.frechet import frechet_distance_exact
     from metrics.small_sample import fad_inf, fadtk_stats, per_clip_fad

@@ -43,6 +43,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core.cache import Cache, default_cache_dir
+from core.errors import ConfigError
+from core.media import decode_frames, load_audio, probe_video
 from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
 
@@ -92,8 +95,6 @@ def build_model(weights: str = "random", checkpoint: str | Path | None = None, s
     if weights == "pretrained":
         path = Path(checkpoint) if checkpoint else _default_checkpoint()
         if not path.is_file():
-            from core.errors import ConfigError
-
             raise ConfigError(f"metric imagebind: weights=pretrained needs {path} (the official {CHECKPOINT_NAME}, "
                               "from ImageBind's README); pass metric.imagebind.checkpoint=PATH, or use weights=random")
         model = ib.ImageBindModel(**HUGE)
@@ -103,15 +104,11 @@ def build_model(weights: str = "random", checkpoint: str | Path | None = None, s
             torch.manual_seed(seed)
             model = ib.ImageBindModel(**TINY)
     else:
-        from core.errors import ConfigError
-
         raise ConfigError(f"metric imagebind: weights must be 'pretrained' or 'random', not {weights!r}")
     return model.eval()
 
 
 def _default_checkpoint() -> Path:
-    from core.cache import default_cache_dir
-
     return default_cache_dir() / "weights" / CHECKPOINT_NAME
 
 
@@ -171,8 +168,6 @@ def audio_input(path: str | Path):
     """(3, 1, 128, 204) normalised fbank views of a waveform file."""
     import torch
 
-    from core.media import load_audio
-
     y = load_audio(path, AUDIO_SR)
     views = []
     for start, end in clip_timepoints(y.shape[0] / AUDIO_SR, CLIP_S, AUDIO_CLIPS):
@@ -188,8 +183,6 @@ def audio_input(path: str | Path):
 def video_input(path: str | Path, start: float = 0.0, duration: float | None = None):
     """(15, 3, 2, 224, 224) views: 5 clips × 3 spatial crops."""
     import torch
-
-    from core.media import decode_frames, probe_video
 
     info = probe_video(path)
     fps = float(info.fps) if info.fps and info.fps > 0 else 25.0
@@ -249,8 +242,6 @@ class ImageBindMetric(Metric):
 
     def _embed(self, kind: str, path: Path, clip: Clip) -> np.ndarray:
         import torch
-
-        from core.cache import Cache
 
         def compute():
             x = audio_input(path) if kind == "audio" else video_input(path, clip.start, clip.duration)

@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core.errors import ConfigError
 from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
 
@@ -99,8 +100,6 @@ class RetrievalMetric(Metric):
                  motion: str = "video"):
         super().__init__(cache, seed)
         if score not in SCORES:
-            from core.errors import ConfigError
-
             raise ConfigError(f"metric retrieval: unknown score {score!r}; known: {', '.join(SCORES)} "
                               "(ImageBind cosine retrieval is reported by the `imagebind` metric)")
         from metrics import sync

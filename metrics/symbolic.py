@@ -53,6 +53,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core.cache import Cache
 from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
 from metrics.errors import MetricError
@@ -353,8 +354,6 @@ def structure_indicator(y: np.ndarray, sr: int, low_s: float = SI_SCALES[0], upp
 def wav_structure_indicator(wav: str | Path, *, cache=True) -> float:
     """SI(3, 8) of an audio file (loaded at 22.05 kHz mono as MusDr's librosa.load), cached per
     file; NaN (left out of the set value) for silence."""
-    from core.cache import Cache
-
     def compute():
         import librosa
 

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ConfigError
 from core.cache import Cache
 from metrics.beats import AudioInput, _resolve_cache, music_features
 
@@ -188,7 +189,6 @@ def beat_times(audio: AudioInput, tracker: str = "librosa", sample_rate: int | N
         return music_features(audio, sample_rate, cache=cache).beat_times
     if tracker == "madmom":
         return madmom_beats(audio, sample_rate, cache=cache)[0]
-    from core.errors import ConfigError
 
     raise ConfigError(f"unknown beat_tracker {tracker!r}; known: {', '.join(BEAT_TRACKERS)}")
 
@@ -196,8 +196,6 @@ def beat_times(audio: AudioInput, tracker: str = "librosa", sample_rate: int | N
 def check_beat_tracker(tracker: str) -> None:
     """Fail early (before any audio is read) on an unknown or uninstalled tracker."""
     if tracker not in BEAT_TRACKERS:
-        from core.errors import ConfigError
-
         raise ConfigError(f"unknown beat_tracker {tracker!r}; known: {', '.join(BEAT_TRACKERS)}")
     if tracker == "madmom":
         import_madmom()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.runfiles import read_experiment_file
 from reports.errors import ReportError
 from reports.results import control_systems
 from reports.page import Page, add_figure, failed_entries, random_components, summarise_run, train_summary, training_logs
@@ -18,8 +19,6 @@ def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, galler
 
     from reports import figures, tables
     from reports.results import experiment_results, write_results
-
-    from core.runfiles import read_experiment_file
 
     try:
         doc = read_experiment_file(exp_dir)

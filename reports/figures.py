@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core.atomic import atomic_path
 from reports.tables import DATASET_NAMES, KEY_NAMES
 
 PALETTE = {"ours": "#2a9d4b", "opponent": "#c0392b", "tie": "#b0b0b0"}
@@ -32,8 +33,6 @@ def _plt():
 
 def save(fig, folder: str | Path, name: str) -> list[Path]:
     """`<name>.png` (for the HTML) and `<name>.svg` (for papers); closes the figure."""
-    from core.atomic import atomic_path
-
     plt, _ = _plt()
     out = []
     for ext in ("png", "svg"):

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from core.atomic import write_text_atomic
 from reports.errors import ReportError
 from reports.page import (TEMPLATES, Page, add_figure, failed_entries, random_components, render, summarise_run,
                           training_logs)
@@ -49,7 +50,6 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
     else:
         page = render(run_page, folder, report_dir, paper=paper, gallery_clips=gallery_clips,
                       case_studies=case_studies)
-    from core.atomic import write_text_atomic
 
     write_text_atomic(stamp_path, stamp)
     return page

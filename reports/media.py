@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from core.errors import BenchError
+from core.runfiles import stored_run_clips
 from core.manifest import Clip
 from metrics.case_study import read_case_study
 
@@ -29,9 +31,6 @@ class GalleryItem:
 
 def run_clips(config: dict) -> tuple[list[Clip], str | None]:
     """The run's clips (its split and limit, sorted as generation sorts them), or a note why not."""
-    from core.errors import BenchError
-    from core.runfiles import stored_run_clips
-
     if (config.get("dataset") or {}).get("kind") == "folders":  # `bench evaluate --generated/--reference`
         return [], "no gallery: two folders of audio were scored, without videos"
     try:
@@ -60,8 +59,6 @@ def gallery(clips: Sequence[Clip], sources: Sequence[tuple[str, Path]], report_d
             failures: dict[str, dict[str, str]] | None = None) -> tuple[list[GalleryItem], list[str]]:
     """Gallery items for the first `limit` clips: preview video + each source's music.
     `sources` are (label, folder holding <clip>.wav); `failures` maps label → {clip: error}."""
-    from core.errors import BenchError
-
     items, notes = [], []
     failures = failures or {}
     for clip in list(clips)[:limit]:

@@ -10,6 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from core import __version__
+from core.atomic import write_text_atomic
+
 TEMPLATES = Path(__file__).parent / "templates"
 SHOWN_PACKAGES = ("torch", "torchvision", "transformers", "numpy", "pandas", "librosa", "av")
 
@@ -37,9 +40,6 @@ def render(build, folder: Path, report_dir: Path, **kwargs) -> Path:
 
 def write_page(page: Page, report_dir: Path) -> Path:
     import jinja2
-
-    from core import __version__
-    from core.atomic import write_text_atomic
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
     text = env.get_template("index.html.j2").render(

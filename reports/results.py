@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.atomic import atomic_path
+from core.runfiles import read_experiment_file
 from reports.errors import ReportError
 
 RESULT_COLUMNS = ["experiment", "dataset", "variant", "label", "system", "metric", "key", "value", "ci_low",
@@ -182,8 +184,6 @@ def experiment_results(exp_dir: str | Path):
     that failed or has not started is skipped here and listed by the report from state.json."""
     import pandas as pd
 
-    from core.runfiles import read_experiment_file
-
     exp_dir = Path(exp_dir)
     try:
         doc = read_experiment_file(exp_dir)
@@ -205,8 +205,6 @@ def experiment_results(exp_dir: str | Path):
 
 def write_results(frame, folder: str | Path) -> list[Path]:
     """results.parquet and results.csv (the tidy frame) in `folder`, atomically."""
-    from core.atomic import atomic_path
-
     folder = Path(folder)
     out = []
     for name, write in (("results.parquet", lambda f, p: f.to_parquet(p, index=False)),

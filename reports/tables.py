@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from core.atomic import write_text_atomic
 from reports.results import control_systems
 
 PAPER_FILE = Path(__file__).parent / "paper_numbers.yaml"
@@ -192,8 +193,6 @@ class Table:
         return "\n".join(out)
 
     def write(self, folder: str | Path) -> list[Path]:
-        from core.atomic import write_text_atomic
-
         folder = Path(folder)
         return [write_text_atomic(folder / f"{self.name}.{ext}", text)
                 for ext, text in (("csv", self.to_csv()), ("tex", self.to_latex()))]

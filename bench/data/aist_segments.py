@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.media import atomic_write_audio, fit_duration, read_audio, resample, to_mono
 from bench.data.aist import GENRES, NAME_RE, music_tempo
 from bench.data.params import PrepareParams
 from core.manifest import Clip, clip_id, read_manifest, write_manifest
@@ -68,8 +69,6 @@ class SegmentOptions:
 
 
 def prepare_aist_segments(params: PrepareParams, options: SegmentOptions) -> list[Clip]:
-    from core.media import atomic_write_audio, fit_duration, read_audio, resample, to_mono
-
     out_dir, sample_rate, clip_duration = Path(params.out_dir), params.sample_rate, params.clip_duration
     src = require_dir(options.source_dir, "preprocessed AIST++ segments", "source_dir")
     lists = require_dir(options.lists_dir, "segment lists folder", "lists_dir")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.media import write_video
+
 AIST_FPS = 60
 AIST_SR = 44100
 # sequence (cAll) -> [(camera, duration s)]; music ids repeat across dancers (the split groups)
@@ -36,8 +38,6 @@ def write_mp4(path: Path, duration: float, fps: int = AIST_FPS, size: int = 64, 
               faststart: bool = True, audio: np.ndarray | None = None, sample_rate: int | None = None) -> Path:
     """An H.264 mp4 at `fps` with a moving bar; `faststart` puts the index (moov) at the front, as
     web downloads have it."""
-    from core.media import write_video
-
     n = int(round(duration * fps))
     frames = np.full((n, size, size, 3), shade, np.uint8)
     frames[np.arange(n), :, (np.arange(n) * 2) % size] = 255

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.atomic import make_dirs
 from core.manifest import MANIFEST_NAME, Clip, read_info, read_manifest
 from core.errors import DatasetError
 from core.registry import Registry
@@ -135,7 +136,6 @@ def prepare_dataset(dataset: Any, force: bool = False) -> list[Clip]:
 
 
 def _build(dataset: DatasetSettings, spec: dict, out_dir: Path) -> list[Clip]:
-    from core.atomic import make_dirs
     from bench.data.params import PrepareParams, make_options
 
     preparer = _preparer(dataset.kind)

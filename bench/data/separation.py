@@ -26,6 +26,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from core.media import resample
 from core.errors import DatasetError, UnknownNameError, WeightsNotFoundError
 
 
@@ -126,8 +127,6 @@ class DemucsSeparator:
 
     def separate(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         import torch
-
-        from core.media import resample
 
         model = self._load()
         demucs = _import_demucs()

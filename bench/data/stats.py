@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.media import audio_info, probe_video, reaches, read_audio, to_mono
+from core.media.video import not_reached
 from core.manifest import Clip
 from core.errors import BenchError, MediaError
 
@@ -53,8 +55,6 @@ def validate_media(clips: list[Clip], progress: bool = True, silence_db: float =
     from tqdm.auto import tqdm
 
     from bench.data.cutting import rms_db
-    from core.media import audio_info, probe_video, reaches, read_audio, to_mono
-    from core.media.video import not_reached
 
     problems: list[Problem] = []
     probes: dict[str, object] = {}

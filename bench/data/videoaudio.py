@@ -44,13 +44,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from core.split import grouped_split
 from core.atomic import atomic_path, remove_stale_temps
 from bench.data import cutting
 from bench.data.params import MusicVideoOptions, PrepareParams
 from core.manifest import INFO_NAME, MANIFEST_NAME, Clip, clip_id, read_manifest, write_manifest
 from bench.data.separation import Separator, describe, make_separator
 from core.errors import DatasetError, MediaError
-from core.media import decode_audio_track, reaches
+from core.media import atomic_write_audio, decode_audio_track, probe_video, reaches, read_audio, resample, to_mono
 from core.media.video import not_reached
 
 AUDIO_DIR = "audio"
@@ -131,8 +132,6 @@ def require_dir(path: str | os.PathLike | None, what: str, param: str) -> Path:
 
 
 def _to_mono_rate(audio: np.ndarray, sr: int, sample_rate: int) -> np.ndarray:
-    from core.media import resample, to_mono
-
     return resample(to_mono(audio), sr, sample_rate)
 
 
@@ -209,8 +208,6 @@ def cut_items(
 
 def _cut_one(item: Item, out_dir: Path, cache: _TrackCache, *, sample_rate, clip_duration, hop, separator,
              max_silence, silence_db) -> dict:
-    from core.media import atomic_write_audio, probe_video, read_audio
-
     done: dict[str, Any] = {"clips": [], "skipped": [], "warnings": [], "discarded_silent": 0}
     try:
         info = probe_video(item.video)
@@ -425,8 +422,6 @@ def prepare_items(
 
 def grouped(test_fraction: float, seed: int):
     """`assign_split` for a seeded 9:1 split grouped by source."""
-    from core.split import grouped_split
-
     def assign(clips: list[Clip]):
         if len({c.source for c in clips}) < 2:
             raise DatasetError(f"a grouped split needs clips from at least 2 sources; only "

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from core.cache import Cache
+
 #: files per embedding call inside a shard (progress granularity; each file is cached as it is done)
 CHUNK = 8
 
@@ -30,7 +32,6 @@ class EmbeddingJob:
 
 def embed_shard(job: EmbeddingJob, progress: Callable[[int], None] | None = None) -> int:
     """Worker side: build the metric (its embedder), embed the job's files into the cache; returns how many."""
-    from core.cache import Cache
     from metrics.evaluate import build_metric
 
     metric = build_metric(job.metric, job.config, Cache(job.cache_dir), job.seed)

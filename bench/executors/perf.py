@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.cache import Cache
+
 SYSTEMS = "musicgen,dyvim"
 
 
@@ -99,7 +101,6 @@ def _checkpoint(out_dir, data_root: str, toy: list[str]):
     import os
 
     from bench import api
-    from core.cache import Cache
     from bench.config import to_dict
     from systems.dyvim.model import DyViMConfig
     from systems.dyvim.system import MODEL_KEYS, build_model

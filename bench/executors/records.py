@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.runfiles import append_jsonl
 from core.atomic import write_text_atomic
 
 JOBS_DIR = "_jobs"
@@ -51,8 +52,6 @@ class JobRecord:
 
 
 def record_jobs(run_dir: str | Path, records: list[JobRecord]) -> None:
-    from core.runfiles import append_jsonl
-
     for rec in records:
         append_jsonl(jobs_dir(run_dir) / JOBS_FILE, asdict(rec))
 

@@ -14,6 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
+from core.atomic import atomic_path
+from core.cache import Cache
+from core.errors import ConfigError
+from core.settings import PathSettings
+
 ATTENTION_DIR = "attention"
 
 
@@ -34,7 +39,6 @@ def trained_fwdf(run_dir: Path, system: str, scfg: dict):
     best.pt), built without the music decoder: only the dynamics path is needed here."""
     import torch
 
-    from core.errors import ConfigError
     from systems.dyvim.encoders import build_dynamics_encoder
 
     ckpt = Path(scfg.get("checkpoint") or run_dir / system / "train" / "best.pt")
@@ -58,9 +62,6 @@ def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 1
     """Write the attention maps of every FwDF DyViM system of a finished run (see module doc)."""
     import yaml
 
-    from core.atomic import atomic_path
-    from core.cache import Cache
-    from core.settings import PathSettings
     from reports.media import run_clips
 
     run_dir = Path(run_dir)

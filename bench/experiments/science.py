@@ -37,6 +37,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from core.atomic import write_text_atomic
+from core.cache import Cache
 from bench.experiments.science_audio import (GENERATION_CONDITIONS, generation_lines, measure, sample_clips,
                                              summarise_generation)
 from core.errors import ConfigError
@@ -247,7 +249,6 @@ def run_science(dyvim: dict, clips: list, dataset_root: Path, cache_dir: Path, o
     `out_dir/results.json` + `per_clip.csv`, and return the result (see the module docstring)."""
     import torch
 
-    from core.cache import Cache
     from systems.dyvim.model import DyViMConfig
     from systems.dyvim.system import MODEL_KEYS, build_model
     from systems.dyvim.train import TrainConfig, train_dyvim
@@ -410,8 +411,6 @@ def summarise(per_seed: dict, onsets: list, test_clips: list, config: ScienceCon
 
 def write_results(result: ScienceResult, per_seed: dict, test_clips: list, onsets: list, out_dir: Path,
                   window: int) -> None:
-    from core.atomic import write_text_atomic
-
     write_text_atomic(out_dir / RESULTS_FILE, json.dumps(asdict(result), indent=1))
     lines = ["clip,condition,seed,nll,nll_near_onsets,nll_elsewhere"]
     for cond, seeds in per_seed.items():

@@ -38,6 +38,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from core.atomic import atomic_path
+from core.cache import file_digest
 from core.errors import ConfigError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.encodec import load_like_fadtk
@@ -186,8 +188,6 @@ def save_random_weights(path: str | os.PathLike, variant: str = "music", seed: i
     {"module.audio_branch.…", "module.audio_projection.…"}}`` with laion's fused ``qkv``. The
     official file also holds the text branch and HTS-AT's classifier head, which no audio
     embedding reads."""
-    from core.atomic import atomic_path
-
     if variant not in VARIANTS:
         raise ConfigError(f"CLAP variant must be one of {sorted(VARIANTS)}, got {variant!r}")
     model = build_audio_model(VARIANTS[variant][0], seed)
@@ -265,8 +265,6 @@ class ClapEmbedder:
     def __init__(self, variant: str = "music", weights: str = "random", checkpoint: str | None = None,
                  seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE):
-        from core.cache import file_digest
-
         if variant not in VARIANTS:
             raise ConfigError(f"CLAP variant must be one of {sorted(VARIANTS)}, got {variant!r}")
         if int(batch_size) < 1:

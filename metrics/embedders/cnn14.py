@@ -31,6 +31,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from core.atomic import atomic_path
+from core.cache import file_digest
 from core.errors import ConfigError
 from metrics.embedders.weights import (check_weights_kind, load_strict, resolve_weights_file,  # noqa: F401
                                        torch_load, weights_dir)
@@ -211,8 +213,6 @@ def inference_net(model: torch.nn.Module) -> torch.nn.Module:
 
 def save_random_weights(path: str | os.PathLike, sample_rate: int = 16000, seed: int = 0) -> Path:
     """Write a seeded random Cnn14 in the official file format (``{"model": state_dict}``)."""
-    from core.atomic import atomic_path
-
     model = build_cnn14(sample_rate, seed)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -254,7 +254,6 @@ class Cnn14Embedder:
             self.checkpoint: Path | None = resolve_weights_file(
                 f"Cnn14 ({self.sample_rate // 1000} kHz)", checkpoint, self.official_name, self.official_url, cache_dir,
                 checksum=OFFICIAL_CHECKSUMS[self.sample_rate])
-            from core.cache import file_digest
 
             self.weights_sha256: str | None = file_digest(self.checkpoint)
         else:

@@ -34,7 +34,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from core.errors import ConfigError
+from core.atomic import atomic_path
+from core.cache import file_digest
+from core.errors import ConfigError, MediaError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file, torch_load
 from metrics.errors import MetricError
@@ -130,8 +132,6 @@ def save_random_weights(path: str | os.PathLike, sample_rate: int = 24000, seed:
     """Seeded random EnCodec *encoder* weights in the official file's layout and key names
     (``encoder.model.<i>.….conv.conv.weight_g`` …); the official file also holds the decoder and
     quantizer, which no embedding reads."""
-    from core.atomic import atomic_path
-
     enc = build_encoder(sample_rate, seed)
     state = {_official_key(k): v.detach().clone() for k, v in enc.state_dict().items()}
     path = Path(path)
@@ -180,8 +180,6 @@ def load_like_fadtk(path, sample_rate: int) -> np.ndarray:
     """The mono waveform fadtk's EnCodec sees (float32, ``/32768`` of 16-bit PCM at `sample_rate`)."""
     import soundfile as sf
 
-    from core.errors import MediaError
-
     if not os.path.exists(path):
         raise MediaError(path, "audio file not found")
     try:
@@ -210,8 +208,6 @@ class EncodecEmbedder:
     def __init__(self, sample_rate: int = 24000, weights: str = "random", checkpoint: str | None = None,
                  seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
                  batch_size: int = 8):
-        from core.cache import file_digest
-
         if sample_rate not in OFFICIAL_FILES:
             raise ConfigError(f"EnCodec runs at 24000 or 48000 Hz, got sample_rate={sample_rate}")
         if int(batch_size) < 1:

@@ -36,6 +36,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from core.atomic import atomic_path
+from core.cache import file_digest
 from core.errors import ConfigError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.encodec import load_like_fadtk
@@ -152,8 +154,6 @@ def official_to_transformers(state, model: torch.nn.Module, path: Path, size: st
 def save_random_weights(path: str | os.PathLike, size: str = "95M", seed: int = 0) -> Path:
     """Seeded random MERT-v1 weights in the hub file's layout (a flat state dict of MERTModel,
     weight-normed position conv as ``weight_g``/``weight_v``)."""
-    from core.atomic import atomic_path
-
     model = build_model(size, seed)
     state = {_official_key(k): v.detach().clone() for k, v in model.state_dict().items()}
     path = Path(path)
@@ -190,8 +190,6 @@ class MertEmbedder:
                  checkpoint: str | None = None, seed: int = 0, device: str = "cpu",
                  cache_dir: str | os.PathLike | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                  preprocess: str = "fadtk", reference_rate: int = 16000):
-        from core.cache import file_digest
-
         if size not in SIZES:
             raise ConfigError(f"MERT-v1 comes in sizes {sorted(SIZES)}, got {size!r}")
         n_layers = SIZES[size]["num_hidden_layers"]

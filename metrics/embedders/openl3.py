@@ -43,6 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.atomic import atomic_path
+from core.cache import file_digest
 from core.errors import ConfigError, MediaError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file
@@ -300,8 +302,6 @@ def save_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
     ``load_audio_embedding_model_from_path`` loads it."""
     import h5py
 
-    from core.atomic import atomic_path
-
     with_weights = dict(informative_random_keras_weights(seed))
     # Keras' order: bn, then per block conv, bn, activation (+ pool after every second conv)
     order = ["input_1", "melspectrogram", "batch_normalization"]
@@ -374,8 +374,6 @@ class OpenL3Embedder:
     def __init__(self, channels: int = 1, sample_rate: int = MODEL_SR, hop_s: float = 0.5, weights: str = "random",
                  checkpoint: str | None = None, seed: int = 0, device: str = "cpu",
                  cache_dir: str | os.PathLike | None = None, batch_size: int = 32):
-        from core.cache import file_digest
-
         if channels not in (1, 2):
             raise ConfigError(f"OpenL3 channels must be 1 (512-d) or 2 (L ‖ R, 1024-d), got {channels}")
         if sample_rate not in (48000, 44100):

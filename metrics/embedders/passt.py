@@ -49,6 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.atomic import atomic_path
+from core.cache import file_digest
 from core.errors import ConfigError, MediaError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file, torch_load
@@ -231,8 +233,6 @@ def check_state(state, path: Path) -> dict:
 
 def save_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
     """Seeded random weights in the official file's layout (a plain state dict, hear21passt's names)."""
-    from core.atomic import atomic_path
-
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(informative_random_state(seed), tmp)
@@ -316,8 +316,6 @@ class PasstEmbedder:
     def __init__(self, weights: str = "random", checkpoint: str | None = None, seed: int = 0, device: str = "cpu",
                  cache_dir: str | os.PathLike | None = None, batch_size: int = 8,
                  protocol: str = "stable-audio-metrics"):
-        from core.cache import file_digest
-
         if protocol not in PROTOCOLS:
             raise ConfigError(f"PaSST protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
         self.protocol = protocol

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.atomic import atomic_path
+from core.cache import file_digest
 from core.errors import ConfigError, WeightsNotFoundError
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, load_strict, resolve_weights_file, torch_load
@@ -98,8 +100,6 @@ def build_vggish(seed: int | None = 0, final_relu: bool = True) -> nn.Module:
 def save_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
     """Write a seeded random VGGish in the official file format (a bare state dict, as
     ``vggish-10086976.pth``)."""
-    from core.atomic import atomic_path
-
     model = build_vggish(seed)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -112,8 +112,6 @@ def save_random_pca_params(path: str | os.PathLike, seed: int = 0) -> Path:
     """Write seeded random PCA parameters in the layout of ``vggish_pca_params-970ea276.pth``
     (``pca_eigen_vectors`` 128×128, ``pca_means`` 128; tensors). The hub model loads this file when
     it is built even though audioldm_eval's FAD then switches postprocessing off."""
-    from core.atomic import atomic_path
-
     g = torch.Generator().manual_seed(seed)
     params = {"pca_eigen_vectors": torch.randn(EMBEDDING_DIM, EMBEDDING_DIM, generator=g, dtype=torch.float64),
               "pca_means": torch.randn(EMBEDDING_DIM, generator=g, dtype=torch.float64)}
@@ -137,8 +135,6 @@ class VGGishEmbedder:
     def __init__(self, weights: str = "random", checkpoint: str | None = None, pca_params: str | None = None,
                  seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
                  batch_size: int = 8):
-        from core.cache import file_digest
-
         self.weights = check_weights_kind(weights)
         self.seed = int(seed)
         self.device = torch.device(device)

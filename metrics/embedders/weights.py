@@ -18,6 +18,8 @@ from typing import Sequence
 
 import torch
 
+from core.atomic import atomic_path
+from core.cache import default_cache_dir
 from core.errors import ConfigError, WeightsNotFoundError
 from metrics.errors import MetricError
 
@@ -27,8 +29,6 @@ _CHUNK = 1 << 20
 
 def weights_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where `weights: pretrained` looks for official files: ``<cache_dir>/weights/``."""
-    from core.cache import default_cache_dir
-
     return Path(cache_dir if cache_dir is not None else default_cache_dir()) / "weights"
 
 
@@ -43,8 +43,6 @@ def download_verified(url: str, dest: Path, checksum: tuple[str, str]) -> Path:
     (``(algorithm, hex)``; a hex shorter than the digest is a prefix, as torch.hub's file names
     carry). A mismatch is a MetricError and leaves nothing at `dest`."""
     import urllib.request
-
-    from core.atomic import atomic_path
 
     algorithm, expected = checksum
     h = hashlib.new(algorithm)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.manifest import Clip
+from core.media import atomic_write_audio, write_video
 from systems.baselines import segments
 
 
@@ -25,8 +27,6 @@ class _Stop(Exception):
 
 
 def tiny_video(path: Path, seconds: float = 2.0, fps: int = 10, size: int = 32) -> Path:
-    from core.media import write_video
-
     t = np.arange(int(seconds * fps))
     frames = np.zeros((len(t), size, size, 3), np.uint8)
     frames[...] = (t[:, None, None, None] * 25 % 255).astype(np.uint8)
@@ -35,8 +35,6 @@ def tiny_video(path: Path, seconds: float = 2.0, fps: int = 10, size: int = 32) 
 
 def inputs(cls, repo: Path, tmp: Path, seconds: float = 2.0) -> tuple[dict, list]:
     """(options for the adapter, [GenerationRequest]) with placeholder weights and one clip."""
-    from core.manifest import Clip
-    from core.media import atomic_write_audio
     from systems.base import GenerationRequest
 
     tmp.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.media import decode_frames, probe_video, write_video
 from core.manifest import Clip
 
 
@@ -21,8 +22,6 @@ def scaled_size(width: int, height: int, target_height: int) -> tuple[int, int]:
 
 
 def cut_clip_video(clip: Clip, out: Path, height: int | None = None) -> Path:
-    from core.media import decode_frames, probe_video, write_video
-
     info = probe_video(clip.video_path)
     size = None
     if height is not None and info.height != height:

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_path
+from core.media import fit_duration, read_audio, resample, to_mono
+from core.runfiles import append_jsonl, output_name
 from core.manifest import Clip
 from core.errors import MediaError
 
@@ -48,8 +51,6 @@ def default_max_seconds(duration: float) -> float:
 
 def normalise(raw: RawOutput, clip: Clip, sample_rate: int, max_seconds: float | None = None) -> tuple[np.ndarray, dict]:
     """(audio, record): `raw` as the protocol output for `clip`, and what was done to it."""
-    from core.media import fit_duration, read_audio, resample, to_mono
-
     path = Path(raw.path)
     if not path.is_file():
         raise MediaError(path, "the baseline exited without writing its output file")
@@ -118,17 +119,12 @@ KEPT_MIDI = "_midi"  # record key carrying the protocol MIDI from normalise() to
 
 def midi_name(clip_id: str, sample_index: int) -> str:
     """`<clip>.mid` beside `<clip>.wav` (`<clip>.s<k>.mid` beside `<clip>.s<k>.wav`)."""
-    from core.runfiles import output_name
-
     return output_name(clip_id, sample_index)[: -len(".wav")] + ".mid"
 
 
 def append_record(system_dir: Path, record: dict) -> None:
     """Append `record` to the system's normalisation.jsonl; a MIDI output's protocol MIDI
     (see protocol_midi) is written beside the wav first, and the record names it."""
-    from core.atomic import atomic_path
-    from core.runfiles import append_jsonl
-
     record = dict(record)
     pm = record.pop(KEPT_MIDI, None)
     if pm is not None:

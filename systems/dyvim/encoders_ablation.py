@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.media import decode_frames
 from core.cache import Cache
 from core.errors import ConfigError, MediaError
 from core.weights import file_identity, read_torch_file, seeded, torch_checkpoint_path
@@ -131,8 +132,6 @@ class I3DEncoder(nn.Module):
 
     def extract(self, video_path: str | os.PathLike, start: float = 0.0, duration: float | None = None,
                 cache: Cache | None = None) -> VideoFeatures:
-        from core.media import decode_frames
-
         fps = video_rate(video_path, self.config.fps)
         key = {**self.config.extractor_config(), "fps": fps, "start": float(start), "duration": duration}
 

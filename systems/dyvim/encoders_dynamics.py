@@ -35,8 +35,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.media import decode_frames
 from core.cache import Cache
-from core.errors import ConfigError
+from core.errors import ConfigError, WeightsNotFoundError
 from core.weights import file_identity, read_torch_file, seeded, torch_checkpoint_path
 from systems.dyvim.extraction import VideoFeatures, cached, check_choice, module_device, video_rate
 
@@ -173,8 +174,6 @@ def _raft_state(path, variant: str) -> dict:
     """The state dict of torchvision's raft_<variant> from `path`, or a WeightsNotFoundError that
     says what the file is instead (not a torch checkpoint; the other RAFT variant; not RAFT) and
     lists the keys expected."""
-    from core.errors import WeightsNotFoundError
-
     other = "small" if variant == "large" else "large"
     hint = (f"FwDF raft_{variant} needs torchvision's Raft_{variant.capitalize()}_Weights file (size tiny uses "
             "raft_small, small/medium raft_large); set system.dyvim.weights_paths.fwdf to it")
@@ -304,8 +303,6 @@ class FwDFEncoder(nn.Module):
     def extract(self, video_path: str | os.PathLike, start: float = 0.0, duration: float | None = None,
                 cache: Cache | None = None) -> VideoFeatures:
         """Motion maps of the clip [start, start + duration) at f_o, cached per video file + config."""
-        from core.media import decode_frames
-
         fps = video_rate(video_path, self.config.fps)
         w, h = self.config.frame_size
         key = {**self.config.extractor_config(), "fps": fps, "start": float(start), "duration": duration}

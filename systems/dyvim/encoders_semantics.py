@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.media import decode_frames, keyframe_times, probe_video
 from core.cache import Cache
 from core.errors import ConfigError, DatasetError
 from core.weights import load_pretrained, seeded, weights_identity
@@ -149,8 +150,6 @@ class CLIPSemanticsEncoder(nn.Module):
     def keyframes(self, video_path, start: float, duration: float | None) -> tuple[np.ndarray, bool]:
         """The I-frames in [start, start + duration) as uint8 images with short side = the model's size,
         and whether the middle-frame fallback was used."""
-        from core.media import decode_frames, keyframe_times, probe_video
-
         info = probe_video(video_path)
         fps = float(info.fps) if info.fps and info.fps > 0 else 25.0
         scale = self.image_size / min(info.width, info.height)

@@ -15,8 +15,9 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
+from core.media import probe_video
 from core.cache import Cache
-from core.errors import ConfigError
+from core.errors import ConfigError, MediaError
 
 #: bumped whenever an extractor's output for the same input and config changes
 EXTRACTOR_VERSION = 1
@@ -70,12 +71,9 @@ def video_rate(path: str | os.PathLike, fps: float | None) -> float:
         if fps <= 0:
             raise ConfigError(f"video rate must be > 0, got {fps}")
         return float(fps)
-    from core.media import probe_video
 
     rate = probe_video(path).fps
     if not rate or rate <= 0:
-        from core.errors import MediaError
-
         raise MediaError(path, "the video stream declares no frame rate", "set the encoder's fps explicitly")
     return float(rate)
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.media import load_audio
 from core.cache import Cache
 from core.manifest import Clip
 from systems.musicgen.codec import CODEC_VERSION
@@ -71,8 +72,6 @@ class FeatureExtractor:
         return int(n_h), int(self.semantics.out_dim)
 
     def codes(self, clip: Clip) -> np.ndarray:
-        from core.media import load_audio
-
         key = {"codec": self.decoder.source, "duration": clip.duration, "version": CODES_VERSION}
         if self.decoder.weights == "random":
             key["spectral_codec"] = CODEC_VERSION

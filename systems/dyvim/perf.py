@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.envinfo import resolve_device
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="small", choices=["tiny", "small", "medium"],
@@ -33,7 +35,6 @@ def run(args) -> int:
     import numpy as np
     import torch
 
-    from core.envinfo import resolve_device
     from systems.musicgen.decoder import FRAME_RATE, decode_codes, load_music_decoder
     from systems.dyvim.features import ClipFeatures, FeatureExtractor, collate, dynamics_head
     from systems.musicgen.sampling import SamplingConfig, sample_codes

@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from core.split import grouped_split
 from core.cache import Cache
 from core.manifest import Clip
 from core.media import fit_duration
@@ -119,8 +120,6 @@ class DyViMSystem(System):
                 progress(1)
 
     def train(self, train_clips: Sequence[Clip]) -> None:
-        from core.split import grouped_split
-
         if not train_clips:
             raise ConfigError("dyvim: the dataset has no train clips to train on")
         print(f"dyvim: no checkpoint given: training the {self.config.size} model ({self.config.tuning}, "
