@@ -185,6 +185,10 @@ def write_video(
             g = gop or int(round(fps))
             # threads=1: x264 output then depends only on the frames (frame threads made the toy videos vary run to run)
             vs.options = {"crf": str(crf), "g": str(g), "keyint_min": str(g), "sc_threshold": "0", "bf": "0", "threads": "1"}
+            # and the codec context itself: no frame or slice threads whatever PyAV's default (a toy
+            # build once gave one GOP of other pixels inside a long test process; not reproduced alone)
+            vs.codec_context.thread_count = 1
+            vs.codec_context.thread_type = "NONE"
             a_stream = None
             if audio is not None:
                 a_stream = c.add_stream("aac", rate=sample_rate)
