@@ -11,6 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from bench.config import compose, to_dict
+from bench.data.prepare import load_dataset, prepare_dataset
+from bench.executors import make_executor
+from bench.executors.embeddings import make_prefetch
+from bench.executors.features import precompute_training_features
+from bench.generation import build_system, generation_shards, identity_config, run_jobs
+from bench.runs import Run, validate_output
+from reports.html import write_report
+from systems.base import GenerationRequest, get_system_class, SystemContext
 from core.cache import Cache
 from core.envinfo import resolve_device
 from core.errors import ConfigError, MediaError
@@ -49,20 +58,14 @@ class RunResult:
 def load_config(dataset: str | None = None, systems: Sequence[str] = (), overrides: Sequence[str] = (),
                 metrics: Sequence[str] | None = None):
     """Compose the config; `metrics` None means the config's `evaluate.metrics`."""
-    from bench.config import compose
-
     return compose(dataset, systems, overrides, metrics=metrics)
 
 
 def dataset_clips(cfg, auto_prepare: bool = True) -> list[Clip]:
-    from bench.data.prepare import load_dataset
-
     return load_dataset(DatasetSettings.from_config(cfg), auto_prepare=auto_prepare)
 
 
 def prepare(dataset: str, overrides: Sequence[str] = (), force: bool = False) -> list[Clip]:
-    from bench.data.prepare import prepare_dataset
-
     cfg = load_config(dataset, (), overrides)
     return prepare_dataset(DatasetSettings.from_config(cfg), force=force)
 
@@ -95,8 +98,6 @@ def run(
     elif chosen:
         result.evaluation = evaluate(result.run_dir, metrics=chosen, overrides=overrides)
     if report:
-        from reports.html import write_report
-
         result.report = write_report(result.run_dir, force=False)
     return result
 
@@ -108,10 +109,6 @@ def generate_videos(videos: Sequence[str], system: str, dataset: str = "toy", ov
 
     The system is configured as in a run on `dataset` (its `runs/<name>/<system>/train/` checkpoint
     is used unless `checkpoint` is given); each whole video is one clip."""
-    from bench.config import to_dict
-    from bench.runs import validate_output
-    from systems.base import GenerationRequest
-
     overrides = list(overrides) + ([f"system.{system}.checkpoint={checkpoint}"] if checkpoint else [])
     cfg = load_config(dataset, [system], overrides, metrics=[])
     run = RunSettings.from_config(cfg)
@@ -148,8 +145,6 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
     """Score every system of a run folder (see metrics.evaluate); writes runs/<name>/metrics/."""
     import yaml
 
-    from bench.executors import make_executor
-    from bench.executors.embeddings import make_prefetch
     from bench.runs import CONFIG_NAME
     from metrics.evaluate import evaluate as evaluate_run, ordered_systems
 
@@ -162,7 +157,6 @@ def evaluate(run_dir: str | Path, metrics: Sequence[str] | None = None, compare:
     cfg = load_config(DatasetSettings.from_config(stored).name, (),
                       [o for o in overrides if o.split("=")[0] not in run_keys and not o.startswith(("system.", "dataset."))],
                       metrics)
-    from bench.data.prepare import load_dataset
 
     clips = select_clips(load_dataset(DatasetSettings.from_config(stored), auto_prepare=False), run.split, run.limit)
     systems = ordered_systems(list(stored.get("system", {})))
@@ -191,7 +185,6 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
     audioldm_eval-0.0.3) → metrics.evaluate.Evaluation. Writes a run-like folder `out` (default
     <runs_root>/<generated>-vs-<reference>) with the same tidy rows and report; a failed call
     leaves no folder behind (bench.folders)."""
-    from bench.config import compose
     from bench.folders import evaluate_folders as score_folders
 
     cfg = compose(None, (), [o for o in overrides if not o.startswith("metric.")], metrics=[])
@@ -206,8 +199,6 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
 
 def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):
     """The SystemContext of one system in the run `conf` describes (a resolved config dict)."""
-    from systems.base import SystemContext
-
     run, paths = RunSettings.from_config(conf), PathSettings.from_config(conf)
     return SystemContext(
         dataset_clips=tuple(clips),
@@ -222,9 +213,6 @@ def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str =
 def build_one_system(conf: dict, clips: Sequence[Clip], name: str):
     """(System, SystemContext) for system `name` of `conf`, built once; the device is resolved
     (importing torch) only when the system's class runs models on one."""
-    from bench.generation import build_system
-    from systems.base import get_system_class
-
     scfg = conf["system"][name]
     accelerated = get_system_class(scfg.get("name", name)).uses_accelerator
     ctx = system_context(conf, clips, name, resolve_device(RunSettings.from_config(conf).device) if accelerated else "cpu")
@@ -240,9 +228,6 @@ def train(cfg) -> dict[str, bool]:
     """Train every system of `cfg` that needs it on the train split; name → whether it trained.
     The training clips' features go through the configured executor first (`executor=`), as in
     `generate`; the training itself runs here (several GPUs: `--gpus N`, DDP through accelerate)."""
-    from bench.config import to_dict
-    from bench.executors import make_executor
-
     conf = to_dict(cfg)
     clips = dataset_clips(cfg)
     run_dir = PathSettings.from_config(conf).run_dir(RunSettings.from_config(conf))
@@ -260,8 +245,6 @@ def train_system(executor, run_dir: Path, name: str, system, config: dict, ctx, 
     `executor` (dynamics, semantics, codes: one job per clip shard) where the system can, then it trains."""
     from tqdm.auto import tqdm
 
-    from bench.executors.features import precompute_training_features
-
     train_clips = [c for c in clips if c.split == "train"]
     with tqdm(total=len(train_clips), desc=f"{name} features ({executor.engine})", unit="clip",
               disable=None) as bar:
@@ -272,11 +255,6 @@ def train_system(executor, run_dir: Path, name: str, system, config: dict, ctx, 
 def generate(cfg, console=None) -> RunResult:
     """Generation stage of `run` for an already composed config."""
     from tqdm.auto import tqdm
-
-    from bench.config import to_dict
-    from bench.executors import make_executor
-    from bench.generation import generation_shards, identity_config, run_jobs
-    from bench.runs import Run
 
     conf = to_dict(cfg)
     run_settings = RunSettings.from_config(conf)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench import __version__
 from core.errors import BenchError
 
 EPILOG = """examples:
@@ -188,8 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         elif not hasattr(args, "args"):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.version:
-        from bench import __version__
-
         print(__version__)
         return 0
     if args.verb is None:

@@ -8,8 +8,14 @@ import json
 
 from rich.table import Table
 
+from bench.data.stats import dataset_stats, validate_media
+from bench.perf import perf_run
+from bench.systems_cli import cmd_systems
+from metrics.headline import headline, ordering_lines
+from metrics.perf import perf_metrics
+from metrics.presets import preset_metric_configs
 from bench import api
-from bench.config import DatasetSettings
+from bench.config import config_names, DatasetSettings
 from bench.console import console
 from core.errors import ConfigError
 
@@ -23,17 +29,11 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if verb == "data":
         return cmd_data(args, parser)
     if verb == "systems":
-        from bench.systems_cli import cmd_systems
-
         return cmd_systems(args, parser)
     if verb == "perf":
         if args.perf_area == "run":
-            from bench.perf import perf_run
-
             return perf_run(keep=args.keep)
         if args.perf_area == "metrics":
-            from metrics.perf import perf_metrics
-
             return perf_metrics(clips=args.clips, torch_home=args.torch_home, keep=args.keep,
                                 suite=args.suite, fadtk_files=args.fadtk_files)
         if getattr(args, "perf_module", None):
@@ -66,7 +66,6 @@ def cmd_run(args, stage: str) -> int:
                       f"them, or score what exists: bench evaluate --run {result.run_dir} --allow-missing[/yellow]")
     elif result.evaluation is not None:
         print_evaluation(result.evaluation)
-        from metrics.headline import headline  # controls on synchrony/retrieval, trackers vs truth
 
         for line in headline(result.evaluation):
             print(line)
@@ -106,7 +105,6 @@ def cmd_evaluate(args) -> int:
     overrides = list(args.overrides)
     metrics = args.metrics
     if args.suite is not None:  # the suite's metric configs as Hydra overrides (weights follow the dataset)
-        from metrics.presets import preset_metric_configs
 
         suite = preset_metric_configs(args.suite)
         if metrics:
@@ -125,7 +123,6 @@ def cmd_evaluate(args) -> int:
                               allow_missing=True if args.allow_missing else None, overrides=overrides)
     print_evaluation(evaluation)
     console.print(f"results: [bold]{evaluation.run_dir / 'metrics'}[/bold]")
-    from metrics.headline import headline  # controls on synchrony/retrieval, trackers vs truth (issue 16)
     for line in headline(evaluation):
         print(line)
     return 0
@@ -151,8 +148,6 @@ def print_evaluation(evaluation) -> None:
     against ground truth (metrics.headline.ordering_lines), then the system × metric table (value
     [95% CI]) with the rows that need no weights or real weights above those computed with seeded
     random weights, which are labelled."""
-    from metrics.headline import ordering_lines
-
     df = evaluation.table
     if not len(df):
         return
@@ -246,8 +241,6 @@ def _print_prepared(dcfg: DatasetSettings, clips) -> None:
 
 
 def cmd_data(args, parser) -> int:
-    from bench.config import config_names
-
     if args.data_verb is None:
         parser.parse_args(["data", "--help"])
     if args.data_verb == "list":
@@ -267,8 +260,6 @@ def cmd_data(args, parser) -> int:
         _print_prepared(DatasetSettings.from_config(api.load_config(args.name, (), args.overrides)), clips)
         return 0
     if args.data_verb == "show":
-        from bench.data.stats import dataset_stats, validate_media
-
         cfg = api.load_config(args.name, (), args.overrides)
         clips = api.dataset_clips(cfg, auto_prepare=False)
         stats = dataset_stats(clips)

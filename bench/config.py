@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from bench.data.prepare import adopt_prepared, explicit_keys
+from metrics.base import known_metrics
+from systems.base import get_system_class, known_systems
 from core.errors import ConfigError, UnknownNameError
 from core.options import CONF_DIR  # noqa: F401  (re-exported)
 from core.settings import DatasetSettings, EvaluateSettings, PathSettings, RunSettings  # noqa: F401  (re-exported: typed sections)
@@ -35,8 +38,6 @@ def compose(
     ov = [f"dataset={dataset}"] if dataset else []
     yaml_systems = set(config_names("system"))
     if check_systems:
-        from systems.base import known_systems
-
         known = known_systems()
         for name in systems:
             if name not in known:
@@ -59,7 +60,6 @@ def compose(
         raise ConfigError(f"bad configuration or override: {exc}{_quoting_hint(exc, ov)}") from exc
     if cfg.run.name is None:
         cfg.run.name = cfg.dataset.name
-    from bench.data.prepare import adopt_prepared, explicit_keys
 
     adopt_prepared(cfg.dataset, explicit_keys(overrides))
     return cfg
@@ -83,7 +83,6 @@ def _quoting_hint(exc: Exception, overrides: Sequence[str]) -> str:
 def _metric_override(name: str) -> str:
     if name in config_names("metric"):
         return f"+metric@metric.{name}={name}"
-    from metrics.base import known_metrics
 
     if name not in known_metrics():
         raise UnknownNameError("metric", name, known_metrics())
@@ -94,8 +93,6 @@ def _signature_defaults(name: str) -> str:
     """A Hydra dict literal of a YAML-less (entry-point) system's constructor defaults, so its
     options can be overridden like any other (`system.<name>.<option>=...`) and are recorded."""
     import inspect
-
-    from systems.base import get_system_class
 
     items = [f"name:{name}"]
     for pname, p in inspect.signature(get_system_class(name).__init__).parameters.items():

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import argparse
 
+from bench.config import compose
+from bench.experiments import load_experiment
+from bench.experiments.runner import experiment_status, run_experiment
+from bench.experiments.spec import loadable_experiments, reduce_sweep, select_variants
+from reports.html import refresh_related_reports, write_report
 from core.errors import ConfigError
 
 
@@ -47,16 +52,12 @@ def _csv(text):
 
 
 def _runs_root():
-    from bench.config import compose
-
     return compose(None, (), (), check_systems=False, metrics=[]).paths.runs_root
 
 
 def _list() -> int:
     from rich.console import Console
     from rich.table import Table
-
-    from bench.experiments.spec import loadable_experiments
 
     experiments, broken = loadable_experiments()
     table = Table(title="experiments")
@@ -71,10 +72,6 @@ def _list() -> int:
 
 
 def _run(args) -> int:
-    from bench.experiments import load_experiment
-    from bench.experiments.runner import run_experiment
-    from bench.experiments.spec import reduce_sweep, select_variants
-
     exp = load_experiment(args.name)
     for item in args.sweep:
         key, sep, values = item.partition("=")
@@ -90,10 +87,7 @@ def _run(args) -> int:
     for note in result.notes:
         print(f"note: {note}")
     if not args.no_report:
-        from reports.html import write_report
-
         print(f"report: {write_report(result.dir, paper=args.paper, force=False)}")
-        from reports.html import refresh_related_reports
 
         for path in refresh_related_reports(result.dir, paper=args.paper):  # e.g. Table 2's other half
             print(f"report: {path} (shares its paper table)")
@@ -111,8 +105,6 @@ def _status(args) -> int:
 
     from rich.console import Console
     from rich.table import Table
-
-    from bench.experiments.runner import experiment_status
 
     folder = Path(args.name) if Path(args.name).is_dir() else Path(_runs_root()) / args.name
     rows = experiment_status(folder)

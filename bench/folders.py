@@ -26,6 +26,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from bench.config import compose
+from metrics.evaluate import _score_systems, Evaluation, fingerprint, summarise
+from metrics.presets import check_preset_weights
+from reports.html import write_report
 from core import __version__
 from core.cache import Cache, file_digest
 from core.envinfo import package_versions
@@ -34,7 +38,7 @@ from core.settings import metric_options
 from core.manifest import Clip
 from core.errors import ConfigError, MediaError
 from metrics.base import Score
-from metrics.errors import PairingError
+from metrics.errors import MetricFailed, PairingError
 
 #: what soundfile (libsndfile ≥ 1.1) decodes; the embedders read through it
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
@@ -132,8 +136,6 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
                                   f"{', '.join(configs)} (suite {suite})")
             configs[parts[1]][parts[2]] = yaml.safe_load(value)
     else:
-        from bench.config import compose
-
         configs = metric_options(compose(None, (), list(overrides), metrics=list(metrics)))
         for k, c in configs.items():  # the YAML's default follows the dataset; folders have none
             if not any(o.startswith(f"metric.{k}.weights=") for o in metric_overrides):
@@ -311,9 +313,6 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
     import pandas as pd
     import yaml
 
-    from metrics.evaluate import Evaluation
-    from metrics.presets import check_preset_weights
-
     out = Path(out).expanduser().absolute()
     check_out(out)
     gen, ref = list_audio(generated, "generated"), list_audio(reference, "reference")
@@ -368,8 +367,6 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
 
 
 def _render_report(folder: Path) -> None:
-    from reports.html import write_report
-
     write_report(folder, force=False)
 
 
@@ -377,8 +374,6 @@ def _metric_rows(key, cfg, gen: FolderSet, ref: FolderSet, unpaired, out: Path, 
     """One metric's tidy rows (set and per-clip) and notes; rows stored by an earlier evaluation
     into `out` with the same fingerprint are reused as they are."""
     import pandas as pd
-
-    from metrics.evaluate import _score_systems, fingerprint
 
     if unpaired:
         fp = set_fingerprint(cfg, gen.files, ref.files, False, n_resamples, seed)
@@ -405,8 +400,6 @@ def _unpaired_rows(key, cfg, gen: FolderSet, ref: FolderSet, fp, n_resamples, se
     import warnings
 
     from metrics.base import get_metric_class
-    from metrics.errors import MetricFailed
-    from metrics.evaluate import summarise
 
     cls = get_metric_class(cfg["name"])
     kwargs = {k: v for k, v in cfg.items() if k != "name"}

@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from bench.data.prepare import dataset_spec
 from core.atomic import make_dirs, remove_stale_temps, write_text_atomic
 from core.manifest import Clip
 from core.errors import ConfigError, RunConfigMismatch
@@ -52,8 +53,6 @@ def is_finished(path: Path, sample_rate: int, n_samples: int) -> bool:
 
 def identity(cfg: dict) -> dict:
     """The parts of a resolved config that decide the results: dataset spec and protocol."""
-    from bench.data.prepare import dataset_spec
-
     return {
         "dataset": {"name": cfg["dataset"]["name"], **dataset_spec(cfg["dataset"])},
         "run": RunSettings.from_config(cfg).protocol(),

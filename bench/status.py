@@ -16,6 +16,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.data.prepare import load_dataset
+from bench.executors.slurm import job_states
 from core.errors import ConfigError
 from core.runfiles import select_clips
 from core.settings import DatasetSettings, RunSettings
@@ -64,8 +66,6 @@ def engine_states(records: list) -> dict[str, str]:
     slurm = [r for r in records if r.engine == "slurm"]
     ray = [r for r in records if r.engine == "ray"]
     if slurm:
-        from bench.executors.slurm import job_states
-
         out.update(job_states(slurm))
     if ray:
         try:
@@ -117,7 +117,6 @@ def _last_errors(path: Path, missing: set[tuple[str, int]]) -> tuple[set[tuple[s
 def run_status(run_dir: str | Path, label_prefix: str = "") -> list[SystemStatus]:
     import yaml
 
-    from bench.data.prepare import load_dataset
     from bench.executors.records import TERMINAL, read_jobs, read_shard_state
     from bench.runs import FAILURES_NAME, output_name
 

@@ -19,6 +19,12 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
+from bench.config import config_names, DatasetSettings, to_dict
+from bench.generation import build_system
+from systems.base import get_system_class, known_systems
+from systems.baselines.deep_check import deep_check
+from systems.baselines.environments import setup_system
+from systems.baselines.verify import SourceError, summary, verify
 from bench import api
 from bench.console import console
 from core.errors import BenchError, ConfigError
@@ -26,8 +32,6 @@ from core.errors import BenchError, ConfigError
 
 def _configs(names: list[str], overrides=()) -> dict:
     """Each system's composed config (Hydra: its YAML + overrides), keyed by name."""
-    from bench.config import to_dict
-
     cfg = api.load_config(None, names, list(overrides), metrics=[])
     return to_dict(cfg)["system"], cfg
 
@@ -50,8 +54,6 @@ def _notes(cls, config: dict) -> list[str]:
 
 def _loadable(names: list[str]) -> tuple[list[str], dict[str, str]]:
     """Names whose class imports, and name → error for the others (e.g. a module not there yet)."""
-    from systems.base import get_system_class
-
     ok, broken = [], {}
     for name in names:
         try:
@@ -63,9 +65,6 @@ def _loadable(names: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def cmd_list() -> int:
-    from bench.config import config_names
-    from systems.base import get_system_class, known_systems
-
     names, broken = _loadable([n for n in known_systems() if n not in config_names("system")])
     names = sorted(set(names) | set(config_names("system")))
     configs, _ = _configs(names)
@@ -91,8 +90,6 @@ def cmd_list() -> int:
 
 
 def cmd_verify(names: list[str], source: str | None, real_runs: bool) -> int:
-    from systems.baselines.verify import SourceError, summary, verify
-
     try:
         reports = verify(names or None, source, real_runs=real_runs, log=lambda s: console.print(s, markup=False,
                                                                                               highlight=False, soft_wrap=True))
@@ -106,9 +103,6 @@ def cmd_verify(names: list[str], source: str | None, real_runs: bool) -> int:
 
 
 def cmd_check_deep(names: list[str], configs: dict) -> int:
-    from systems.base import get_system_class
-    from systems.baselines.deep_check import deep_check
-
     bad = 0
     for name in names:
         cls = get_system_class(configs[name].get("name", name))
@@ -128,10 +122,6 @@ def cmd_check_deep(names: list[str], configs: dict) -> int:
 
 
 def cmd_check(names: list[str], overrides, deep: bool = False) -> int:
-    from bench.config import DatasetSettings, to_dict
-    from bench.generation import build_system
-    from systems.base import get_system_class, known_systems
-
     names = names or known_systems()
     configs, cfg = _configs(names, overrides)
     try:
@@ -175,14 +165,11 @@ def cmd_check(names: list[str], overrides, deep: bool = False) -> int:
 
 
 def cmd_setup(name: str, overrides) -> int:
-    from systems.base import get_system_class
-
     configs, _ = _configs([name], overrides)
     cls = get_system_class(configs[name].get("name", name))
     if cls.kind != "external":
         console.print(f"{name}: runs in this environment ({cls.kind}); nothing to set up")
         return 0
-    from systems.baselines.environments import setup_system
 
     missing = setup_system(cls, {k: v for k, v in configs[name].items() if k != "name"}, log=console.print)
     if missing:

@@ -28,10 +28,11 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from human_eval.models import Assignment, Item
 from human_eval import study as ops
 from human_eval.assign import PAIRWISE_QUESTIONS, RATING_QUESTIONS
 from human_eval.create import study_dir
-from human_eval.storage import Database
+from human_eval.storage import Database, open_database
 from human_eval.tokens import MalformedToken, csrf_ok, csrf_token, showing_media_name
 
 HERE = Path(__file__).parent
@@ -289,8 +290,6 @@ def app_from_env() -> FastAPI:
     come from BENCH_HUMAN_EVAL_SERVE_DB and BENCH_HUMAN_EVAL_SERVE_RUN."""
     import os
 
-    from human_eval.storage import open_database
-
     return create_app(open_database(os.environ[SERVE_DB_ENV]), os.environ.get(SERVE_RUN_ENV) or None)
 
 
@@ -298,8 +297,6 @@ def _showing_media(db: Database, secret: str, rater_id: int) -> dict[str, str]:
     """Per-showing media name -> file in the study's media folder, for the items the rater was
     shown (an item's media cannot be fetched before its page was loaded)."""
     from sqlalchemy import select
-
-    from human_eval.models import Assignment, Item
 
     with db.read() as s:
         rows = s.execute(select(Assignment.id, Assignment.a_on_left, Item.media_a, Item.media_b)

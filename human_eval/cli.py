@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from human_eval import commands
 from core.errors import ConfigError
 
 
@@ -63,8 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from human_eval import commands
-
     verb = getattr(args, "he_verb", None)
     if verb is None:
         raise ConfigError("bench human-eval needs an action: create, invite, serve, results or export (see --help)")

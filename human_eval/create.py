@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from human_eval.models import Study
 from core.media import atomic_write_audio, load_audio
 from core.atomic import write_text_atomic
 from core.manifest import Clip
@@ -105,7 +106,6 @@ def create(run_dir: str | Path, systems: list[str], clips: int | None = None, ra
     folder = study_dir(run_dir, study_id)
     url = db_url or default_db_url(run_dir)
     db = open_database(url)
-    from human_eval.models import Study
 
     with db.read() as s:
         if s.get(Study, study_id) is not None:

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from human_eval.assign import build_plan
+from human_eval.probes import forged_big_body, run_malformed, scripted_bot
+from human_eval.tokens import csrf_token
 from core.errors import ConfigError
 
 P95_TARGET_MS = 200.0  # the paced p95 the Bar asks for (bench perf human-eval)
@@ -42,10 +45,8 @@ class PhaseStats:
 
 
 def make_target(db, n_raters: int, n_votes: int, seed: int) -> Target:
-    from human_eval.assign import build_plan
     from human_eval.models import Assignment, Item, Rater, Study
     from human_eval.study import Media, create_study, invite
-    from human_eval.tokens import csrf_token
 
     systems = ["system_a", "system_b", "system_c"]
     clips = [f"clip{i:03d}" for i in range(max(12, n_votes))]
@@ -158,9 +159,7 @@ def hardening(db, url: str, port: int, pid: int, seed: int) -> dict:
     import httpx
 
     from human_eval.aggregate import results_payload
-    from human_eval.assign import build_plan
     from human_eval.models import Assignment, Item, Rater
-    from human_eval.probes import forged_big_body, run_malformed, scripted_bot
     from human_eval.study import Media, authenticate, create_study, invite
     from sqlalchemy import func, select
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 
+from human_eval.loadtest import main
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raters", type=int, default=200, help="concurrent simulated raters (default 200)")
@@ -42,6 +44,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from human_eval.loadtest import main
-
     return main(args)

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from human_eval.dialect import insert_ignore
 from core.errors import BenchError
 from human_eval.assign import PAIRWISE_QUESTIONS, RATING_QUESTIONS, Plan
 from human_eval.models import (Assignment, Item, PlayEvent, PlayProgress, Rater, Study, Vote, as_utc, utcnow)
@@ -280,7 +281,6 @@ def record_play(db: Database, rater: Rater, assignment_id: int, side: str, event
         if a.shown_at is None:
             raise Refused(409, "load the item's page before playing it")
         s.add(PlayEvent(assignment_id=a.id, side=side, event=event, position=position, received_at=now))
-        from human_eval.dialect import insert_ignore
 
         # Insert-or-ignore: two first events racing on PostgreSQL must not collide.
         insert_ignore(s, PlayProgress, [dict(assignment_id=a.id, side=side, first_play_at=now, played_s=0.0)],
@@ -316,8 +316,6 @@ def submit_vote(db: Database, study: Study, rater: Rater, assignment_id: int, an
     Idempotent: the unique (assignment, question) key keeps a retried or double-clicked
     submission once; different answers to an answered item are refused (409).
     """
-    from human_eval.dialect import insert_ignore
-
     now = utcnow()
     with db.write() as s:
         a, item = _own_assignment(s, rater, assignment_id)

@@ -70,6 +70,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from metrics.trackers import beat_times
 from core.media import decode_frames, probe_video
 from core.cache import Cache
 from core.manifest import Clip
@@ -283,7 +284,6 @@ def video_music_alignment(clip: Clip, generated_wav: AudioInput, sample_rate: in
     if beat_tracker == "librosa":
         beats = music_features(generated_wav, sample_rate, cache=cache).beat_times
     else:  # metrics.trackers (madmom: CC BY-NC-SA 4.0 models)
-        from metrics.trackers import beat_times
 
         beats = beat_times(generated_wav, beat_tracker, sample_rate, cache=cache)
     beats = beats[beats < clip.duration]

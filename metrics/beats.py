@@ -76,6 +76,7 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
+from metrics.errors import PairingError
 from core.errors import MediaError
 from core.media import load_audio, resample, to_mono
 from core.cache import Cache
@@ -340,8 +341,6 @@ def beat_metrics_set(generated: Mapping[str, AudioInput], reference: Mapping[str
     """`beat_metrics` for every clip id in `generated` (paired with `reference[id]`), and the mean
     over clips: {"per_clip": {id: {...}}, "mean": {...}}. Both sets must have the same ids."""
     if set(generated) != set(reference):
-        from metrics.errors import PairingError
-
         only_gen, only_ref = sorted(set(generated) - set(reference)), sorted(set(reference) - set(generated))
         raise PairingError(f"beat metrics: generated and reference clip ids differ (only generated: "
                            f"{only_gen[:5]}, only reference: {only_ref[:5]})")

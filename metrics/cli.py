@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from metrics.presets import official_file
 from core.errors import ConfigError, UnknownNameError
 
 
@@ -22,7 +23,6 @@ def _weights_state(embedder: str, cache_dir) -> str:
     from pathlib import Path
 
     from metrics.embedders.weights import weights_dir
-    from metrics.presets import official_file
 
     try:
         name, _url, extra = official_file(embedder)

@@ -22,10 +22,14 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from metrics.embedders import make_embedder
+from metrics.inception import inception_score
+from metrics.kl import kl_per_clip
+from metrics.small_sample import fad_inf, kid, KIDResampler, per_clip_fad, pooled_stats
 from core.manifest import Clip
 from core.errors import ConfigError
 from metrics.base import Metric, Score, register_metric
-from metrics.frechet import DEFAULT_FD_METHOD
+from metrics.frechet import DEFAULT_FD_METHOD, FrechetResampler
 
 
 _EMBEDDERS: dict[tuple, object] = {}
@@ -73,7 +77,6 @@ class _EmbeddingMetric(Metric):
                  preset: str | None = None, peer_tool: str | None = None, **embedder_options):
         super().__init__(cache, seed)
         self.preset, self.peer_tool = preset, peer_tool
-        from metrics.embedders import make_embedder
 
         if embedder is not None:
             self.embedder_name = _check_embedder(embedder, self.name)
@@ -204,9 +207,6 @@ class FADInf(_EmbeddingMetric):
         return {**super().describe(), "steps": self.steps, "min_n": self.min_n, "peer": "fadtk 1.1.0 score_inf"}
 
     def scores(self, clips, generated, reference):
-        from metrics.frechet import FrechetResampler
-        from metrics.small_sample import fad_inf, pooled_stats
-
         gen, ref = _embed_both(self, clips, generated, reference)
         g, r = self._rows(gen), self._rows(ref)
         fit = fad_inf(g, pooled_stats(r), steps=self.steps, min_n=self.min_n, seed=self.seed)
@@ -244,8 +244,6 @@ class FADPerClip(_EmbeddingMetric):
         return {**super().describe(), "peer": "fadtk 1.1.0 score_individual"}
 
     def scores(self, clips, generated, reference):
-        from metrics.small_sample import per_clip_fad, pooled_stats
-
         gen, ref = _embed_both(self, clips, generated, reference)
         return {"fad_clip": Score(per_clip=per_clip_fad(self._rows(gen), pooled_stats(self._rows(ref))))}
 
@@ -272,8 +270,6 @@ class KID(_EmbeddingMetric):
                 "coef0": self.coef0, "rng_seed": 2020, "peer": "audioldm_eval calculate_kid"}
 
     def scores(self, clips, generated, reference):
-        from metrics.small_sample import KIDResampler, kid
-
         gen, ref = _embed_both(self, clips, generated, reference)
         g = np.concatenate([np.atleast_2d(x) for x in self._rows(gen)])
         r = np.concatenate([np.atleast_2d(x) for x in self._rows(ref)])
@@ -314,8 +310,6 @@ class KL(_EmbeddingMetric):
         return {**super().describe(), "direction": self.direction}
 
     def scores(self, clips, generated, reference):
-        from metrics.kl import kl_per_clip
-
         gen, ref = _embed_both(self, clips, generated, reference)
         g = np.stack([x["logits"] for x in gen])
         r = np.stack([x["logits"] for x in ref])
@@ -329,8 +323,6 @@ class IS(_EmbeddingMetric):
     embedder_name = "cnn14_16k"
 
     def scores(self, clips, generated, reference):
-        from metrics.inception import inception_score
-
         gen = self._embed(generated, clips)
         logits = np.stack([x["logits"] for x in gen])
 

@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from systems.base import is_control
 from core import __version__
 from core.atomic import atomic_path
 from core.cache import file_digest
@@ -324,7 +325,5 @@ def _comparisons(metric: str, per_system: dict[str, dict[str, Score]], compare: 
 
 def ordered_systems(systems: Sequence[str]) -> list[str]:
     """Controls first (their class's `kind`), then the others, each in the order given."""
-    from systems.base import is_control
-
     controls = [s for s in systems if is_control(s)]
     return controls + [s for s in systems if s not in controls]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from metrics.perf_fadtk import print_suite, run_suite
 from core.cache import Cache
 from core.manifest import Clip
 
@@ -144,8 +145,6 @@ def perf_metrics(clips: int = 64, torch_home: str | None = None, keep: str | Non
             speed = _perf_audioldm(clips, torch_home, keep)
             rels.update({f"{name}:{k}": v for k, v in speed["rel"].items()})
         else:
-            from metrics.perf_fadtk import print_suite, run_suite
-
             r = run_suite(name, Path(keep) / name if keep else None, max_files=fadtk_files)
             print_suite(r)
             rels.update({f"{name}:{k}": v for k, v in r["rel"].items()})

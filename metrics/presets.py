@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from metrics.base import known_metrics
 from core.errors import ConfigError, UnknownNameError, WeightsNotFoundError
 from metrics import embedders
 
@@ -137,7 +138,6 @@ def unavailable_reason(preset: Preset) -> str | None:
     not registered in metrics.embedders / not accepted by its metric), or None."""
     if preset.unavailable:
         return preset.unavailable
-    from metrics.base import known_metrics
     from metrics.embedding_metrics import ROWS, embedder_of
 
     missing = []

@@ -43,6 +43,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from metrics import retrieval
 from core.cache import Cache, default_cache_dir
 from core.errors import ConfigError
 from core.media import decode_frames, load_audio, probe_video
@@ -256,8 +257,6 @@ class ImageBindMetric(Metric):
 
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
         import warnings
-
-        from metrics import retrieval
 
         v = np.stack([self._embed("vision", c.video_path, c) for c in clips])
         a = np.stack([self._embed("audio", generated[c.id], c) for c in clips])

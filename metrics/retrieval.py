@@ -28,6 +28,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from metrics import sync
+from metrics.errors import PairingError
 from core.errors import ConfigError
 from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
@@ -80,8 +82,6 @@ def chance_note(n: int) -> str:
 def score_matrix_check(clips: Sequence, music: Mapping) -> None:
     missing = [c.id for c in clips if c.id not in music]
     if missing:
-        from metrics.errors import PairingError
-
         raise PairingError(f"retrieval: no music for clips {missing[:5]}")
 
 
@@ -102,21 +102,16 @@ class RetrievalMetric(Metric):
         if score not in SCORES:
             raise ConfigError(f"metric retrieval: unknown score {score!r}; known: {', '.join(SCORES)} "
                               "(ImageBind cosine retrieval is reported by the `imagebind` metric)")
-        from metrics import sync
 
         self.score = score
         self.max_lag_s = sync.MAX_LAG_S if max_lag_s is None else float(max_lag_s)
         self.motion = motion
 
     def describe(self) -> dict:
-        from metrics import sync
-
         return {"weights": "none", "score": self.score, "sync_version": sync.VERSION, "max_lag_s": self.max_lag_s,
                 "clip_percentile": sync.CLIP_PERCENTILE, "motion": self.motion, "ranks": "pessimistic ties"}
 
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
-        from metrics import sync
-
         score_matrix_check(clips, generated)
         s = sync.strength_matrix(list(clips), [generated[c.id] for c in clips], motion=self.motion,
                                  max_lag_s=self.max_lag_s, cache=self.cache or True)

@@ -8,11 +8,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from metrics import alignment, beats, trackers
 from core.manifest import Clip
 from metrics.alignment import video_music_alignment
 from metrics.base import Metric, Score, register_metric
 from metrics.beats import beat_metrics
-from metrics.trackers import madmom_prefill
+from metrics.trackers import check_beat_tracker, madmom_prefill
 
 # keys reported: True (higher is better), False (lower is better) or a float target (closer is
 # better: BCS = #gen / #ref beats, ideal 1; D2M-GAN's paper reads it as higher-is-better, which
@@ -48,8 +49,6 @@ class BeatMetric(Metric):
 
     def __init__(self, cache=None, seed: int = 0, beat_tracker: str = "librosa",
                  truth_trackers: Sequence[str] = ()):
-        from metrics.trackers import check_beat_tracker
-
         super().__init__(cache, seed)
         self.beat_tracker = beat_tracker
         self.truth_trackers = tuple(truth_trackers or ())
@@ -58,8 +57,6 @@ class BeatMetric(Metric):
         self.weights = "pretrained" if "madmom" in (beat_tracker, *self.truth_trackers) else "none"
 
     def describe(self) -> dict:
-        from metrics import beats, trackers
-
         d = {"weights": self.weights, "tolerance_s": beats.TOLERANCE_S, "beat_tracker": self.beat_tracker,
              "truth_trackers": list(self.truth_trackers)}
         if "madmom" in (self.beat_tracker, *self.truth_trackers):
@@ -83,8 +80,6 @@ class BeatMetric(Metric):
 def truth_scores(clips: Sequence[Clip], music: Mapping[str, Path], trackers_: Sequence[str], cache) -> dict[str, Score]:
     """beat_f_truth_<tracker> (and downbeat_f_truth_madmom): F-measure of the tracker's beats on
     `music` against the clips' true beats; nothing when no clip has ground truth."""
-    from metrics import trackers
-
     if not trackers_:
         return {}
     events = [trackers.clip_events(c) for c in clips]
@@ -116,16 +111,12 @@ class AlignMetric(Metric):
     directions (metrics.alignment; FACT's σ = 0.05 s)."""
 
     def __init__(self, cache=None, seed: int = 0, beat_tracker: str = "librosa"):
-        from metrics.trackers import check_beat_tracker
-
         super().__init__(cache, seed)
         check_beat_tracker(beat_tracker)
         self.beat_tracker = beat_tracker
         self.weights = _weights(beat_tracker)
 
     def describe(self) -> dict:
-        from metrics import alignment, trackers
-
         d = {"weights": self.weights, "sigma_s": alignment.SIGMA_S, "beat_tracker": self.beat_tracker}
         if self.beat_tracker == "madmom":
             d["licence"] = trackers.MADMOM_LICENCE

@@ -53,6 +53,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from metrics import trackers
+from metrics.alignment import alignment_scores, clip_motion_beats
+from metrics.trackers import check_beat_tracker, madmom_prefill
 from core.cache import Cache
 from core.manifest import Clip
 from metrics.base import Metric, Score, register_metric
@@ -107,8 +110,6 @@ def bars_from_beats(beats: np.ndarray, beats_per_bar: int = 4) -> np.ndarray:
 
 
 def notes_from_audio(wav: str | Path, duration: float, beat_tracker: str = "librosa", *, cache=True) -> NoteSet:
-    from metrics import trackers
-
     notes = trackers.transcribe(wav, cache=cache)[:, :3]
     notes = notes[notes[:, 0] < duration]
     if beat_tracker == "madmom":
@@ -179,8 +180,6 @@ def symbolic_stats(ns: NoteSet, clip: Clip | None = None, *, cache=True) -> dict
     out = {"pche": pche(ns, 4), "pche_1bar": pche(ns, 1), "gps": gps(ns),
            "note_density": float(onset_times(ns).size / ns.end) if ns.end > 0 else 0.0}
     if clip is not None:
-        from metrics.alignment import alignment_scores, clip_motion_beats
-
         onsets = onset_times(ns)
         motion = clip_motion_beats(clip, cache=cache)
         out["onset_motion_align"] = alignment_scores(motion, onsets)["ba_mean"] if onsets.size else math.nan
@@ -382,15 +381,11 @@ class SymbolicMetric(Metric):
     weights = "pretrained"  # basic-pitch's shipped ONNX weights (Apache-2.0)
 
     def __init__(self, cache=None, seed: int = 0, beat_tracker: str = "librosa"):
-        from metrics.trackers import check_beat_tracker
-
         super().__init__(cache, seed)
         check_beat_tracker(beat_tracker)
         self.beat_tracker = beat_tracker
 
     def describe(self) -> dict:
-        from metrics import trackers
-
         return {"weights": self.weights, "transcriber": trackers.BASIC_PITCH_CONFIG, "beat_tracker": self.beat_tracker,
                 "positions_per_bar": POSITIONS_PER_BAR, "pche_windows_bars": [4, 1],
                 "si": {"scales_s": list(SI_SCALES), "version": SI_VERSION,
@@ -405,13 +400,9 @@ class SymbolicMetric(Metric):
     def prepare(self, generated: Sequence[Path], reference: Sequence[Path]) -> None:
         """madmom's downbeats (the bar grid) of every file it will transcribe, on every core."""
         if self.beat_tracker == "madmom":
-            from metrics.trackers import madmom_prefill
-
             madmom_prefill([*generated, *reference], self.cache or True)
 
     def scores(self, clips: Sequence[Clip], generated: Mapping[str, Path], reference: Mapping[str, Path]):
-        from metrics import trackers
-
         cache = self.cache or True
         gen_sets = [self._notes(generated[c.id], c) for c in clips]
         ref_sets = [self._notes(reference[c.id], c) for c in clips]

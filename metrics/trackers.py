@@ -47,7 +47,7 @@ import numpy as np
 
 from core.errors import ConfigError
 from core.cache import Cache
-from metrics.beats import AudioInput, _resolve_cache, music_features
+from metrics.beats import _load, _resolve_cache, AudioInput, music_features
 
 BEAT_TRACKERS = ("librosa", "madmom")
 MADMOM_SR = 44100
@@ -105,8 +105,6 @@ def import_madmom():
 
 
 def _madmom_compute(audio: AudioInput, sample_rate: int | None) -> dict[str, np.ndarray]:
-    from metrics.beats import _load
-
     import_madmom()
     from madmom.audio.signal import Signal
     from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
@@ -232,8 +230,6 @@ def _basic_pitch_model():
 def _basic_pitch_compute(path: Path) -> dict[str, np.ndarray]:
     model = _basic_pitch_model()
     from basic_pitch.inference import predict
-
-    from metrics.beats import _load
 
     y = _load(path, None, 22050)
     if y.size == 0 or not np.any(y != 0):  # silence: no notes (basic-pitch would still run)

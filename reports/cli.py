@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from reports.html import write_report
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Render runs/<name> (a run) or runs/<experiment> (an experiment) into "
@@ -17,8 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.html import write_report
-
     path = write_report(args.folder, out=args.out, paper=args.paper, gallery_clips=args.gallery_clips)
     print(f"report: {path}")
     return 0

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from reports import figures, tables
+from reports.media import failure_messages, gallery, relative, run_clips
+from reports.science import science_page
 from core.runfiles import read_experiment_file
 from reports.errors import ReportError
-from reports.results import control_systems
+from reports.results import control_systems, experiment_results, human_votes, write_results
 from reports.page import Page, add_figure, failed_entries, random_components, summarise_run, train_summary, training_logs
 
 ABLATION_TABLES = {"table2", "table3", "table4"}
@@ -17,15 +20,11 @@ ABLATION_TABLES = {"table2", "table3", "table4"}
 def experiment_page(exp_dir: Path, report_dir: Path, paper: bool = False, gallery_clips: int = 6) -> Page:
     import yaml
 
-    from reports import figures, tables
-    from reports.results import experiment_results, write_results
-
     try:
         doc = read_experiment_file(exp_dir)
     except Exception as exc:  # an older experiment.yaml: name the problem as a report error
         raise ReportError(str(exc)) from exc
     if doc["experiment"].get("artefact") == "science":  # trains and scores, no music
-        from reports.science import science_page
 
         return science_page(exp_dir, report_dir, doc)
     frame, infos, doc = experiment_results(exp_dir)
@@ -153,8 +152,6 @@ def merged_table_input(parts: list[tuple[Path, dict]]):
     variant name two parts share is prefixed with its experiment's name."""
     import pandas as pd
 
-    from reports.results import experiment_results
-
     loaded = []
     for folder, doc in parts:
         frame, _, _ = experiment_results(folder)
@@ -184,8 +181,6 @@ def merged_table_input(parts: list[tuple[Path, dict]]):
 
 
 def _rel(path: Path, start: Path) -> str:
-    from reports.media import relative
-
     return relative(path, start)
 
 
@@ -226,7 +221,6 @@ def _figures(page: Page, frame, exp: dict, doc: dict, exp_dir: Path, report_dir:
                        "Fig. 5: dynamics self-attention each position receives (10 frames)")
         else:
             page.notes.append("no stored attention maps (<run>/attention/*.npz) yet")
-    from reports.results import human_votes
 
     votes = [v.assign(study=f"{r['dataset']}/{r['folder']}: " + v["study"].astype(str)) for r in runs
              if (v := human_votes(exp_dir / r["dataset"] / r["folder"])) is not None]
@@ -283,8 +277,6 @@ def _attention_panels(runs: list[dict], exp_dir: Path) -> list:
 def _gallery(page: Page, doc: dict, exp_dir: Path, report_dir: Path, limit: int) -> None:
     """Per dataset, the clips of its first run with every variant's music side by side."""
     import yaml
-
-    from reports.media import failure_messages, gallery, run_clips
 
     by_dataset: dict[str, list[dict]] = {}
     for r in doc["runs"]:

@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from reports.results import control_systems
 from core.atomic import atomic_path
 from reports.tables import DATASET_NAMES, KEY_NAMES
 
@@ -150,8 +151,6 @@ def figure8_votes(votes, ours: str | None = None):
     every pair twice, (a, b) and (b, a), mirrored; the pair is shown once, from `ours` when
     given, else from the system that is not a control (reference, shuffled), else by name.
     Shares are written inside their segment when it is wide enough to hold the label."""
-    from reports.results import control_systems
-
     plt, _ = _plt()
     v = votes.copy()
     v = v.drop_duplicates(["study", "question", "system", "opponent"])

@@ -12,6 +12,10 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from reports import figures, tables
+from reports.experiment_report import experiment_page, table_parts
+from reports.media import case_study, failure_messages, gallery, run_clips
+from reports.results import human_votes, run_results, write_results
 from core.atomic import write_text_atomic
 from reports.errors import ReportError
 from reports.page import (TEMPLATES, Page, add_figure, failed_entries, random_components, render, summarise_run,
@@ -33,7 +37,6 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
     report_dir = Path(out) if out else folder / REPORT_DIR
     related = []
     if (folder / EXPERIMENT_FILE).exists():  # experiments sharing its paper table (Table 2's two halves)
-        from reports.experiment_report import table_parts
 
         try:
             related = [p for p, _ in table_parts(folder) if p != folder]
@@ -44,8 +47,6 @@ def write_report(folder: str | Path, out: str | Path | None = None, paper: bool 
     if not force and (report_dir / "index.html").exists() and stamp_path.exists() and stamp_path.read_text() == stamp:
         return report_dir / "index.html"
     if (folder / EXPERIMENT_FILE).exists():
-        from reports.experiment_report import experiment_page
-
         page = render(experiment_page, folder, report_dir, paper=paper, gallery_clips=gallery_clips)
     else:
         page = render(run_page, folder, report_dir, paper=paper, gallery_clips=gallery_clips,
@@ -87,10 +88,6 @@ def inputs_fingerprint(folder: Path, options: list, related: Sequence[Path] = ()
 def run_page(run_dir: Path, report_dir: Path, paper: bool = False, gallery_clips: int = 6,
              case_studies: int = 1) -> Page:
     import yaml
-
-    from reports import figures, tables
-    from reports.media import case_study, failure_messages, gallery, run_clips
-    from reports.results import human_votes, run_results, write_results
 
     frame, info = run_results(run_dir)
     page = Page(f"Run {info.config['run']['name']}", run_dir, summarise_run(info),
@@ -140,7 +137,5 @@ def run_page(run_dir: Path, report_dir: Path, paper: bool = False, gallery_clips
 def refresh_related_reports(exp_dir: Path, paper: bool = False) -> list[Path]:
     """Re-render (when their inputs changed) the existing reports of the other experiments that
     share `exp_dir`'s paper table — after `strategies` runs, `conditions`' merged Table 2."""
-    from reports.experiment_report import table_parts
-
     return [write_report(other, paper=paper, force=False) for other, _ in table_parts(Path(exp_dir))
             if other != Path(exp_dir) and (other / REPORT_DIR / "index.html").exists()]

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from reports.figures import save
+from reports.media import failure_messages
 from core import __version__
 from core.atomic import write_text_atomic
 
@@ -49,8 +51,6 @@ def write_page(page: Page, report_dir: Path) -> Path:
 
 
 def add_figure(page: Page, report_dir: Path, fig, name: str, caption: str) -> None:
-    from reports.figures import save
-
     png, svg = save(fig, report_dir / "figures", name)
     page.figures.append({"png": f"figures/{png.name}", "svg": f"figures/{svg.name}", "caption": caption})
 
@@ -83,8 +83,6 @@ def random_components(frame, infos: Sequence) -> list[str]:
 
 
 def failed_entries(info, label: str = "") -> list[dict]:
-    from reports.media import failure_messages
-
     out = []
     for s, n in info.failures.items():
         msgs = failure_messages(info.dir / s)

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from systems.base import is_control
 from core.atomic import atomic_path
 from core.runfiles import read_experiment_file
 from reports.errors import ReportError
@@ -30,8 +31,6 @@ HUMAN_COLUMNS = {"study", "kind", "question", "system", "value", "ci_low", "ci_h
 def control_systems(systems) -> list[str]:
     """The controls among `systems`, in the order given: decided by each system's class (`kind =
     "control"`), never by name, so a plug-in control is shown unranked like `reference` and `shuffled`."""
-    from systems.base import is_control
-
     return [s for s in dict.fromkeys(systems) if is_control(s)]
 
 

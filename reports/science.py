@@ -9,6 +9,9 @@ import html
 import json
 from pathlib import Path
 
+from reports.figures import _plt
+from reports.page import add_figure, Page
+
 SCIENCE_DIR = "science"
 RESULTS_FILE = "results.json"
 PER_CLIP_FILE = "per_clip.csv"
@@ -77,8 +80,6 @@ def generation_table(dataset: str, gen: dict) -> str:
 
 def peri_onset_figure(results: dict[str, dict]):
     """Gain of the clip's own dynamics over each dynamics control against the offset from a note onset."""
-    from reports.figures import _plt
-
     plt, _ = _plt()
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 3.6), squeeze=False)
     for ax, (dataset, res) in zip(axes[0], results.items()):
@@ -98,8 +99,6 @@ def peri_onset_figure(results: dict[str, dict]):
 
 def science_page(exp_dir: Path, report_dir: Path, doc: dict):
     import yaml
-
-    from reports.page import Page, add_figure
 
     exp = doc["experiment"]
     page = Page(exp.get("title") or exp["name"], exp_dir,

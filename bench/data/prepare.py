@@ -16,6 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.data import videoaudio
+from bench.data.params import make_options, PrepareParams
 from core.atomic import make_dirs
 from core.manifest import MANIFEST_NAME, Clip, read_info, read_manifest
 from core.errors import DatasetError
@@ -136,8 +138,6 @@ def prepare_dataset(dataset: Any, force: bool = False) -> list[Clip]:
 
 
 def _build(dataset: DatasetSettings, spec: dict, out_dir: Path) -> list[Clip]:
-    from bench.data.params import PrepareParams, make_options
-
     preparer = _preparer(dataset.kind)
     options = make_options(preparer, dataset.kind, dataset.params)  # a wrong key is refused before any work
     make_dirs(out_dir)
@@ -146,8 +146,6 @@ def _build(dataset: DatasetSettings, spec: dict, out_dir: Path) -> list[Clip]:
 
 def _rebuild(dataset: DatasetSettings, spec: dict, root: Path) -> list[Clip]:
     import shutil
-
-    from bench.data import videoaudio
 
     staging = root.with_name(root.name + REBUILD_SUFFIX)
     token = videoaudio.REUSE_FROM.set(root)

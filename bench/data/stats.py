@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.cutting import rms_db
 from core.media import audio_info, probe_video, reaches, read_audio, to_mono
 from core.media.video import not_reached
 from core.manifest import Clip
@@ -53,8 +54,6 @@ def validate_media(clips: list[Clip], progress: bool = True, silence_db: float =
     the clip is above `silence_db` dBFS). Keypoints, when set: the file exists.
     """
     from tqdm.auto import tqdm
-
-    from bench.data.cutting import rms_db
 
     problems: list[Problem] = []
     probes: dict[str, object] = {}

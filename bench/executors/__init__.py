@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from bench.executors.ray_cluster import RayExecutor
+from bench.executors.slurm import SlurmExecutor
 from core.errors import ConfigError
 from core.settings import ExecutorSettings
 from bench.executors.base import Executor, Shard, ShardLost, run_shard
@@ -16,14 +18,10 @@ from bench.executors.local import LocalExecutor
 
 
 def _slurm():
-    from bench.executors.slurm import SlurmExecutor
-
     return SlurmExecutor
 
 
 def _ray():
-    from bench.executors.ray_cluster import RayExecutor
-
     return RayExecutor
 
 

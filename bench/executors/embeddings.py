@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from bench.executors.base import make_shards
+from metrics.evaluate import build_metric
 from core.cache import Cache
 
 #: files per embedding call inside a shard (progress granularity; each file is cached as it is done)
@@ -32,8 +34,6 @@ class EmbeddingJob:
 
 def embed_shard(job: EmbeddingJob, progress: Callable[[int], None] | None = None) -> int:
     """Worker side: build the metric (its embedder), embed the job's files into the cache; returns how many."""
-    from metrics.evaluate import build_metric
-
     metric = build_metric(job.metric, job.config, Cache(job.cache_dir), job.seed)
     for i in range(0, len(job.paths), CHUNK):
         chunk = list(job.paths[i:i + CHUNK])
@@ -62,9 +62,6 @@ def make_prefetch(executor, run_dir: str | Path, cache, seed: int, progress_fact
         return None
 
     def prefetch(mname: str, mcfg, paths: Sequence[str]) -> None:
-        from bench.executors.base import make_shards
-        from metrics.evaluate import build_metric
-
         config = dict(mcfg)
         todo = missing_files(build_metric(mname, config, cache, seed), paths)
         if not todo:

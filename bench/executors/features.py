@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from bench import generation
+from bench.executors.base import make_shards
 from core.manifest import Clip
 from systems.base import SystemContext
 
@@ -27,8 +29,6 @@ class FeatureJob:
 
 def extract_features(job: FeatureJob, progress: Callable[[int], None] | None = None) -> int:
     """Worker side: build the system, fill the cache for the job's clips; returns how many."""
-    from bench import generation
-
     system = generation.worker_system(job.system, job.system_config, job.context)
     system.precompute_features(list(job.clips), job.with_codes, progress)
     return len(job.clips)
@@ -38,8 +38,6 @@ def precompute_training_features(executor, run_dir, name: str, system, config: d
                                  clips: Sequence[Clip], progress=None) -> bool:
     """Fan the training clips' features out over `executor` when the system can and the engine
     runs shards outside this process; False when nothing was sent (the system extracts in-process)."""
-    from bench.executors.base import make_shards
-
     if not hasattr(system, "precompute_features") or executor.in_process(system.parallel_cap()) or not clips:
         return False
     shards = make_shards(executor, extract_features, clips,

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import argparse
 
+from bench import api
+from bench.config import to_dict
+from bench.executors import make_executor
+from bench.executors.base import Shard
 from core.cache import Cache
 
 SYSTEMS = "musicgen,dyvim"
@@ -100,8 +104,6 @@ def _checkpoint(out_dir, data_root: str, toy: list[str]):
     """A DyViM checkpoint of the default tiny config: one training step on two toy clips' features."""
     import os
 
-    from bench import api
-    from bench.config import to_dict
     from systems.dyvim.model import DyViMConfig
     from systems.dyvim.system import MODEL_KEYS, build_model
     from systems.dyvim.train import TrainConfig, train_dyvim
@@ -121,9 +123,6 @@ def _checkpoint(out_dir, data_root: str, toy: list[str]):
 def _overheads(folder, k: int, skip_slurm: bool) -> dict[str, tuple[float, float]]:
     """engine → (start-up s, marginal s per extra no-op shard): runs of 1 and of 1 + k shards."""
     import time
-
-    from bench.executors import make_executor
-    from bench.executors.base import Shard
 
     cfgs = {"local2": {"name": "local", "workers": 2},
             "ray2": {"name": "ray", "num_cpus": 2, "object_store_mb": 200},

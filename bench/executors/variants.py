@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from bench import api
+from bench.experiments.attention import store_attention
 from bench.executors.base import Shard
 from core.settings import PathSettings
 
@@ -36,13 +38,9 @@ def in_job_overrides(overrides: Sequence[str], paths: PathSettings) -> list[str]
 
 def run_variant(job: VariantJob, progress: Callable[[int], None] | None = None) -> dict:
     """Worker side: one planned run, exactly as `bench run` (resumable)."""
-    from bench import api
-
     out = api.run(list(job.systems), dataset=job.dataset, overrides=list(job.overrides), name=job.run_name,
                   metrics=list(job.metrics))
     if job.attention:
-        from bench.experiments.attention import store_attention
-
         store_attention(out.run_dir, job.systems, **job.attention)
     if progress:
         progress(1)

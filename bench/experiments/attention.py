@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from reports.media import run_clips
 from core.atomic import atomic_path
 from core.cache import Cache
 from core.errors import ConfigError
@@ -61,8 +62,6 @@ def trained_fwdf(run_dir: Path, system: str, scfg: dict):
 def store_attention(run_dir: str | Path, systems: Sequence[str], frames: int = 10, clips: int = 2) -> list[Path]:
     """Write the attention maps of every FwDF DyViM system of a finished run (see module doc)."""
     import yaml
-
-    from reports.media import run_clips
 
     run_dir = Path(run_dir)
     conf = yaml.safe_load((run_dir / "config.yaml").read_text())

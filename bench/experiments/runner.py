@@ -15,6 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from bench import api
+from bench.executors import make_executor
+from bench.executors.variants import in_job_overrides, variant_shards, VariantJob
+from bench.experiments.science import run_science_experiment
 from core.atomic import write_text_atomic
 from core.errors import BenchError
 from core.runfiles import EXPERIMENT_FILE, read_experiment_file  # noqa: F401  (re-exported)
@@ -68,8 +72,6 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
                    overrides: Sequence[str] = (), metrics: Sequence[str] | None = None, name: str | None = None,
                    log: Callable[[str], None] = print) -> ExperimentResult:
     """Run (or resume) every planned run of `exp`; `name` renames the experiment folder."""
-    from bench import api
-
     datasets = list(datasets or exp.datasets)
     science_overrides = [o for o in overrides if o.startswith("science.")]  # the science check's own keys
     overrides = [o for o in overrides if not o.startswith("science.")]
@@ -83,7 +85,6 @@ def run_experiment(exp: Experiment, runs_root: str | Path, datasets: Sequence[st
         result.notes.append(f"not ready here, left out: {', '.join(skipped)} "
                             "(`bench systems check <name>` says what each lacks; the report lists it)")
     if exp.artefact == "science":  # trains and scores DyViM itself (bench/experiments/science.py)
-        from bench.experiments.science import run_science_experiment
 
         result.final_lines, failed = run_science_experiment(exp, folder, datasets, overrides, log,
                                                             science_overrides)
@@ -131,16 +132,12 @@ def _fan_out(runs, exp: Experiment, exp_name: str, folder: Path, overrides, metr
              log) -> bool:
     """With a cluster executor, every planned run is one job on it (bench/executors/variants.py);
     False (nothing done) with the local executor."""
-    from bench import api
-
     if not runs:
         return False
     cfg = api.load_config(runs[0].dataset, list(runs[0].systems), list(runs[0].overrides), metrics=[])
     engine = ExecutorSettings.from_config(cfg)
     if engine.is_local:
         return False
-    from bench.executors import make_executor
-    from bench.executors.variants import VariantJob, in_job_overrides, variant_shards
 
     paths = PathSettings.from_config(cfg)
     jobs = [VariantJob(r.run_name(exp_name), r.dataset, tuple(r.systems), tuple(in_job_overrides(r.overrides, paths)),

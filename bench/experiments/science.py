@@ -37,6 +37,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from bench import api
+from bench.config import DatasetSettings, PathSettings, RunSettings, to_dict
 from core.atomic import write_text_atomic
 from core.cache import Cache
 from bench.experiments.science_audio import (GENERATION_CONDITIONS, generation_lines, measure, sample_clips,
@@ -429,9 +431,6 @@ def run_science_experiment(exp, folder: Path, datasets: Sequence[str], overrides
     settings. Returns (the Bar lines, failures by dataset)."""
     import torch
     import yaml
-
-    from bench import api
-    from bench.config import DatasetSettings, PathSettings, RunSettings, to_dict
 
     lines, failed = [], {}
     settings = dict(exp.science or {})

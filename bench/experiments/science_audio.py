@@ -25,6 +25,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from metrics.sync import clip_synchrony
+
 GENERATION_CONDITIONS = ("full", "dyn_time_shuffled", "no_dynamics", "reference")
 MEASURES = ("change_f", "sync_strength")
 
@@ -65,7 +67,6 @@ def measure(codes: np.ndarray, clips: list, onsets: list[np.ndarray], codec, cac
     (core.cache.Cache) keeps each clip's motion curve for every condition and seed."""
     import torch
 
-    from metrics.sync import clip_synchrony
     from systems.musicgen.decoder import SAMPLE_RATE, decode_codes
 
     audio = decode_codes(codec, torch.as_tensor(codes)).cpu().numpy()

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from bench.config import CONF_DIR, config_names
+from systems.base import get_system_class, known_systems
+from bench.config import compose, CONF_DIR, config_names, to_dict
 from core.errors import ConfigError, UnknownNameError
 from core.registry import Registry
 
@@ -281,9 +282,6 @@ def optional_readiness(exp: Experiment, overrides: Sequence[str] = ()) -> dict[s
     """For each optional system, in order, what it lacks here ([] = ready: it joins), from its
     class's `readiness` check under `overrides` (nothing is built or loaded). Raises for an
     unknown required system."""
-    from bench.config import compose, to_dict
-    from systems.base import get_system_class, known_systems
-
     known = known_systems()
     for s in exp.systems:
         if s not in known:
@@ -307,8 +305,6 @@ def plan(exp: Experiment, datasets: Sequence[str] | None = None, overrides: Sequ
          systems: Sequence[str] | None = None) -> list[PlannedRun]:
     """Every run folder of `exp` on `datasets` (default: the experiment's), one per distinct
     composed system config; `overrides` (e.g. a tiny model) apply to every variant."""
-    from bench.config import compose, to_dict
-
     datasets = list(datasets or exp.datasets)
     unknown = [d for d in datasets if d not in config_names("dataset")]
     if unknown:

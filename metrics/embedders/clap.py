@@ -38,6 +38,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from metrics.embedders.timing import seconds_per_10s_file
 from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError
@@ -352,8 +353,6 @@ class ClapEmbedder:
 def perf_line(files: Sequence[str | os.PathLike], variant: str = "music", seed: int = 0) -> str:
     """``clap_<variant>: <s>/10-s file`` of this embedder (random weights, 1 thread) — ours only; the
     peer's time (laion_clap in fadtk's loop) is measured by scripts/golden/clap_golden.py --perf."""
-    from metrics.embedders.timing import seconds_per_10s_file
-
     per10 = seconds_per_10s_file(ClapEmbedder(variant, weights="random", seed=seed), files, SAMPLE_RATE)
     return f"clap_{variant}: {per10:.2f} s per 10-s file (ours, 1 thread, {len(files)} files)"
 

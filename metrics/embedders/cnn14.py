@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from metrics.preprocess import load_like_reference
 from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError
@@ -304,8 +305,6 @@ class Cnn14Embedder:
 
     # ---- computing
     def load(self, path) -> np.ndarray:
-        from metrics.preprocess import load_like_reference
-
         return load_like_reference(path, self.sample_rate)
 
     @torch.no_grad()

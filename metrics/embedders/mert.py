@@ -36,6 +36,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from metrics.embedders.timing import seconds_per_10s_file
+from metrics.preprocess import load_like_reference, resample_sinc
 from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError
@@ -253,8 +255,6 @@ class MertEmbedder:
         if self.preprocess == "fadtk":
             audio = load_like_fadtk(path, SAMPLE_RATE)[: MAX_SECONDS * SAMPLE_RATE]
         else:
-            from metrics.preprocess import load_like_reference, resample_sinc
-
             audio = resample_sinc(load_like_reference(path, self.reference_rate), self.reference_rate, SAMPLE_RATE)
         if audio.shape[0] < RECEPTIVE_FIELD:
             ms = audio.shape[0] / SAMPLE_RATE * 1000
@@ -309,8 +309,6 @@ class MertEmbedder:
 def perf_line(files: Sequence[str | os.PathLike], size: str = "95M", seed: int = 0) -> str:
     """``mert_<size>: <s> per 10-s file`` of this embedder (random weights, 1 thread) — ours only; the
     peer's time (MERT's own modeling code in fadtk's loop) comes from scripts/golden/mert_golden.py --perf."""
-    from metrics.embedders.timing import seconds_per_10s_file
-
     per10 = seconds_per_10s_file(MertEmbedder(size, weights="random", seed=seed), files, SAMPLE_RATE)
     return f"mert_{size.lower()}: {per10:.2f} s per 10-s file (ours, 1 thread, {len(files)} files)"
 

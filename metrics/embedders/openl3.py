@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from metrics.preprocess import _read
 from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError, MediaError
@@ -332,8 +333,6 @@ def load_like_stable_audio_metrics(path, sample_rate: int = MODEL_SR) -> np.ndar
     """(samples, channels) float32 at `sample_rate`: librosa.load(sr=None, mono=False), −1 dBFS peak
     over all channels, soxr HQ."""
     import soxr
-
-    from metrics.preprocess import _read
 
     data, sr = _read(path, "float32")
     peak = float(np.max(np.abs(data)))

@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from metrics.preprocess import _read
 from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError, MediaError
@@ -245,8 +246,6 @@ def load_like_stable_audio_metrics(path, sample_rate: int = SAMPLE_RATE) -> np.n
     """``pyln.normalize.peak(librosa.load(path, sr=sample_rate, mono=True)[0], -1.0)`` (float32)."""
     import soxr
 
-    from metrics.preprocess import _read
-
     data, sr = _read(path, "float32")
     y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
     if sr != sample_rate:
@@ -264,8 +263,6 @@ def load_like_audiocraft(path) -> np.ndarray:
     """The waveform audiocraft's ``PasstKLDivergenceMetric._process_audio`` feeds PaSST: the file's
     float32 channels, ``julius.resample_frac`` to 32 kHz (``convert_audio``), channel mean; no
     normalisation."""
-    from metrics.preprocess import _read
-
     data, sr = _read(path, "float32")
     wav = torch.from_numpy(np.ascontiguousarray(data.T))
     if sr != SAMPLE_RATE:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from metrics.preprocess import load_like_reference_vggish
 from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError, WeightsNotFoundError
@@ -199,8 +200,6 @@ class VGGishEmbedder:
 
     # ---- computing
     def load(self, path) -> np.ndarray:
-        from metrics.preprocess import load_like_reference_vggish
-
         return load_like_reference_vggish(path)
 
     @staticmethod

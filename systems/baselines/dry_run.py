@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from systems.base import GenerationRequest, SystemContext
 from core.manifest import Clip
 from core.media import atomic_write_audio, write_video
-from systems.baselines import segments
+from systems.baselines import external, segments
 
 
 class _Stop(Exception):
@@ -35,8 +36,6 @@ def tiny_video(path: Path, seconds: float = 2.0, fps: int = 10, size: int = 32) 
 
 def inputs(cls, repo: Path, tmp: Path, seconds: float = 2.0) -> tuple[dict, list]:
     """(options for the adapter, [GenerationRequest]) with placeholder weights and one clip."""
-    from systems.base import GenerationRequest
-
     tmp.mkdir(parents=True, exist_ok=True)
     video = tiny_video(tmp / "video.mp4", seconds)
     audio = atomic_write_audio(tmp / "ref.wav", np.zeros(int(32000 * seconds), np.float32), 32000)
@@ -85,8 +84,6 @@ def inputs(cls, repo: Path, tmp: Path, seconds: float = 2.0) -> tuple[dict, list
 
 def build(cls, options: dict, work_dir: Path, clips: list):
     """The adapter, constructed with `options` (readiness of the renderer and programs not required)."""
-    from systems.base import SystemContext
-
     context = SystemContext(dataset_clips=tuple(clips), sample_rate=32000, seed=0, work_dir=work_dir / "_work",
                             cache_dir=work_dir / "cache")
     config = {k: v for k, v in shipped_options(cls.name).items() if k not in ("name",)}
@@ -148,8 +145,6 @@ def _absent_in_links(work: Path) -> set[str]:
 
 def prepared_tree(cls, repo: Path, tmp: Path) -> set[str]:
     """Paths (relative, '/'-separated) in the working folder when the adapter starts its first step."""
-    from systems.baselines import external
-
     options, reqs = inputs(cls, repo, tmp / "in")
     system = build(cls, options, tmp / "run", [r.clip for r in reqs])
     seen: set[str] = set()

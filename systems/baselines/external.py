@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Iterable, Sequence
 
+from systems.baselines.media import cut_clip_video
+from systems.render import check_synth, SynthesizerError
 from core.errors import BenchError, ConfigError
 from core.runfiles import output_name
 from systems.base import GenerationRequest, GenerationResult, System, SystemContext
@@ -322,8 +324,6 @@ class ExternalSystem(System):
                 problems.append(f"weights: {value} is a git-LFS pointer, not the file (system.{name}.{w.option}); "
                                 f"run `git lfs pull` in the repository, or get it from {w.source}")
         if cls.output_type == "midi":
-            from systems.render import SynthesizerError, check_synth
-
             try:
                 check_synth()
             except SynthesizerError as exc:
@@ -386,8 +386,6 @@ class ExternalSystem(System):
 
     def clip_video(self, req: GenerationRequest, height: int | None = None, name: str | None = None) -> Path:
         """The clip's span of its video as an H.264 .mp4 (cached per clip), optionally scaled."""
-        from systems.baselines.media import cut_clip_video
-
         # One folder per size; the name has no dot (CMT splits file names at the first '.').
         folder = self.context.work_dir / "clips" / ("native" if height is None else f"{height}p")
         path = folder / f"{(name or req.clip.id).replace('.', '_').replace(' ', '_')}.mp4"

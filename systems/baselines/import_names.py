@@ -34,6 +34,8 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from systems.base import get_system_class
+
 ENVS = Path(__file__).with_name("envs")
 MAPPING = ENVS / "import_names.json"
 
@@ -198,7 +200,6 @@ def read_distribution(dist: str, cache: Path) -> tuple[list[str], str]:
 
 def local_requirements(source: Path | None = None) -> list[str]:
     """Distribution names every adapter's local packages require (for the import-name mapping)."""
-    from systems.base import get_system_class
     from systems.baselines.repo_packages import BASELINES, default_source, local_packages
 
     source = source or default_source()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from systems.render import load_midi, render_midi
 from core.atomic import atomic_path
 from core.media import fit_duration, read_audio, resample, to_mono
 from core.runfiles import append_jsonl, output_name
@@ -57,8 +58,6 @@ def normalise(raw: RawOutput, clip: Clip, sample_rate: int, max_seconds: float |
     limit = default_max_seconds(clip.duration) if max_seconds is None else max_seconds
     record: dict = {"clip": clip.id, "file": path.name, "kind": raw.kind, "changes": list(raw.changes)}
     if raw.kind == "midi":
-        from systems.render import load_midi, render_midi
-
         record["midi_seconds"] = round(float(load_midi(path, raw.tempo_scale).get_end_time()), 3)
         if raw.tempo_scale != 1.0:
             record["tempo_scale"] = raw.tempo_scale
@@ -102,8 +101,6 @@ def protocol_midi(raw: RawOutput, clip: Clip):
     `raw.tempo_scale`, then [offset, offset + duration] mapped onto [0, duration] by pretty_midi's
     adjust_times (notes, tempo map, time signatures and controllers move together, so the bars
     stay on the notes; what lies outside is dropped; a note crossing the clip's end is cut there)."""
-    from systems.render import load_midi
-
     pm = load_midi(raw.path, raw.tempo_scale)
     end = raw.offset + clip.duration
     for inst in pm.instruments:  # adjust_times drops a note that crosses the end: cut it there first

@@ -23,6 +23,9 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from systems.baselines import dry_run
+from systems.baselines.diffbgm_random import song_files
+
 # why the real code cannot generate a clip in the harness's Python 3.11 environment (file: reason)
 NOT_HERE = {
     "cmt": "src/model.py builds its transformer with pytorch-fast-transformers' causal-linear attention, a C++/CUDA "
@@ -120,8 +123,6 @@ def diffbgm_run(cls, repo: Path, tmp: Path | None = None, seconds: float = 4.0) 
 
 def diffbgm_generate(cls, repo: Path, tmp: Path, seconds: float = 4.0):
     """(the adapter, the GenerationResult of one BGM909 clip (song 001) through it, with random weights)."""
-    from systems.baselines import dry_run
-
     code = tmp / "repo"  # the repository's code, copied: the source folder stays read-only
     shutil.copytree(repo, code, ignore=shutil.ignore_patterns(".git", "*.ipynb"))
     options, reqs = dry_run.inputs(cls, code, tmp / "in", seconds)
@@ -134,7 +135,6 @@ def diffbgm_generate(cls, repo: Path, tmp: Path, seconds: float = 4.0):
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"building random weights with the repository's model classes failed:\n{proc.stderr[-2000:]}")
-    from systems.baselines.diffbgm_random import song_files
 
     features = Path(options["features_dir"])
     shutil.rmtree(features)

@@ -31,6 +31,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from systems.base import get_system_class
+from systems.baselines.dry_run import prepared_tree
+from systems.baselines.real_runs import real_run
 from systems.baselines import closure, contract, import_names
 from systems.baselines.repo_packages import BASELINES, default_source, local_packages, pinned_commit
 
@@ -273,8 +276,6 @@ def _rel(path: Path, repo: Path) -> str:
 
 def verify_preparation(cls, repo: Path, report: Report) -> None:
     """Run the adapter's own preparation of a working folder and check its declared `prepared` paths."""
-    from systems.baselines.dry_run import prepared_tree
-
     import posixpath
 
     calls = getattr(report, "_calls", {})
@@ -304,8 +305,6 @@ def verify_preparation(cls, repo: Path, report: Report) -> None:
 
 def verify(names: list[str] | None = None, source: Path | None = None, real_runs: bool = True,
            log=print) -> list[Report]:
-    from systems.base import get_system_class
-
     source = Path(source) if source else default_source()
     if not source.is_dir():
         raise SourceError(f"no baseline source folder at {source}; pass --source DIR (one sub-folder per baseline, "
@@ -325,8 +324,6 @@ def verify(names: list[str] | None = None, source: Path | None = None, real_runs
         verify_contract(cls, repo, report)
         verify_preparation(cls, repo, report)
         if real_runs:
-            from systems.baselines.real_runs import real_run
-
             report.real_run, report.real_run_skip = real_run(cls, repo)
         log(format_report(report))
     return reports

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import argparse
 
+from systems.dyvim.features import ClipFeatures, collate, dynamics_head, FeatureExtractor
+from systems.dyvim.model import DyViMConfig, DyViMModel
+from systems.musicgen.sampling import sample_codes, SamplingConfig
+from systems.musicgen.system import _tokenizer, MusicGenModel
 from core.envinfo import resolve_device
 
 
@@ -36,11 +40,7 @@ def run(args) -> int:
     import torch
 
     from systems.musicgen.decoder import FRAME_RATE, decode_codes, load_music_decoder
-    from systems.dyvim.features import ClipFeatures, FeatureExtractor, collate, dynamics_head
-    from systems.musicgen.sampling import SamplingConfig, sample_codes
-    from systems.dyvim.model import DyViMConfig, DyViMModel
     from systems.dyvim.train import batch_loss
-    from systems.musicgen.system import MusicGenModel, _tokenizer
 
     device = resolve_device(args.device)
     sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)

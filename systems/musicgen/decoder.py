@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from systems.musicgen.codec import SpectralCodec
 from core.errors import ConfigError, WeightsNotFoundError
 
 SAMPLE_RATE = 32000
@@ -81,8 +82,6 @@ def load_music_decoder(size: str = "tiny", weights: str = "random", model: str |
                        with_text: bool = False) -> MusicDecoder:
     """Build or load the decoder. `model` overrides the hub id / local folder of `size`."""
     from transformers import MusicgenForCausalLM
-
-    from systems.musicgen.codec import SpectralCodec
 
     if weights not in ("random", "pretrained"):
         raise ConfigError(f"weights={weights!r} must be random or pretrained")
