@@ -161,15 +161,15 @@ def print_evaluation(evaluation) -> None:
     table.add_column("metric")
     for s in systems:
         table.add_column(s, justify="right")
-    groups = list(df.groupby(["metric", "key"], sort=False))
-    random = [(k, g) for k, g in groups if (g["weights"] == "random").any()]
-    real = [(k, g) for k, g in groups if not (g["weights"] == "random").any()]
-    for i, ((metric, key), g) in enumerate(real + random):
-        if real and random and i == len(real):
+    # (random weights?, (metric, key), rows): a stable sort puts the real rows first, in their order
+    groups = [(bool((g["weights"] == "random").any()), mk, g) for mk, g in df.groupby(["metric", "key"], sort=False)]
+    groups.sort(key=lambda t: t[0])
+    for i, (random, (metric, key), g) in enumerate(groups):
+        if random and i and not groups[i - 1][0]:
             table.add_section()
         target = g["target"].iloc[0] if "target" in g.columns else None  # closer to it is better (BCS: 1)
         arrow = f"→{target:.3g}" if target is not None and target == target else "↑" if g["higher_is_better"].iloc[0] else "↓"
-        label = f"{key} {arrow}" + (" [yellow](random weights)[/yellow]" if (g["weights"] == "random").any() else "")
+        label = f"{key} {arrow}" + (" [yellow](random weights)[/yellow]" if random else "")
         cells = []
         for s in systems:
             row = g[g["system"] == s]

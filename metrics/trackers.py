@@ -52,6 +52,7 @@ from metrics.beats import _load, _resolve_cache, AudioInput, music_features
 BEAT_TRACKERS = ("librosa", "madmom")
 MADMOM_SR = 44100
 MADMOM_LICENCE = "madmom models: CC BY-NC-SA 4.0 (non-commercial)"
+MADMOM_EXTRACTOR = "madmom_beats"  # the cache folder of madmom_beats (read by madmom_prefill too)
 MADMOM_CONFIG = {"version": 1, "sr": MADMOM_SR, "beats": "RNNBeatProcessor+DBNBeatTrackingProcessor(fps=100)",
                  "downbeats": "RNNDownBeatProcessor+DBNDownBeatTrackingProcessor([3,4],fps=100)"}
 BASIC_PITCH_CONFIG = {"version": 1, "model": "icassp_2022 nmp.onnx", "onset_threshold": 0.5,
@@ -126,7 +127,7 @@ def _madmom_compute(audio: AudioInput, sample_rate: int | None) -> dict[str, np.
 def madmom_beats(audio: AudioInput, sample_rate: int | None = None, *,
                  cache: Cache | bool | None = True) -> tuple[np.ndarray, np.ndarray]:
     """(beats, downbeats) in s from madmom's RNN + DBN trackers ({MADMOM_LICENCE})."""
-    arrays = _cached("madmom_beats", MADMOM_CONFIG, audio, sample_rate, cache,
+    arrays = _cached(MADMOM_EXTRACTOR, MADMOM_CONFIG, audio, sample_rate, cache,
                      lambda: _madmom_compute(audio, sample_rate))
     return np.asarray(arrays["beats"], np.float64), np.asarray(arrays["downbeats"], np.float64)
 
@@ -152,7 +153,7 @@ def madmom_prefill(paths, cache: Cache | bool | None = True, workers: int | None
     if c is None:
         return 0
     todo = [str(p) for p in dict.fromkeys(map(str, paths))
-            if not c.path("madmom_beats", c.key("madmom_beats", MADMOM_CONFIG, [Path(p)])).exists()]
+            if not c.path(MADMOM_EXTRACTOR, c.key(MADMOM_EXTRACTOR, MADMOM_CONFIG, [Path(p)])).exists()]
     workers = min(len(todo), workers or len(os.sched_getaffinity(0)))
     if workers < 2 or len(todo) < PREFILL_MIN_FILES:
         return 0
