@@ -51,7 +51,9 @@ from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file
 from metrics.errors import MetricError
 
-IMPL_VERSION = 2  # 2: TensorFlow's STFT bits (tf_hann_window, pocketfft float32): whole files within 1e-5
+IMPL_VERSION = 3  # 2: TensorFlow's STFT bits (tf_hann_window, pocketfft float32): whole files within 1e-5;
+# 3: resampy's float32 loop in every process (resampy_float32): 44.1 kHz frames made after a float64
+# resampy call (VGGish) in the same process were off by up to 3 %
 MODEL_SR = 48000  # openl3's TARGET_SR: one window = 48000 samples
 N_FFT, HOP, N_MELS = 2048, 242, 256
 N_FRAMES = -(-MODEL_SR // HOP)  # tf.signal.stft(pad_end=True): 199
@@ -345,13 +347,38 @@ def load_like_stable_audio_metrics(path, sample_rate: int = MODEL_SR) -> np.ndar
     return np.asarray(data, np.float32)
 
 
+def resampy_float32(x: np.ndarray, sr_orig: int, sr_new: int) -> np.ndarray:
+    """``resampy.resample(x, sr_orig, sr_new, filter="kaiser_best")`` of a 1-D float32 signal as a
+    fresh process computes it (bit for bit): resampy's own numba loop on float32 arrays, each output
+    sample summed into a float32 value, as openl3 runs it.
+
+    Why not ``resampy.resample`` itself: its loop is a dynamic numba gufunc, and numba compiles a
+    new loop only when no compiled one takes the arguments by safe casting. Once anything in the
+    process has resampled float64 audio (the VGGish loader, torchvggish), float32 audio is cast to
+    float64 and runs that loop instead: a few ulp off in most samples, which the −80 dB floor bands
+    (``stft_magnitude``) turn into frames off by up to 3 % of their largest value. numba's ``jit``
+    kernel called here compiles per array dtype and never casts."""
+    from resampy.filters import get_filter
+    from resampy.interpn import _resample_loop_s
+
+    x = np.ascontiguousarray(x, np.float32)
+    ratio = float(sr_new) / sr_orig
+    n_out = int(x.shape[0] * float(sr_new) / float(sr_orig))  # resampy's length rule
+    win, precision, _ = get_filter("kaiser_best")
+    if ratio < 1:
+        win = ratio * win  # as resampy scales the window when downsampling
+    delta = np.diff(win, append=win[-1])
+    y = np.zeros(n_out, np.float32)
+    _resample_loop_s(x, np.arange(n_out) * (1.0 / ratio), win, delta, precision, min(1.0, ratio), y)
+    return y
+
+
 def openl3_windows(audio: np.ndarray, sr: int, hop_s: float) -> np.ndarray:
     """openl3 0.4.2 ``_preprocess_audio_batch`` for 1-D audio: resampled to 48 kHz (resampy
-    kaiser_best) when `sr` differs, centred, end-padded, cut into 1 s windows: (n, 48000)."""
+    kaiser_best, ``resampy_float32``) when `sr` differs, centred, end-padded, cut into 1 s windows:
+    (n, 48000)."""
     if sr != MODEL_SR:
-        import resampy
-
-        audio = resampy.resample(audio, sr_orig=sr, sr_new=MODEL_SR, filter="kaiser_best")
+        audio = resampy_float32(audio, sr, MODEL_SR)
     frame_len, hop_len = MODEL_SR, int(hop_s * MODEL_SR)
     audio = np.pad(audio, (frame_len // 2, 0))
     n = audio.size
@@ -510,4 +537,5 @@ def perf_line(keep: Path | None = None, peer_python: str | None = None) -> dict:
 
 __all__ = ["OpenL3Embedder", "OpenL3Audio", "KapreMelDb", "stft_magnitude", "tf_hann_window", "eigen_cos_float32",
            "save_random_weights", "load_keras_weights",
-           "slaney_mel_filterbank", "openl3_windows", "load_like_stable_audio_metrics", "perf_line", "OFFICIAL_FILE"]
+           "slaney_mel_filterbank", "resampy_float32", "openl3_windows", "load_like_stable_audio_metrics", "perf_line",
+           "OFFICIAL_FILE"]
