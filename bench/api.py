@@ -179,10 +179,11 @@ def _embedding_bar(metric: str, total: int):
 def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Path | None = None,
                      suite: str | None = None, metrics: Sequence[str] | None = None, unpaired: bool = False,
                      sample_rate: int | None = None, weights: str = "pretrained", overrides: Sequence[str] = (),
-                     n_resamples: int | None = None, seed: int = 0):
+                     n_resamples: int | None = None, seed: int = 0, captions: str | Path | None = None):
     """Score any folder of generated audio against a folder of reference audio (paired by file
     name stem; `unpaired`: FD/FAD/KID/IS only) with a metric suite (metrics.presets; default
-    audioldm_eval-0.0.3) → metrics.evaluate.Evaluation. Writes a run-like folder `out` (default
+    audioldm_eval-0.0.3) → metrics.evaluate.Evaluation. `captions`: each generated file's text
+    prompt (CSV id,caption or JSON), for the CLAP score. Writes a run-like folder `out` (default
     <runs_root>/<generated>-vs-<reference>) with the same tidy rows and report; a failed call
     leaves no folder behind (bench.folders)."""
     from bench.folders import evaluate_folders as score_folders
@@ -194,7 +195,7 @@ def evaluate_folders(generated: str | Path, reference: str | Path, out: str | Pa
     return score_folders(generated, reference, out, suite=suite, metrics=metrics, unpaired=unpaired,
                          sample_rate=sample_rate, weights=weights, overrides=overrides,
                          n_resamples=EvaluateSettings.from_config(cfg).n_resamples if n_resamples is None
-                         else n_resamples, seed=seed, cache_dir=paths.cache_dir)
+                         else n_resamples, seed=seed, cache_dir=paths.cache_dir, captions=captions)
 
 
 def system_context(conf: dict, clips: Sequence[Clip], system: str, device: str = "cpu"):

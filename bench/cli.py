@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metric suite of one peer tool (metric_suite; default audioldm_eval-0.0.3), e.g. fadtk-encodec")
     p.add_argument("--sample-rate", type=int, default=None, choices=(16000, 32000),
                    help="Cnn14's front end for FD/KL/IS/KID, as audioldm_eval's (default 16000)")
+    p.add_argument("--captions", default=None, metavar="FILE",
+                   help="--generated: each file's text prompt, a CSV (id,caption) or JSON {id: caption}, for the "
+                        "CLAP score (clap_score; stable-audio-metrics and audiocraft suites)")
     p.add_argument("--weights", default="pretrained", choices=("pretrained", "random"),
                    help="--generated: the embedders' weights (random: seeded, offline tests only; not comparable)")
     p.add_argument("--out", default=None, metavar="DIR",

@@ -99,7 +99,8 @@ def cmd_evaluate(args) -> int:
         return cmd_evaluate_folders(args)
     if args.run is None:
         raise ConfigError("bench evaluate: give --run RUN_FOLDER, or --generated DIR --reference DIR")
-    for flag, given in (("--unpaired", args.unpaired), ("--out", args.out), ("--weights", args.weights != "pretrained")):
+    for flag, given in (("--unpaired", args.unpaired), ("--out", args.out), ("--weights", args.weights != "pretrained"),
+                        ("--captions", args.captions)):
         if given:
             raise ConfigError(f"bench evaluate: {flag} goes with --generated/--reference, not --run")
     overrides = list(args.overrides)
@@ -136,7 +137,7 @@ def cmd_evaluate_folders(args) -> int:
             raise ConfigError(f"bench evaluate --generated/--reference: {flag} applies to run folders only")
     evaluation = api.evaluate_folders(args.generated, args.reference, out=args.out, suite=args.suite,
                                       metrics=args.metrics, unpaired=args.unpaired, sample_rate=args.sample_rate,
-                                      weights=args.weights, overrides=args.overrides)
+                                      weights=args.weights, overrides=args.overrides, captions=args.captions)
     print_evaluation(evaluation)
     print(f"results: {evaluation.run_dir / 'metrics'}")
     print(f"report: {evaluation.run_dir / 'report' / 'index.html'}")

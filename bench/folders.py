@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from bench.config import compose
-from metrics.evaluate import _score_systems, Evaluation, fingerprint, summarise
+from metrics.evaluate import _score_systems, Evaluation, clip_captions, fingerprint, summarise
 from metrics.presets import check_preset_weights
 from reports.html import write_report
 from core import __version__
@@ -56,9 +56,60 @@ class FolderSet:
     folder: Path
     files: dict[str, Path]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: stem → caption (the text prompt; `--captions`), read by the CLAP score
+    captions: dict[str, str] = field(default_factory=dict)
 
     def clips(self, stems: Sequence[str]) -> list[Clip]:
-        return [Clip(s, "", str(self.files[s]), 0.0, self.seconds[s], s, "test") for s in stems]
+        return [Clip(s, "", str(self.files[s]), 0.0, self.seconds[s], s, "test", caption=self.captions.get(s))
+                for s in stems]
+
+
+#: column names `read_captions` takes for the id and the text (stable-audio-metrics' MusicCaps CSV: ytid, caption)
+CAPTION_ID_COLUMNS = ("id", "ytid", "stem", "file", "filename", "name")
+CAPTION_TEXT_COLUMNS = ("caption", "text", "prompt", "description")
+
+
+def read_captions(path: str | os.PathLike) -> dict[str, str]:
+    """Captions (text prompts) by file stem from a CSV with a header (an id column: one of
+    CAPTION_ID_COLUMNS; a text column: one of CAPTION_TEXT_COLUMNS; ids may carry the file's
+    extension) or a JSON object ``{id: text}``. A file without those columns, an empty caption or
+    an id given twice is a ConfigError naming the file and the problem."""
+    import csv
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"--captions {path}: no such file")
+    pairs: list[tuple[str, str]] = []
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--captions {path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ConfigError(f"--captions {path}: expected a JSON object {{\"<file stem>\": \"<caption>\", …}}")
+        pairs = [(str(k), v) for k, v in data.items()]
+    else:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            cols = {c.strip().lower(): c for c in (reader.fieldnames or [])}
+            id_col = next((cols[c] for c in CAPTION_ID_COLUMNS if c in cols), None)
+            text_col = next((cols[c] for c in CAPTION_TEXT_COLUMNS if c in cols), None)
+            if id_col is None or text_col is None:
+                raise ConfigError(f"--captions {path}: a CSV needs a header with an id column "
+                                  f"({'/'.join(CAPTION_ID_COLUMNS)}) and a text column ({'/'.join(CAPTION_TEXT_COLUMNS)}); "
+                                  f"it has {list(reader.fieldnames or [])}")
+            pairs = [(row[id_col] or "", row[text_col] or "") for row in reader]
+    out: dict[str, str] = {}
+    for raw, text in pairs:
+        stem = Path(raw.strip()).stem if Path(raw.strip()).suffix.lower() in AUDIO_SUFFIXES else raw.strip()
+        if not stem or not text.strip():
+            raise ConfigError(f"--captions {path}: an empty id or caption (id {raw!r})")
+        if stem in out:
+            raise ConfigError(f"--captions {path}: id {stem!r} is given twice")
+        out[stem] = text
+    if not out:
+        raise ConfigError(f"--captions {path}: no captions")
+    return out
 
 
 def list_audio(folder: str | os.PathLike, what: str) -> FolderSet:
@@ -108,10 +159,12 @@ def pair_stems(gen: FolderSet, ref: FolderSet) -> list[str]:
 # --------------------------------------------------------------------------- metric configs
 def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | None = None,
                           sample_rate: int | None = None, weights: str = "pretrained", unpaired: bool = False,
-                          overrides: Sequence[str] = ()) -> tuple[str | None, dict[str, dict], list[str]]:
+                          overrides: Sequence[str] = (), captions: bool = False
+                          ) -> tuple[str | None, dict[str, dict], list[str]]:
     """(suite, metric key → config, notes). No suite and no metrics: the default preset
     (audioldm_eval-0.0.3). `metrics` alone: the Hydra configs of bench/conf/metric/. Overrides
-    ``metric.<key>.<field>=value`` apply to either."""
+    ``metric.<key>.<field>=value`` apply to either. Without `captions`, a metric that reads them
+    (the CLAP score) is left out of a suite with a note, and refused when asked for by name."""
     import yaml
 
     from metrics.embedding_metrics import embedder_of
@@ -151,6 +204,16 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
                               "embedders with their own fixed rates")
         for k in cnn:
             configs[k]["sample_rate"] = int(sample_rate)
+    if not captions:
+        from metrics.base import get_metric_class
+
+        textual = [k for k, c in configs.items() if getattr(get_metric_class(c["name"]), "uses_captions", False)]
+        if textual and metrics:
+            raise ConfigError(f"--metrics {','.join(textual)} compares each file's caption (its text prompt) with "
+                              "the audio: give --captions FILE (a CSV with id,caption columns, or a JSON {id: caption})")
+        if textual:
+            notes.append(f"{', '.join(textual)} left out: no --captions FILE (each generated file's text prompt)")
+        configs = {k: c for k, c in configs.items() if k not in textual}
     if unpaired:
         paired_only = [k for k, c in configs.items() if c["name"] not in SET_METRICS]
         if paired_only and metrics:
@@ -306,10 +369,11 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
                      suite: str | None = None, metrics: Sequence[str] | None = None, unpaired: bool = False,
                      sample_rate: int | None = None, weights: str = "pretrained", overrides: Sequence[str] = (),
                      n_resamples: int = 1000, seed: int = 0, cache_dir: str | os.PathLike | None = None,
-                     progress: bool = True, report: bool = True):
+                     progress: bool = True, report: bool = True, captions: str | os.PathLike | None = None):
     """Score folder `generated` against folder `reference` into `out` (see the module
     docstring) → metrics.evaluate.Evaluation. Every input file is opened, the pairing checked and
-    every missing weights file named before any model is built."""
+    every missing weights file named before any model is built. `captions`: a file of each
+    generated file's text prompt (`read_captions`), for the CLAP score."""
     import pandas as pd
     import yaml
 
@@ -318,7 +382,17 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
     gen, ref = list_audio(generated, "generated"), list_audio(reference, "reference")
     if not unpaired:
         pair_stems(gen, ref)
-    suite, configs, notes = folder_metric_configs(suite, metrics, sample_rate, weights, unpaired, overrides)
+    suite, configs, notes = folder_metric_configs(suite, metrics, sample_rate, weights, unpaired, overrides,
+                                                  captions=captions is not None)
+    if captions is not None:
+        texts = read_captions(captions)
+        lacking = sorted(set(gen.files) - set(texts))
+        if lacking:
+            raise ConfigError(f"--captions {captions}: {len(lacking)} generated file(s) have no caption: {lacking[:10]}")
+        extra = sorted(set(texts) - set(gen.files))
+        if extra:
+            notes.append(f"--captions: {len(extra)} caption(s) name no generated file, e.g. {extra[:5]}")
+        gen.captions = ref.captions = {s: texts[s] for s in gen.files}
     check_preset_weights(configs, cache_dir)
     cache = Cache(cache_dir) if cache_dir is not None else None
     seconds = [*gen.seconds.values(), *ref.seconds.values()]
@@ -345,7 +419,9 @@ def evaluate_folders(generated: str | os.PathLike, reference: str | os.PathLike,
         (staged / MARKER).write_text(json.dumps(
             {"generated": {"folder": str(gen.folder), "files": {s: [str(p), gen.seconds[s]] for s, p in gen.files.items()}},
              "reference": {"folder": str(ref.folder), "files": {s: [str(p), ref.seconds[s]] for s, p in ref.files.items()}},
-             "paired": not unpaired, "suite": suite, "metrics": configs}, indent=2, default=str))
+             "paired": not unpaired, "suite": suite, "metrics": configs,
+             "captions": {"file": str(Path(captions).expanduser().resolve()), "by_stem": gen.captions}
+             if captions is not None else None}, indent=2, default=str))
         (staged / "config.yaml").write_text(yaml.safe_dump({
             "dataset": {"name": "folders", "kind": "folders", "root": str(ref.folder), "generated": str(gen.folder),
                         "reference": str(ref.folder)},
@@ -378,7 +454,8 @@ def _metric_rows(key, cfg, gen: FolderSet, ref: FolderSet, unpaired, out: Path, 
     if unpaired:
         fp = set_fingerprint(cfg, gen.files, ref.files, False, n_resamples, seed)
     else:
-        fp = fingerprint(cfg, gen.files, ref.files, n_resamples, seed)
+        fp = fingerprint(cfg, gen.files, ref.files, n_resamples, seed,
+                         clip_captions(cfg, gen.clips(sorted(gen.files))))
     old_path = out / "metrics" / f"{key}.parquet"
     if old_path.is_file():
         old = pd.read_parquet(old_path)

@@ -47,6 +47,9 @@ class Metric(abc.ABC):
     name: ClassVar[str] = ""
     #: 'pretrained', 'random' (numbers not comparable to published ones) or 'none' (no model)
     weights: str = "none"
+    #: whether `scores` reads each clip's caption (the text–audio CLAP score): stored rows then
+    #: depend on the captions too (their fingerprint covers them)
+    uses_captions: ClassVar[bool] = False
 
     def __init__(self, cache=None, seed: int = 0):
         self.cache = cache
@@ -85,6 +88,7 @@ BUILTIN_METRICS: dict[str, str] = {
     "retrieval": "metrics.retrieval:RetrievalMetric",
     "symbolic": "metrics.symbolic:SymbolicMetric",
     "imagebind": "metrics.relevance:ImageBindMetric",
+    "clap_score": "metrics.embedding_metrics:ClapScore",
 }
 
 

@@ -39,7 +39,10 @@ ROWS = {"cnn14_16k": "embedding", "cnn14_32k": "embedding", "vggish": "frames",
         "encodec_24k": "frames", "encodec_48k": "frames",
         "passt": "embedding", "passt_audiocraft": "embedding",
         "openl3_mel256_music_512": "frames", "openl3_mel256_music_1024_stereo": "frames",
-        "clap_music": "frames", "clap_general": "frames", "mert_95m": "frames", "mert_330m": "frames"}
+        "clap_music": "frames", "clap_general": "frames", "mert_95m": "frames", "mert_330m": "frames",
+        "clap_score_sam": "embedding", "clap_score_audiocraft": "embedding"}
+#: the embedders that also embed text (the CLAP score's)
+TEXT_AUDIO = ("clap_score_sam", "clap_score_audiocraft")
 #: Cnn14 at the evaluation rates audioldm_eval offers (EvaluationHelper(sampling_rate=16000|32000))
 CNN14_BY_RATE = {16000: "cnn14_16k", 32000: "cnn14_32k"}
 
@@ -330,3 +333,34 @@ class IS(_EmbeddingMetric):
             return np.array([inception_score(logits[row]).mean for row in np.asarray(idx)])
 
         return {"is": Score(statistic=statistic, higher_is_better=True, min_clips=10, floor=1.0)}
+
+
+@register_metric("clap_score")
+class ClapScore(_EmbeddingMetric):
+    """Text–audio CLAP score: per clip, the cosine between the LAION-CLAP embeddings of the clip's
+    caption (``Clip.caption``: the dataset's, or ``bench evaluate --captions``) and of its generated
+    audio; the set value is their mean (higher is better). ``embedder: clap_score_sam`` is
+    stable-audio-metrics' ``clap_score`` (630k-audioset fusion model), ``clap_score_audiocraft``
+    audiocraft's ``CLAPTextConsistencyMetric`` (music checkpoint); see metrics.embedders.clap_score."""
+
+    embedder_name = "clap_score_sam"
+    uses_captions = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.embedder_name not in TEXT_AUDIO:
+            raise ConfigError(f"metric clap_score: embedder must be one of {', '.join(TEXT_AUDIO)} (text and audio), "
+                              f"got {self.embedder_name!r}")
+
+    def scores(self, clips, generated, reference):
+        from metrics.embedders.clap_score import clap_scores
+        from metrics.errors import MetricError
+
+        missing = [c.id for c in clips if not (c.caption or "").strip()]
+        if missing:
+            raise MetricError(f"clap_score compares each clip's caption (its text prompt) with the audio; {len(missing)} "
+                              f"of {len(clips)} clips have none, e.g. {missing[:5]}. Give the dataset captions, or "
+                              f"bench evaluate --captions FILE (id,caption), or leave clap_score out")
+        audio = np.stack([o["embedding"] for o in self._embed(generated, clips)])
+        text = self.embedder.embed_texts([c.caption for c in clips])
+        return {"clap_score": Score(per_clip=clap_scores(audio, text), higher_is_better=True)}

@@ -157,9 +157,10 @@ def summarise(score: Score, n: int, n_resamples: int, seed: int):
 
 
 def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Mapping[str, Path],
-                n_resamples: int, seed: int) -> str:
+                n_resamples: int, seed: int, captions: Mapping[str, str | None] | None = None) -> str:
     """What a system's scores under one metric depend on: the metric's config (and checkpoint
-    file), the bootstrap settings, and the bytes of every paired generated and reference file."""
+    file), the bootstrap settings, the bytes of every paired generated and reference file, and
+    (for a metric that reads them, `Metric.uses_captions`) the clips' captions."""
     h = hashlib.sha256(json.dumps({"metric": dict(metric_config), "n_resamples": n_resamples, "seed": seed,
                                    "bench": __version__}, sort_keys=True, default=str).encode())
     for key in ("checkpoint", "pca_params"):
@@ -168,7 +169,18 @@ def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Ma
             h.update(file_digest(path).encode())
     for cid in sorted(files):
         h.update(f"{cid}:{file_digest(files[cid])}:{file_digest(reference[cid])}".encode())
+    if captions is not None:
+        h.update(json.dumps({cid: captions.get(cid) for cid in sorted(files)}, sort_keys=True).encode())
     return h.hexdigest()
+
+
+def clip_captions(metric_config: Mapping, clips: Sequence[Clip]) -> dict[str, str | None] | None:
+    """The clips' captions when the metric reads them (`Metric.uses_captions`), else None."""
+    from metrics.base import get_metric_class
+
+    if not getattr(get_metric_class(metric_config["name"]), "uses_captions", False):
+        return None
+    return {c.id: c.caption for c in clips}
 
 
 def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str], metric_configs: Mapping[str, dict],
@@ -190,9 +202,17 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
     reference = {c.id: c.audio_path for c in kept}
     notes_path = run_dir / "metrics" / "notes.json"
     old_notes = json.loads(notes_path.read_text()).get("by_metric", {}) if notes_path.exists() else {}
+    for mname, mcfg in metric_configs.items():  # before any work: a metric that reads captions needs them all
+        captions = clip_captions(mcfg, kept)
+        lacking = [cid for cid, text in (captions or {}).items() if not (text or "").strip()]
+        if lacking:
+            raise ConfigError(f"metric {mname!r} compares each clip's caption (its text prompt) with the music; "
+                              f"{len(lacking)} of {len(kept)} clips have none in the dataset's manifest, e.g. "
+                              f"{lacking[:5]}: leave {mname} out (--metrics) or use a dataset with captions")
     set_rows, comp_rows, notes_by_metric = [], [], {}
     for mname, mcfg in metric_configs.items():
-        fps = {s: fingerprint(mcfg, outputs[s], reference, n_resamples, seed) for s in systems}
+        captions = clip_captions(mcfg, kept)
+        fps = {s: fingerprint(mcfg, outputs[s], reference, n_resamples, seed, captions) for s in systems}
         path = run_dir / "metrics" / f"{mname}.parquet"
         old = pd.read_parquet(path) if path.exists() else None
         reuse = {s for s in systems if old is not None and "fingerprint" in old.columns

@@ -46,7 +46,6 @@ _AUDIOLDM_MAIN = "audioldm_eval GitHub main (8dc07ee)"
 _FADTK = "fadtk 1.1.0"
 _SAM = "stable-audio-metrics GitHub main"
 _AUDIOCRAFT = "audiocraft 1.3.0"
-_CLAP_SCORE = "the text–audio CLAP score needs each clip's text prompt; folders and runs carry none here"
 
 
 def _audioldm(rate: int) -> dict[str, dict]:
@@ -95,10 +94,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            parity="the mert embedder module's"),
     Preset("fadtk-mert-330m", _FADTK, _fadtk("mert_330m"), "the same on MERT-v1-330M", parity="as fadtk-mert"),
     Preset("stable-audio-metrics", _SAM, {"fad": {"name": "fad", "embedder": "openl3_mel256_music_512"},
-                                          "kl": {"name": "kl", "embedder": "passt", "direction": "generated_to_reference", "variants": ["softmax"]}},
+                                          "kl": {"name": "kl", "embedder": "passt", "direction": "generated_to_reference", "variants": ["softmax"]},
+                                          "clap_score": {"name": "clap_score", "embedder": "clap_score_sam"}},
            "FD on OpenL3 frames (mel256, music, 512-d, 48 kHz, 0.5 s hop; its openl3_fd, stored under key fad); "
-           "its PaSST KL(generated ‖ reference) as metric kl's kl_softmax with direction generated_to_reference",
-           omitted={"clap_score": _CLAP_SCORE}, parity="the openl3 and passt embedder modules'",
+           "its PaSST KL(generated ‖ reference) as metric kl's kl_softmax with direction generated_to_reference; "
+           "its CLAP score (630k-audioset fusion model) between each clip's caption and its audio",
+           parity="the openl3, passt and clap_score embedder modules' (clap_score: its own clap_score function, "
+                  "scripts/golden/clap_score_golden.py)",
            protocol={
                "fad": "src/openl3_fd.py openl3_fd: librosa.load(sr=None, mono=False), pyloudnorm peak −1 dB, "
                       "soxr.resample to `samplingrate` (their MusicCaps example: 44100; up to 48000), openl3 "
@@ -108,26 +110,36 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                      "(starts 0, 5, … < max(5 s, length − 5 s); a window under 10 s is zero-padded to 10 s when longer than 1.5 s, "
                      "else passed as it is), PaSST logits averaged over "
                      "windows (collect='mean') then softmax; KL(generated ‖ reference + 1e-6) = "
-                     "F.kl_div((ref_p + 1e-6).log(), eval_p, reduction='sum'), averaged over clips"}),
+                     "F.kl_div((ref_p + 1e-6).log(), eval_p, reduction='sum'), averaged over clips",
+               "clap_score": "src/clap_score.py clap_score: CLAP_Module(enable_fusion=True) + 630k-audioset-fusion-best.pt, "
+                             "librosa.load(sr=48000, mono), peak −1 dB, int16 round trip (/32767), one file per call "
+                             "(≤ 10 s repeat-padded, no fusion; longer: 3 random mel chunks + the resized whole), "
+                             "prompts tokenised by roberta-base (77 tokens), cosine(eps 1e-8) averaged over files"}),
     Preset("stable-audio-metrics-stereo", _SAM,
-           {"fad": {"name": "fad", "embedder": "openl3_mel256_music_1024_stereo"}, "kl": {"name": "kl", "embedder": "passt", "direction": "generated_to_reference", "variants": ["softmax"]}},
+           {"fad": {"name": "fad", "embedder": "openl3_mel256_music_1024_stereo"}, "kl": {"name": "kl", "embedder": "passt", "direction": "generated_to_reference", "variants": ["softmax"]},
+            "clap_score": {"name": "clap_score", "embedder": "clap_score_sam"}},
            "as stable-audio-metrics with openl3_fd(channels=2): L ‖ R OpenL3 frames (1024-d), the setting of its "
            "MusicCaps example and of Stable Audio's published numbers",
-           omitted={"clap_score": _CLAP_SCORE}, parity="as stable-audio-metrics"),
-    Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt_audiocraft"}},
+           parity="as stable-audio-metrics"),
+    Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt_audiocraft"},
+                                       "clap_score": {"name": "clap_score", "embedder": "clap_score_audiocraft"}},
            "KLD on PaSST (PasstKLDivergenceMetric: softmax over AudioSet labels per 10-s segment, "
            "KL(target ‖ generated + 1e-6) — metric kl's kl_softmax; the same number for clips up to 10 s, where "
            "a clip is one segment; for longer clips audiocraft pairs segments and averages, kl uses the clip's "
-           "mean logits)",
+           "mean logits); its text consistency (CLAP score, music checkpoint) between each clip's caption and its audio",
            omitted={"fad": "audiocraft's FAD runs Google's TensorFlow VGGish (frechet_audio_distance); no TF here — "
-                           "use audioldm_eval-0.0.3's torch VGGish FAD, which differs from it",
-                    "clap_score": _CLAP_SCORE},
-           parity="the passt embedder module's",
+                           "use audioldm_eval-0.0.3's torch VGGish FAD, which differs from it"},
+           parity="the passt and clap_score embedder modules' (clap_score: its update steps around laion_clap, "
+                  "scripts/golden/clap_score_golden.py)",
            protocol={"kl": "audiocraft/metrics/kld.py PasstKLDivergenceMetric: convert_audio to 32 kHz mono, "
                            "10-s segments without overlap (segments ≤ 0.15 s dropped, no padding), softmax of "
                            "PaSST logits per segment, each segment a pair; kld = KL(target ‖ generated + 1e-6) "
                            "= kl_div((pred + 1e-6).log(), target).sum(-1), mean over segments (also kld_qp, "
-                           "kld_both)"}),
+                           "kld_both)",
+                    "clap_score": "audiocraft/metrics/clap_consistency.py CLAPTextConsistencyMetric (music solver "
+                                  "config: music_audioset_epoch_15_esc_90.14.pt, HTSAT-base, no fusion): convert_audio "
+                                  "to 48 kHz mono (julius), no quantisation, ≤ 10 s repeat-padded, longer: a random "
+                                  "10-s crop; roberta-base tokens (77); cosine(eps 1e-8) averaged"}),
 ]}
 
 DEFAULT_PRESET = "audioldm_eval-0.0.3"
@@ -188,15 +200,24 @@ def preset_metric_configs(name: str, weights: str = "pretrained", checkpoints: d
 
 def check_preset_weights(configs: dict[str, dict], cache_dir: str | os.PathLike | None = None) -> None:
     """Raise one WeightsNotFoundError naming every pretrained weights file the configs need and that
-    is absent (with its URL), before any audio is read or model built. Downloads nothing."""
+    is absent (with its URL), before any audio is read or model built; the CLAP score's tokenizer
+    too (a hub id is loaded as transformers loads it: from its cache, or fetched once online).
+    Downloads no weights."""
     from metrics.embedders.weights import weights_dir
-    from metrics.embedding_metrics import embedder_of
+    from metrics.embedding_metrics import TEXT_AUDIO, embedder_of
 
     missing: dict[str, str] = {}
     for cfg in configs.values():
         if cfg.get("weights", "pretrained") != "pretrained":
             continue
         emb = embedder_of(cfg)
+        if emb in TEXT_AUDIO:
+            from metrics.embedders.clap_score import TOKENIZER, load_tokenizer
+
+            try:
+                load_tokenizer(cfg.get("tokenizer") or TOKENIZER)
+            except WeightsNotFoundError as exc:
+                missing[f"tokenizer:{cfg.get('tokenizer') or TOKENIZER}"] = f"{emb}: {exc}"
         given = cfg.get("checkpoint")
         try:
             name, url, extra = official_file(emb)

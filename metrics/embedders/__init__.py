@@ -24,7 +24,7 @@ ENTRY_POINT_GROUP = "dyvim_bench.embedders"
 BUILTIN_EMBEDDERS: dict[str, str] = {name: f"metrics.embedders.catalog:{name}" for name in (
     "cnn14_16k", "cnn14_32k", "vggish", "encodec_24k", "encodec_48k", "passt", "passt_audiocraft",
     "openl3_mel256_music_512", "openl3_mel256_music_1024_stereo", "clap_music", "clap_general",
-    "mert_95m", "mert_330m")}
+    "mert_95m", "mert_330m", "clap_score_sam", "clap_score_audiocraft")}
 
 
 EMBEDDERS: Registry[EmbedderSpec] = Registry("embedder", BUILTIN_EMBEDDERS, entry_point_group=ENTRY_POINT_GROUP,

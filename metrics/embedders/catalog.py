@@ -12,7 +12,9 @@ from __future__ import annotations
 from functools import partial
 
 from metrics.embedders.clap import VARIANTS as CLAP_VARIANTS
+from metrics.embedders.clap import CHECKPOINTS as CLAP_CHECKPOINTS
 from metrics.embedders.clap import ClapEmbedder
+from metrics.embedders.clap_score import ClapScoreEmbedder
 from metrics.embedders.cnn14 import OFFICIAL_FILES as CNN14_FILES
 from metrics.embedders.cnn14 import Cnn14Embedder
 from metrics.embedders.encodec import OFFICIAL_FILES as ENCODEC_FILES
@@ -53,3 +55,11 @@ mert_95m = EmbedderSpec(partial(MertEmbedder, size="95M"), "768 (float16; + 13 l
                         "fadtk 1.1.0 MERT-v1-95M (layer 12) / audioldm_eval main", mert_file("95M"))
 mert_330m = EmbedderSpec(partial(MertEmbedder, size="330M"), "1024 (float16; + 25 layer means)", "75 per s",
                          "fadtk MERTModel('v1-330M') (layer 12)", mert_file("330M"))
+clap_score_sam = EmbedderSpec(partial(ClapScoreEmbedder, protocol="stable-audio-metrics"),
+                              "512 (unit norm) + text 512", "1 per clip (≤ 10 s repeat-padded; longer: fusion)",
+                              "stable-audio-metrics clap_score (630k-audioset-fusion-best.pt)",
+                              CLAP_CHECKPOINTS["fusion"][1:3])
+clap_score_audiocraft = EmbedderSpec(partial(ClapScoreEmbedder, protocol="audiocraft"), "512 (unit norm) + text 512",
+                                     "1 per clip (≤ 10 s repeat-padded; longer: a random 10 s crop)",
+                                     "audiocraft 1.3.0 CLAPTextConsistencyMetric (music_audioset_epoch_15_esc_90.14.pt)",
+                                     CLAP_CHECKPOINTS["music"][1:3])

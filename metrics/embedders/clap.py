@@ -23,8 +23,9 @@ torchlibrosa's ``Spectrogram`` + ``LogmelFilterBank``, the very modules HTS-AT b
 tests/metrics/test_clap.py checks the numbers against golden values made by laion_clap's own code on
 one file of seeded random weights (scripts/golden/clap_golden.py).
 
-Text embeddings (a CLAP score between a prompt and audio) are not offered: laion_clap tokenises with
-``RobertaTokenizer.from_pretrained('roberta-base')``, whose vocabulary files come from the HF hub.
+The fusion checkpoint (``630k-audioset-fusion-best.pt``, stable-audio-metrics' CLAP score) and the
+text branch are read by ``metrics.embedders.clap_score`` with the same key mapping
+(``official_to_transformers(…, "fusion")``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ VARIANTS = {
               "clap-laion-music"),
     "general": ("HTSAT-tiny", "630k-audioset-best.pt", _HF + "630k-audioset-best.pt", "clap-laion-audio"),
 }
+#: every official file whose audio branch is read here: variant → (laion amodel, official file, URL, fusion);
+#: "fusion" is laion's CLAP_Module(enable_fusion=True) default (HTSAT-tiny + aff_2d feature fusion)
+CHECKPOINTS = {**{v: (a, f, u, False) for v, (a, f, u, _) in VARIANTS.items()},
+               "fusion": ("HTSAT-tiny", "630k-audioset-fusion-best.pt", _HF + "630k-audioset-fusion-best.pt", True)}
 # laion_clap/clap_module/model_configs/HTSAT-*.json + htsat.py create_htsat_model
 HTSAT = {
     "HTSAT-tiny": {"patch_embeds_hidden_size": 96, "depths": [2, 2, 6, 2], "hidden_size": 768},
@@ -69,16 +74,17 @@ HTSAT = {
 FRONT_END = {"n_fft": 1024, "hop_length": 480, "n_mels": 64, "fmin": 50, "fmax": 14000}
 
 
-def transformers_config(amodel: str):
-    """transformers' ClapAudioConfig of laion's HTSAT-tiny / HTSAT-base audio branch (non-fusion)."""
+def transformers_config(amodel: str, fusion: bool = False):
+    """transformers' ClapAudioConfig of laion's HTSAT-tiny / HTSAT-base audio branch (with `fusion`:
+    laion's ``aff_2d`` attentional feature fusion of a global and three local mel chunks)."""
     from transformers import ClapAudioConfig
 
     if amodel not in HTSAT:
         raise ConfigError(f"CLAP audio model must be one of {sorted(HTSAT)}, got {amodel!r}")
     return ClapAudioConfig(**HTSAT[amodel], num_attention_heads=[4, 8, 16, 32], window_size=8, spec_size=256,
                            num_mel_bins=64, patch_size=4, patch_stride=[4, 4], projection_dim=EMBEDDING_DIM,
-                           enable_fusion=False, hidden_act="gelu", projection_hidden_act="relu",
-                           layer_norm_eps=1e-5)
+                           enable_fusion=fusion, fusion_type="aff_2d" if fusion else None, aff_block_r=4,
+                           hidden_act="gelu", projection_hidden_act="relu", layer_norm_eps=1e-5)
 
 
 @torch.no_grad()
@@ -98,14 +104,14 @@ def _informative_init(model: torch.nn.Module) -> None:
     bn.running_var.uniform_(100.0, 400.0)
 
 
-def build_audio_model(amodel: str, seed: int | None = 0) -> torch.nn.Module:
+def build_audio_model(amodel: str, seed: int | None = 0, fusion: bool = False) -> torch.nn.Module:
     """transformers' ClapAudioModelWithProjection; with a seed, informative random weights
     (``_informative_init``) to test with, else to load weights into."""
     from transformers import ClapAudioModelWithProjection
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0 if seed is None else seed)
-        model = ClapAudioModelWithProjection(transformers_config(amodel))
+        model = ClapAudioModelWithProjection(transformers_config(amodel, fusion))
         if seed is not None:
             _informative_init(model)
     return model.eval()
@@ -148,8 +154,9 @@ def _unwrap(state) -> dict:
 def official_to_transformers(state, model: torch.nn.Module, path: Path, variant: str) -> dict:
     """The audio branch + audio projection of an official LAION-CLAP checkpoint, under transformers'
     names. Text-branch and classifier entries are ignored; a missing entry or a wrong shape is a
-    MetricError naming the expected keys (another variant's file, a fusion file, another model's)."""
-    amodel, official, _, _ = VARIANTS[variant]
+    MetricError naming the expected keys (another variant's file, a fusion file, another model's).
+    `variant`: a key of CHECKPOINTS."""
+    amodel, official, _, fused = CHECKPOINTS[variant]
     if not isinstance(state, dict):
         raise MetricError(f"{path}: not a LAION-CLAP checkpoint (expected a dict, got {type(state).__name__})")
     flat = _unwrap(state)
@@ -171,12 +178,13 @@ def official_to_transformers(state, model: torch.nn.Module, path: Path, variant:
             wrong.append(f"{name} {tuple(value.shape)} (expected {tuple(tensor.shape)})")
             continue
         out[key] = value
-    fusion = [k for k in flat if "fusion_model" in k or "mel_conv2d" in k]
+    fusion = [k for k in flat if "fusion_model" in k or "mel_conv2d" in k] if not fused else []
+    kind = "fusion" if fused else "non-fusion"
     if missing or wrong or fusion:
         shown = sorted({_official_key(k)[0] for k in own if not k.endswith("num_batches_tracked")})
-        what = f"the {amodel} non-fusion audio branch of {official}"
+        what = f"the {amodel} {kind} audio branch of {official}"
         raise MetricError(
-            f"{path}: not a LAION-CLAP {variant} ({amodel}, non-fusion) checkpoint "
+            f"{path}: not a LAION-CLAP {variant} ({amodel}, {kind}) checkpoint "
             f"({len(missing)} audio keys missing, e.g. {missing[:3]}; {len(wrong)} of another shape, e.g. {wrong[:2]}"
             f"{'; it holds fusion layers (a *-fusion-best.pt file)' if fusion else ''}). "
             f"Expected the {len(shown)} keys of {what} (under state_dict, prefixed 'module.'): "
@@ -184,14 +192,13 @@ def official_to_transformers(state, model: torch.nn.Module, path: Path, variant:
     return out
 
 
-def save_random_weights(path: str | os.PathLike, variant: str = "music", seed: int = 0) -> Path:
-    """Seeded random CLAP audio weights in the official file's layout: ``{"state_dict":
-    {"module.audio_branch.…", "module.audio_projection.…"}}`` with laion's fused ``qkv``. The
-    official file also holds the text branch and HTS-AT's classifier head, which no audio
-    embedding reads."""
-    if variant not in VARIANTS:
-        raise ConfigError(f"CLAP variant must be one of {sorted(VARIANTS)}, got {variant!r}")
-    model = build_audio_model(VARIANTS[variant][0], seed)
+def random_official_state(variant: str = "music", seed: int = 0) -> dict[str, torch.Tensor]:
+    """Seeded random CLAP audio weights under the official file's names (``module.audio_branch.…``,
+    ``module.audio_projection.…``, laion's fused ``qkv``); `variant`: a key of CHECKPOINTS."""
+    if variant not in CHECKPOINTS:
+        raise ConfigError(f"CLAP variant must be one of {sorted(CHECKPOINTS)}, got {variant!r}")
+    amodel, _, _, fused = CHECKPOINTS[variant]
+    model = build_audio_model(amodel, seed, fusion=fused)
     state: dict[str, torch.Tensor] = {}
     parts: dict[str, list] = {}
     for key, tensor in model.state_dict().items():
@@ -202,6 +209,15 @@ def save_random_weights(path: str | os.PathLike, variant: str = "music", seed: i
             parts.setdefault(name, [None] * 3)[part] = tensor.detach()
     for name, (q, k, v) in parts.items():
         state["module." + name] = torch.cat([q, k, v]).clone()
+    return state
+
+
+def save_random_weights(path: str | os.PathLike, variant: str = "music", seed: int = 0) -> Path:
+    """Seeded random CLAP audio weights in the official file's layout: ``{"state_dict":
+    {"module.audio_branch.…", "module.audio_projection.…"}}``. The official file also holds the
+    text branch and HTS-AT's classifier head, which no audio embedding reads (the CLAP score's
+    files with a text branch: ``metrics.embedders.clap_score.save_random_weights``)."""
+    state = random_official_state(variant, seed)
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save({"state_dict": state}, tmp)
@@ -357,6 +373,6 @@ def perf_line(files: Sequence[str | os.PathLike], variant: str = "music", seed: 
     return f"clap_{variant}: {per10:.2f} s per 10-s file (ours, 1 thread, {len(files)} files)"
 
 
-__all__ = ["ClapEmbedder", "save_random_weights", "official_to_transformers", "quantize_like_laion", "windows",
-           "window_starts",
-           "VARIANTS", "build_audio_model", "perf_line"]
+__all__ = ["ClapEmbedder", "save_random_weights", "random_official_state", "official_to_transformers",
+           "quantize_like_laion", "windows", "window_starts", "VARIANTS", "CHECKPOINTS", "build_audio_model",
+           "LogMel", "perf_line"]

@@ -242,8 +242,10 @@ def save_random_weights(path: str | os.PathLike, seed: int = 0) -> Path:
 
 
 # --------------------------------------------------------------------------- preprocessing
-def load_like_stable_audio_metrics(path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """``pyln.normalize.peak(librosa.load(path, sr=sample_rate, mono=True)[0], -1.0)`` (float32)."""
+def load_like_stable_audio_metrics(path, sample_rate: int = SAMPLE_RATE, exact_gain: bool = False) -> np.ndarray:
+    """``pyln.normalize.peak(librosa.load(path, sr=sample_rate, mono=True)[0], -1.0)``: float32; with
+    `exact_gain`, float64 as pyloudnorm returns it (its float64 gain times the float32 samples,
+    what the CLAP score's int16 round trip then reads)."""
     import soxr
 
     data, sr = _read(path, "float32")
@@ -256,7 +258,8 @@ def load_like_stable_audio_metrics(path, sample_rate: int = SAMPLE_RATE) -> np.n
     if peak == 0.0:
         raise MediaError(path, "audio is silent: peak normalisation (as stable-audio-metrics does) is undefined",
                          "the reference would give NaN; leave silent files out")
-    return (y * (10.0 ** (-1.0 / 20.0) / peak)).astype(np.float32)
+    gain = 10.0 ** (-1.0 / 20.0) / peak
+    return y.astype(np.float64) * gain if exact_gain else (y * gain).astype(np.float32)
 
 
 def load_like_audiocraft(path) -> np.ndarray:

@@ -279,3 +279,82 @@ def test_unpaired_kid_is_the_kid_of_the_two_sets_embeddings(sets, cache, tmp_pat
     row = ev.table.set_index("key").loc["kid"]
     assert row["value"] == pytest.approx(kid(g, r).mean, rel=1e-6, abs=1e-9)
     assert row["n_clips"] == 4 and row["n_reference"] == 3
+
+
+def _captions_csv(path: Path, stems) -> Path:
+    import csv
+
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ytid", "caption"])  # stable-audio-metrics' MusicCaps CSV columns
+        for i, s in enumerate(stems):
+            w.writerow([f"{s}.wav" if i == 0 else s, ["upbeat electronic dance music", "a calm piano melody",
+                                                      "loud rock guitar and drums", "an epic orchestra"][i % 4]])
+    return path
+
+
+@pytest.mark.slow  # ~20 s: PaSST KL and both CLAP branches with random weights
+def test_captions_give_the_clap_score_of_the_embeddings(sets, cache, tmp_path):
+    import pandas as pd
+
+    from bench import api
+    from metrics.embedders.clap_score import ClapScoreEmbedder, clap_scores
+
+    stems = [f"clip{i}" for i in range(4)]
+    captions = _captions_csv(tmp_path / "captions.csv", stems)
+    out = tmp_path / "scores"
+    ev = api.evaluate_folders(sets["gen"], sets["ref"], out=out, suite="audiocraft", weights="random",
+                              n_resamples=50, captions=captions)
+    assert {"kl_softmax", "clap_score"} <= set(ev.table["key"])
+    rows = pd.read_parquet(out / "metrics" / "clap_score.parquet")
+    cfg = json.loads(rows["config"].iloc[0])
+    assert cfg["preset"] == "audiocraft" and cfg["embedder"] == "clap_score_audiocraft"
+    # the score is the mean cosine of each generated file's audio embedding and its caption's
+    emb = ClapScoreEmbedder("audiocraft", weights="random", seed=0)
+    audio = np.stack([o["embedding"] for o in emb.embed_files([sets["gen"] / f"{s}.wav" for s in stems])])
+    text = emb.embed_texts(["upbeat electronic dance music", "a calm piano melody", "loud rock guitar and drums",
+                            "an epic orchestra"])
+    expected = clap_scores(audio, text)
+    set_row = rows[rows["clip"].isna()].iloc[0]
+    assert set_row["value"] == pytest.approx(expected.mean(), rel=1e-6)
+    per_clip = rows.dropna(subset=["clip"]).set_index("clip")["value"]
+    assert np.allclose(per_clip.loc[stems], expected, rtol=1e-6)
+    stored = json.loads((out / "folders.json").read_text())["captions"]
+    assert stored["by_stem"]["clip0"] == "upbeat electronic dance music"
+    # other captions: the stored rows are not reused (the fingerprint covers the captions)
+    swapped = _captions_csv(tmp_path / "swapped.csv", stems[::-1])
+    api.evaluate_folders(sets["gen"], sets["ref"], out=out, suite="audiocraft", weights="random", n_resamples=50,
+                         captions=swapped, metrics=["clap_score"])
+    again = pd.read_parquet(out / "metrics" / "clap_score.parquet").dropna(subset=["clip"]).set_index("clip")["value"]
+    assert not np.allclose(again.loc[stems], per_clip.loc[stems])
+
+
+def test_captions_are_checked_before_any_work(sets, cache, tmp_path):
+    from bench import api
+    from bench.folders import folder_metric_configs, read_captions
+
+    # a suite without captions: the CLAP score is left out, with a note; asked for by name: refused
+    _, configs, notes = folder_metric_configs("stable-audio-metrics", weights="random")
+    assert "clap_score" not in configs and any("clap_score left out: no --captions" in n for n in notes)
+    with pytest.raises(ConfigError, match="give --captions FILE"):
+        folder_metric_configs("stable-audio-metrics", metrics=["clap_score"], weights="random")
+    # a generated file without a caption: named, nothing written
+    out = tmp_path / "scores"
+    part = _captions_csv(tmp_path / "part.csv", ["clip0", "clip1", "clip2"])
+    with pytest.raises(ConfigError, match=r"1 generated file\(s\) have no caption: \['clip3'\]"):
+        api.evaluate_folders(sets["gen"], sets["ref"], out=out, suite="audiocraft", weights="random", captions=part)
+    assert not out.exists() and not _leftovers(tmp_path)
+    # the formats: CSV (ids with or without the extension), JSON; bad files named with the problem
+    assert read_captions(part) == {"clip0": "upbeat electronic dance music", "clip1": "a calm piano melody",
+                                   "clip2": "loud rock guitar and drums"}
+    (tmp_path / "c.json").write_text(json.dumps({"clip0": "x"}))
+    assert read_captions(tmp_path / "c.json") == {"clip0": "x"}
+    (tmp_path / "bad.csv").write_text("name,genre\nclip0,rock\n")
+    with pytest.raises(ConfigError, match=r"bad.csv: a CSV needs a header with an id column.*\['name', 'genre'\]"):
+        read_captions(tmp_path / "bad.csv")
+    (tmp_path / "twice.csv").write_text("id,caption\nclip0,a\nclip0.wav,b\n")
+    with pytest.raises(ConfigError, match="id 'clip0' is given twice"):
+        read_captions(tmp_path / "twice.csv")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="expected a JSON object"):
+        read_captions(tmp_path / "list.json")

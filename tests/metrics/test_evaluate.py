@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,3 +104,29 @@ def test_unchanged_systems_are_not_rescored_and_changed_ones_are(toy_run):
         assert fp(after, "shuffled") != fp(before, "shuffled")
     finally:
         victim.write_bytes(data)
+
+
+@pytest.mark.slow
+def test_clap_score_of_a_run_reads_the_manifest_captions(toy_run):
+    import json
+
+    from core.manifest import read_manifest
+    from metrics.embedders.clap_score import ClapScoreEmbedder, clap_scores
+
+    run_dir, _, env = toy_run
+    out = bench("evaluate", "--run", str(run_dir), "--suite", "audiocraft", "--metrics", "clap_score",
+                "evaluate.n_resamples=50", env=env)
+    assert "clap_score" in out.stdout
+    df = pd.read_parquet(run_dir / "metrics" / "clap_score.parquet")
+    assert set(df["system"]) == {"reference", "shuffled"}
+    assert json.loads(df["config"].iloc[0])["preset"] == "audiocraft"
+    # the reference system's per-clip scores: its audio against the toy's captions (a viewer's scene description)
+    ref = df[(df["system"] == "reference") & df["clip"].notna()].set_index("clip")["value"]
+    (folder,) = [p.parent for p in Path(env["BENCH_DATA_ROOT"]).glob("*/manifest*") if "toy" in p.parent.name]
+    clips = {c.id: c for c in read_manifest(folder)}
+    emb = ClapScoreEmbedder("audiocraft", weights="random", seed=0)
+    ids = list(ref.index)
+    assert all(clips[i].caption for i in ids)
+    audio = np.stack([o["embedding"] for o in emb.embed_files([clips[i].audio_path for i in ids])])
+    expected = clap_scores(audio, emb.embed_texts([clips[i].caption for i in ids]))
+    assert np.allclose(ref.loc[ids].to_numpy(), expected, rtol=1e-6)
