@@ -114,11 +114,12 @@ def test_presets_of_embedders_not_installed_are_listed_not_crashing(monkeypatch)
         assert name in PRESETS
     assert {"audioldm_eval-0.0.3", "fadtk-encodec"} <= set(available_presets())
     sam = {c.get("embedder") for c in PRESETS["stable-audio-metrics"].metrics.values()}
-    assert sam == {"openl3_mel256_music_512", "passt"}
+    assert sam == {"openl3_mel256_music_512", "passt", "clap_score_sam"}
     assert PRESETS["stable-audio-metrics"].metrics["kl"]["direction"] == "generated_to_reference"  # its passt_kld
-    assert "clap_score" in PRESETS["stable-audio-metrics"].omitted
-    assert {c.get("embedder") for c in PRESETS["audiocraft"].metrics.values()} == {"passt_audiocraft"}
-    assert "clap_score" in PRESETS["audiocraft"].omitted and "fad" in PRESETS["audiocraft"].omitted
+    assert not PRESETS["stable-audio-metrics"].omitted  # its three numbers: FD OpenL3, KL PaSST, CLAP score
+    assert {c.get("embedder") for c in PRESETS["audiocraft"].metrics.values()} == {"passt_audiocraft",
+                                                                                   "clap_score_audiocraft"}
+    assert list(PRESETS["audiocraft"].omitted) == ["fad"]  # TensorFlow VGGish
     without = Registry("embedder", {k: v for k, v in embedders.BUILTIN_EMBEDDERS.items() if k != "encodec_24k"})
     monkeypatch.setattr(embedders, "EMBEDDERS", without)
     assert unavailable_reason(PRESETS["fadtk-encodec"]) == "embedder encodec_24k not installed"
