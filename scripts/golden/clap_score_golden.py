@@ -38,6 +38,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,9 @@ def side_main(job: dict) -> None:
 
     def audio_seeded(self, *a, **k):
         np.random.seed(CROP_SEED)  # laion's crops of files over 10 s: reproducible
+        t0 = time.perf_counter()
         out = get_audio(self, *a, **k)
+        records.setdefault("seconds", []).append(time.perf_counter() - t0)
         records["audio"].append(out.detach().cpu().numpy())
         return out
 
@@ -162,6 +165,7 @@ def side_main(job: dict) -> None:
             finally:
                 os.chdir(cwd)
             result["score"] = np.float64(float(score))
+            result["audio_seconds"] = np.array(records["seconds"])  # per file, the embedding call alone
             result["audio"] = np.concatenate(records["audio"])
             result["text"] = np.concatenate(records["text"])
         else:
@@ -193,6 +197,7 @@ def side_main(job: dict) -> None:
                         x, padding="max_length", truncation=True, max_length=77, return_tensors="pt"), use_tensor=True)
                     cos.append(torch.nn.functional.cosine_similarity(a, t, dim=1, eps=1e-8))
             result["score"] = np.float64(torch.cat(cos).mean().item())
+            result["audio_seconds"] = np.array(records["seconds"])
             result["audio"] = np.concatenate(records["audio"])
             result["text"] = np.concatenate(records["text"])
     if job.get("mel_wav"):
@@ -247,6 +252,13 @@ def main() -> None:
             audio = np.stack([o["embedding"] for o in emb.embed_files([files[k] for k in CAPTIONS])])
             text = emb.embed_texts(list(CAPTIONS.values()))
             ours = clap_scores(audio, text)
+            ten = list(CAPTIONS).index("exact_10s_48k")
+            t0 = time.perf_counter()
+            emb.embed_waveform(emb.load(files["exact_10s_48k"]))
+            mine = time.perf_counter() - t0
+            golden[f"{protocol}/perf_s_per_10s"] = np.array([mine, float(theirs["audio_seconds"][ten])])
+            print(f"perf {protocol}: ours {mine:.2f} s per 10-s file (load + embed), the tool's embedding call "
+                  f"{float(theirs['audio_seconds'][ten]):.2f} s (1 thread, same weights)")
             print(f"{protocol}: max |audio - theirs| {np.abs(audio - theirs['audio']).max():.2e}, "
                   f"|text - theirs| {np.abs(text - theirs['text']).max():.2e}, score ours {ours.mean():.7f} "
                   f"theirs {float(theirs['score']):.7f}")
