@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 
 from rich.table import Table
 
@@ -13,9 +12,8 @@ from bench.perf import perf_run
 from bench.systems_cli import cmd_systems
 from metrics.headline import headline, ordering_lines
 from metrics.perf import perf_metrics
-from metrics.presets import preset_metric_configs
 from bench import api
-from bench.config import config_names, DatasetSettings
+from bench.config import config_names, DatasetSettings, suite_overrides
 from bench.console import console
 from core.errors import ConfigError
 
@@ -105,21 +103,11 @@ def cmd_evaluate(args) -> int:
             raise ConfigError(f"bench evaluate: {flag} goes with --generated/--reference, not --run")
     overrides = list(args.overrides)
     metrics = args.metrics
-    if args.suite is not None:  # the suite's metric configs as Hydra overrides (weights follow the dataset)
-
-        suite = preset_metric_configs(args.suite)
-        if metrics:
-            unknown = [m for m in metrics if m not in suite]
-            if unknown:
-                raise ConfigError(f"--metrics {','.join(unknown)}: not in suite {args.suite!r} ({', '.join(suite)})")
-        metrics = [m for m in suite if not metrics or m in metrics]
-        overrides = [f"++metric.{m}.{k}={json.dumps(v)}" for m in metrics for k, v in suite[m].items()
-                     if k not in ("name", "weights") and v is not None] + overrides  # JSON: quoted strings, lists
-        # a suite that does not set Cnn14's evaluation rate runs another embedder: the YAML's rate would refuse it
-        overrides = [f"++metric.{m}.sample_rate=null" for m in metrics if "sample_rate" not in suite[m]] + overrides
+    if args.suite is not None:  # the suite's metric configs (bench.config.suite_overrides; weights follow the dataset)
+        overrides.append(f"metric_suite={args.suite}")
     if args.sample_rate is not None:  # audioldm_eval's --sample-rate: Cnn14's front end of every Cnn14 metric
-        overrides += [f"metric.{m}.sample_rate={args.sample_rate}" for m in (metrics or ("fd", "kl", "is"))
-                      if m in ("fd", "kl", "is", "kid")]
+        keys = metrics or (suite_overrides(args.suite, None)[0] if args.suite else ("fd", "kl", "is"))
+        overrides += [f"metric.{m}.sample_rate={args.sample_rate}" for m in keys if m in ("fd", "kl", "is", "kid")]
     evaluation = api.evaluate(args.run, metrics=metrics, compare=args.compare or (),
                               allow_missing=True if args.allow_missing else None, overrides=overrides)
     print_evaluation(evaluation)

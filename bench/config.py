@@ -45,6 +45,10 @@ def compose(
     for name in systems:
         # Systems with a YAML get it under system.<name>; entry-point-only systems start empty.
         ov.append(f"+system@system.{name}={name}" if name in yaml_systems else f"+system.{name}={_signature_defaults(name)}")
+    suite = _suite_of(overrides)
+    if suite:  # a peer tool's preset: its metric keys and settings (the user's overrides, after them, win)
+        metrics, suite_ov = suite_overrides(suite, metrics)
+        ov.extend(suite_ov)
     ov.extend(overrides)
     ov += [_metric_override(m) for m in metrics or ()]
     try:
@@ -78,6 +82,37 @@ def _quoting_hint(exc: Exception, overrides: Sequence[str]) -> str:
     key, _, value = example.partition("=")
     return (f"\nHint: quote a value with spaces, non-ASCII letters or special characters inside the override, "
             f"e.g. '{key}=\"{value}\"' (single quotes for the shell, double quotes for Hydra)")
+
+
+def _suite_of(overrides: Sequence[str]) -> str | None:
+    """The value of a ``metric_suite=<name>`` override (the last one), or None."""
+    found = None
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.lstrip("+") == "metric_suite":
+            found = value.strip().strip("'\"") or None
+    return None if found in (None, "null", "None") else found
+
+
+def suite_overrides(suite: str, metrics: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+    """(metric keys, Hydra overrides) of preset `suite` (metrics.presets): each key's settings as
+    ``++metric.<key>.<field>`` on its YAML, weights left to follow the dataset; `metrics`, when
+    given, must be a subset of the preset's keys."""
+    import json
+
+    from metrics.presets import preset_metric_configs
+
+    configs = preset_metric_configs(suite)
+    if metrics:
+        unknown = [m for m in metrics if m not in configs]
+        if unknown:
+            raise ConfigError(f"metrics {','.join(unknown)}: not in suite {suite!r} ({', '.join(configs)})")
+    keys = [m for m in configs if not metrics or m in metrics]
+    # a suite that does not set Cnn14's evaluation rate runs another embedder: the YAML's rate would refuse it
+    ov = [f"++metric.{m}.sample_rate=null" for m in keys if "sample_rate" not in configs[m]]
+    ov += [f"++metric.{m}.{k}={json.dumps(v)}" for m in keys for k, v in configs[m].items()
+           if k not in ("name", "weights") and v is not None]  # JSON: quoted strings, lists
+    return keys, ov
 
 
 def _metric_override(name: str) -> str:

@@ -455,7 +455,7 @@ def _metric_rows(key, cfg, gen: FolderSet, ref: FolderSet, unpaired, out: Path, 
         fp = set_fingerprint(cfg, gen.files, ref.files, False, n_resamples, seed)
     else:
         fp = fingerprint(cfg, gen.files, ref.files, n_resamples, seed,
-                         clip_captions(cfg, gen.clips(sorted(gen.files))))
+                         clip_captions(cfg["name"], gen.clips(sorted(gen.files))))
     old_path = out / "metrics" / f"{key}.parquet"
     if old_path.is_file():
         old = pd.read_parquet(old_path)

@@ -174,11 +174,9 @@ def fingerprint(metric_config: Mapping, files: Mapping[str, Path], reference: Ma
     return h.hexdigest()
 
 
-def clip_captions(metric_config: Mapping, clips: Sequence[Clip]) -> dict[str, str | None] | None:
-    """The clips' captions when the metric reads them (`Metric.uses_captions`), else None."""
-    from metrics.base import get_metric_class
-
-    if not getattr(get_metric_class(metric_config["name"]), "uses_captions", False):
+def clip_captions(metric: str, clips: Sequence[Clip]) -> dict[str, str | None] | None:
+    """The clips' captions when metric `metric` reads them (`Metric.uses_captions`), else None."""
+    if not getattr(get_metric_class(metric), "uses_captions", False):
         return None
     return {c.id: c.caption for c in clips}
 
@@ -203,7 +201,7 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
     notes_path = run_dir / "metrics" / "notes.json"
     old_notes = json.loads(notes_path.read_text()).get("by_metric", {}) if notes_path.exists() else {}
     for mname, mcfg in metric_configs.items():  # before any work: a metric that reads captions needs them all
-        captions = clip_captions(mcfg, kept)
+        captions = clip_captions(mname, kept)
         lacking = [cid for cid, text in (captions or {}).items() if not (text or "").strip()]
         if lacking:
             raise ConfigError(f"metric {mname!r} compares each clip's caption (its text prompt) with the music; "
@@ -211,7 +209,7 @@ def evaluate(run_dir: str | Path, clips: Sequence[Clip], systems: Sequence[str],
                               f"{lacking[:5]}: leave {mname} out (--metrics) or use a dataset with captions")
     set_rows, comp_rows, notes_by_metric = [], [], {}
     for mname, mcfg in metric_configs.items():
-        captions = clip_captions(mcfg, kept)
+        captions = clip_captions(mname, kept)
         fps = {s: fingerprint(mcfg, outputs[s], reference, n_resamples, seed, captions) for s in systems}
         path = run_dir / "metrics" / f"{mname}.parquet"
         old = pd.read_parquet(path) if path.exists() else None

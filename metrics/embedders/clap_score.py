@@ -433,6 +433,50 @@ def clap_scores(audio: np.ndarray, text: np.ndarray) -> np.ndarray:
     return torch.nn.functional.cosine_similarity(a, t, dim=1, eps=1e-8).double().numpy()
 
 
-__all__ = ["ClapScoreEmbedder", "PROTOCOLS", "save_random_weights", "load_tokenizer", "tokenize", "laion_log_mel",
+def perf_line(keep: Path | None = None) -> dict:
+    """`bench perf metrics` hook: per protocol, the score of the golden clips and captions against
+    the one the tool's own code made (tests/metrics/golden/clap_score_golden.npz, same seeded weight
+    file and synthetic tokenizer) and seconds per 10-s file, ours now against the tool's embedding
+    call as the golden script timed it in the side environment (1 thread each). Returns {"line",
+    "presets", "rel"}."""
+    import importlib.util
+    import tempfile
+    import time
+
+    from metrics.embedders.timing import ROOT
+
+    spec = importlib.util.spec_from_file_location("_clap_score_golden", ROOT / "scripts/golden/clap_score_golden.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    golden = np.load(ROOT / "tests/metrics/golden/clap_score_golden.npz")
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_clap_score_"))
+    files = script.make_audio(folder / "audio")
+    ids = [str(i) for i in golden["ids"]]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rel, parts = {}, []
+    try:
+        for protocol in PROTOCOLS:
+            weights = save_random_weights(folder / f"{protocol}.pt", protocol, int(golden[f"{protocol}/seed"]))
+            emb = ClapScoreEmbedder(protocol, weights="pretrained", checkpoint=str(weights),
+                                    tokenizer=str(SYNTHETIC_TOKENIZER), seed=int(golden["crop_seed"]), batch_size=1)
+            emb.audio_model  # built outside the timing, as the tool's model is
+            t0 = time.perf_counter()
+            emb.embed_waveform(emb.load(files["exact_10s_48k"]))
+            ours = time.perf_counter() - t0
+            audio = np.stack([o["embedding"] for o in emb._embed_many([files[i] for i in ids], 1)])
+            score = float(clap_scores(audio, emb.embed_texts([str(c) for c in golden["captions"]])).mean())
+            theirs = float(golden[f"{protocol}/score"])
+            rel[f"clap_score_{protocol}"] = abs(score - theirs) / abs(theirs)
+            peer = float(golden[f"{protocol}/perf_s_per_10s"][1])
+            parts.append(f"{protocol} ours {ours:.2f} s per 10-s file, the tool {peer:.2f} s (timed once by "
+                         f"scripts/golden/clap_score_golden.py)")
+    finally:
+        torch.set_num_threads(threads)
+    line = f"clap_score: {'; '.join(parts)}; max_rel_diff vs golden {max(rel.values()):.1e}"
+    return {"line": line, "presets": list(PROTOCOLS), "rel": rel}
+
+
+__all__ = ["ClapScoreEmbedder", "perf_line", "PROTOCOLS", "save_random_weights", "load_tokenizer", "tokenize", "laion_log_mel",
            "audio_input", "repeat_pad", "text_model_from_state", "build_text_model", "clap_scores",
            "SYNTHETIC_TOKENIZER"]

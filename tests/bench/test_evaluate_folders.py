@@ -209,8 +209,9 @@ def test_sample_rate_and_unpaired_pick_the_configs():
 
 
 def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatch):
-    """`bench evaluate --run R --suite S --sample-rate 32000`: the suite's metrics and their
-    settings reach bench.api.evaluate as Hydra overrides that compose (checked with load_config)."""
+    """`bench evaluate --run R --suite S --sample-rate 32000`: `metric_suite=S` reaches
+    bench.api.evaluate, and composing it gives the suite's metrics and settings (load_config);
+    `metric_suite=S` is the same override for `bench run`."""
     from omegaconf import OmegaConf
 
     from bench import api, commands
@@ -226,16 +227,17 @@ def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatc
     args = build_parser().parse_args(["evaluate", "--run", "runs/x", "--suite", "fadtk-encodec", "--metrics", "fad"])
     with pytest.raises(SystemExit):
         commands.cmd_evaluate(args)
-    assert seen["metrics"] == ["fad"]
-    assert '++metric.fad.embedder="encodec_24k"' in seen["overrides"]
-    assert '++metric.fad.preset="fadtk-encodec"' in seen["overrides"]
+    assert seen["metrics"] == ["fad"] and "metric_suite=fadtk-encodec" in seen["overrides"]
     cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
     assert cfg.metric.fad.embedder == "encodec_24k" and cfg.metric.fad.preset == "fadtk-encodec"
     assert cfg.metric.fad.peer_tool == "fadtk 1.1.0"  # a value with a space survives Hydra
     args = build_parser().parse_args(["evaluate", "--run", "runs/x", "--suite", "stable-audio-metrics"])
     with pytest.raises(SystemExit):
         commands.cmd_evaluate(args)
+    assert seen["metrics"] is None  # the suite decides
     cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
+    assert sorted(cfg.metric) == ["clap_score", "fad", "kl"]
+    assert cfg.metric.clap_score.embedder == "clap_score_sam"
     kl = OmegaConf.to_container(cfg.metric.kl)
     assert kl["embedder"] == "passt" and kl["direction"] == "generated_to_reference" and kl["sample_rate"] is None
     from metrics.evaluate import build_metric
@@ -248,6 +250,12 @@ def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatc
     assert cfg.metric.fd.sample_rate == 32000 and cfg.metric.kl.sample_rate == 32000
     with pytest.raises(ConfigError, match="--generated/--reference"):
         commands.cmd_evaluate(build_parser().parse_args(["evaluate", "--run", "runs/x", "--unpaired"]))
+    # the override itself: a user's metric.<key>.* after it wins; a key outside the suite is named
+    cfg = api.load_config("toy", (), ["metric_suite=audiocraft", "metric.kl.variants=[softmax]"], None)
+    assert sorted(cfg.metric) == ["clap_score", "kl"] and list(cfg.metric.kl.variants) == ["softmax"]
+    assert cfg.metric.kl.embedder == "passt_audiocraft" and cfg.metric.kl.preset == "audiocraft"
+    with pytest.raises(ConfigError, match=r"metrics fd: not in suite 'audiocraft' \(kl, clap_score\)"):
+        api.load_config("toy", (), ["metric_suite=audiocraft"], ["fd"])
 
 
 def test_a_killed_run_s_staging_folder_is_cleared_by_the_next(tmp_path):

@@ -130,9 +130,9 @@ def test_fingerprint_covers_captions(tmp_path, clips):
     one = [Clip(k, "", str(p), 0.0, 1.0, k, "test", caption="x") for k, p in files.items()]
     two = [Clip(k, "", str(p), 0.0, 1.0, k, "test", caption="y") for k, p in files.items()]
     cfg = {"name": "clap_score", "embedder": "clap_score_sam"}
-    assert fingerprint(cfg, files, files, 10, 0, clip_captions(cfg, one)) != \
-        fingerprint(cfg, files, files, 10, 0, clip_captions(cfg, two))
-    assert clip_captions({"name": "fd"}, one) is None  # other metrics' fingerprints are unchanged
+    assert fingerprint(cfg, files, files, 10, 0, clip_captions("clap_score", one)) != \
+        fingerprint(cfg, files, files, 10, 0, clip_captions("clap_score", two))
+    assert clip_captions("fd", one) is None  # other metrics' fingerprints are unchanged
 
 
 def test_synthetic_tokenizer_is_reproducible(tmp_path, monkeypatch):
