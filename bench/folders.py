@@ -260,8 +260,9 @@ def unpaired_scores(metric, gen: Mapping[str, Path], gen_clips: Sequence[Clip], 
     """The scores of one set metric (FD, FAD, KID, IS, FAD∞, per-clip FAD) between two sets of
     any sizes: the same values as the paired metric's (those never use the pairing), with a
     two-sample bootstrap statistic."""
-    from metrics.frechet import FrechetResampler, fd_from_embeddings
-    from metrics.small_sample import KIDResampler, fad_inf, kid, per_clip_fad, pooled_stats
+    from metrics.embedding_metrics import fd_point
+    from metrics.frechet import FrechetResampler
+    from metrics.small_sample import KIDResampler, fad_inf, kid, per_clip_fad
 
     name = metric.name
     if name == "is":
@@ -271,13 +272,14 @@ def unpaired_scores(metric, gen: Mapping[str, Path], gen_clips: Sequence[Clip], 
     g_rows, r_rows = metric._rows(g_out), metric._rows(r_out)
     ng, nr = len(g_rows), len(r_rows)
     if name == "fad_clip":
-        return {"fad_clip": Score(per_clip=per_clip_fad(g_rows, pooled_stats(r_rows)))}
+        return {"fad_clip": Score(per_clip=per_clip_fad(g_rows, metric._reference_stats(r_rows)))}
     a, owner_a = _stack(g_rows)
     b, owner_b = _stack(r_rows)
     if name in ("fd", "fad", "fad_inf"):
         resampler = FrechetResampler(a, b, groups=(owner_a, owner_b), n_groups=(ng, nr))
         if name == "fad_inf":
-            fit = fad_inf(g_rows, pooled_stats(r_rows), steps=metric.steps, min_n=metric.min_n, seed=metric.seed)
+            fit = fad_inf(g_rows, metric._reference_stats(r_rows), steps=metric.steps, min_n=metric.min_n,
+                          seed=metric.seed)
 
             def constant(value):
                 return lambda idx: np.full(np.asarray(idx).shape[0], value)
@@ -286,7 +288,7 @@ def unpaired_scores(metric, gen: Mapping[str, Path], gen_clips: Sequence[Clip], 
                                                                      metric.seed), min_clips=2),
                     "fad_inf_slope": Score(statistic=constant(fit.slope), min_clips=2),
                     "fad_inf_r2": Score(statistic=constant(fit.r2), min_clips=2, higher_is_better=True)}
-        full = resampler.full() if metric.fd_method == "exact" else fd_from_embeddings(a, b, method="sqrtm")
+        full = fd_point(g_rows, r_rows, a, b, metric.fd_method, metric.stats, resampler)
         return {name: Score(statistic=_two_sample_statistic(ng, nr, full, resampler.weighted, metric.seed),
                             min_clips=2, floor=0.0)}
     if name == "kid":  # in the embeddings' own dtype, as the paired KID (audioldm_eval runs float32)

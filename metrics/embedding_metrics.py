@@ -25,7 +25,7 @@ import numpy as np
 from metrics.embedders import make_embedder
 from metrics.inception import inception_score
 from metrics.kl import kl_per_clip
-from metrics.small_sample import fad_inf, kid, KIDResampler, per_clip_fad, pooled_stats
+from metrics.small_sample import fad_inf, fadtk_stats, kid, KIDResampler, per_clip_fad, pooled_stats
 from core.manifest import Clip
 from core.errors import ConfigError
 from metrics.base import Metric, Score, register_metric
@@ -35,7 +35,7 @@ from metrics.frechet import DEFAULT_FD_METHOD, FrechetResampler
 _EMBEDDERS: dict[tuple, object] = {}
 
 #: the per-file output a Fréchet/kernel metric pools, by embedder (one row per clip, or a clip's frames)
-ROWS = {"cnn14_16k": "embedding", "cnn14_32k": "embedding", "vggish": "frames",
+ROWS = {"cnn14_16k": "embedding", "cnn14_32k": "embedding", "vggish": "frames", "vggish_fadtk": "frames",
         "encodec_24k": "frames", "encodec_48k": "frames",
         "passt": "embedding", "passt_audiocraft": "embedding",
         "openl3_mel256_music_512": "frames", "openl3_mel256_music_1024_stereo": "frames",
@@ -72,6 +72,10 @@ def _check_embedder(name: str, metric: str) -> str:
     return name
 
 
+#: how a Fréchet metric's set statistics are formed: all rows pooled in float64, or as fadtk merges them
+STATS = ("pooled", "fadtk")
+
+
 class _EmbeddingMetric(Metric):
     embedder_name = ""
 
@@ -80,6 +84,9 @@ class _EmbeddingMetric(Metric):
                  preset: str | None = None, peer_tool: str | None = None, **embedder_options):
         super().__init__(cache, seed)
         self.preset, self.peer_tool = preset, peer_tool
+        self.stats = embedder_options.pop("stats", None) or "pooled"
+        if self.stats not in STATS:
+            raise ConfigError(f"metric {self.name}: stats must be one of {', '.join(STATS)}, got {self.stats!r}")
 
         if embedder is not None:
             self.embedder_name = _check_embedder(embedder, self.name)
@@ -104,10 +111,16 @@ class _EmbeddingMetric(Metric):
 
     def describe(self) -> dict:
         out = {"embedder": self.embedder_name, **self.embedder.describe()}
+        if self.stats != "pooled":
+            out["stats"] = self.stats
         if self.preset:  # a suite's metric configs name their preset and its peer tool (metrics.presets)
             out["preset"] = self.preset
             out["peer_tool"] = self.peer_tool
         return out
+
+    def _reference_stats(self, rows: list[np.ndarray]):
+        """The reference set's mean and covariance (`stats`: pooled, or merged as fadtk does)."""
+        return fadtk_stats(rows) if self.stats == "fadtk" else pooled_stats(rows)
 
     def _rows(self, outputs: list[dict]) -> list[np.ndarray]:
         return [o[ROWS[self.embedder_name]] for o in outputs]
@@ -123,12 +136,29 @@ def _embed_both(metric: _EmbeddingMetric, clips, generated, reference):
     return gen, ref
 
 
-def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method: str = "sqrtm") -> Score:
+def fd_point(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], a: np.ndarray, b: np.ndarray, method: str,
+             stats: str, resampler) -> float:
+    """The Fréchet distance of two whole sets (see `frechet_score`): per-clip rows, the same rows
+    stacked (`a`, `b`, float64) and their `FrechetResampler`."""
+    from metrics.frechet import fd_from_embeddings, frechet_distance_exact
+
+    if stats == "fadtk":
+        return frechet_distance_exact(*fadtk_stats(gen_rows), *fadtk_stats(ref_rows))
+    if method == "exact":
+        return resampler.full()
+    return fd_from_embeddings(a, b, method="sqrtm")
+
+
+def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method: str = "sqrtm",
+                  stats: str = "pooled") -> Score:
     """FD between the pooled rows of two sets of clips (one row per clip for FD, a clip's frames
     for FAD), as a set-level statistic of resampled clip indices: a resampled clip brings all its
     rows. The value on all clips takes `method` ("sqrtm": the reference's code path, "exact": the
-    Gram / eigen route); resamples always the exact route."""
-    from metrics.frechet import FD_METHODS, FrechetResampler, fd_from_embeddings
+    Gram / eigen route) and `stats` ("pooled": mean and covariance of all rows in float64;
+    "fadtk": each set's statistics merged file by file as fadtk's ``load_stats`` does, per-file
+    means in the rows' stored dtype, ``small_sample.fadtk_stats``); resamples always the exact,
+    pooled route."""
+    from metrics.frechet import FD_METHODS, FrechetResampler
 
     if method not in FD_METHODS:
         raise ConfigError(f"fd_method must be one of {', '.join(FD_METHODS)}, got {method!r}")
@@ -138,7 +168,7 @@ def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method
     owner_a = np.repeat(np.arange(len(gen_rows)), [len(np.atleast_2d(x)) for x in gen_rows])
     owner_b = np.repeat(np.arange(len(ref_rows)), [len(np.atleast_2d(x)) for x in ref_rows])
     resampler = FrechetResampler(a, b, groups=(owner_a, owner_b), n_groups=(len(gen_rows), len(ref_rows)))
-    full = resampler.full() if method == "exact" else fd_from_embeddings(a, b, method="sqrtm")
+    full = fd_point(gen_rows, ref_rows, a, b, method, stats, resampler)
     n = len(gen_rows)
 
     def statistic(idx):
@@ -170,7 +200,7 @@ class _FrechetMetric(_EmbeddingMetric):
     def scores(self, clips, generated, reference):
         """One key, the metric's name: the Fréchet distance of the two sets' embedding rows."""
         gen, ref = _embed_both(self, clips, generated, reference)
-        return {self.name: frechet_score(self._rows(gen), self._rows(ref), self.fd_method)}
+        return {self.name: frechet_score(self._rows(gen), self._rows(ref), self.fd_method, self.stats)}
 
 
 @register_metric("fd")
@@ -184,7 +214,8 @@ class FD(_FrechetMetric):
 @register_metric("fad")
 class FAD(_FrechetMetric):
     """Fréchet Audio Distance on frame embeddings pooled over clips: VGGish 128-d (default, as
-    audioldm_eval) or ``embedder=encodec_24k|encodec_48k`` (fadtk's encodec-emb, -48k); lower is better."""
+    audioldm_eval) or any frame embedder (``embedder=vggish_fadtk|encodec_24k|clap_music|…``; the
+    fadtk presets also set ``stats: fadtk``); lower is better."""
 
     embedder_name = "vggish"
 
@@ -212,7 +243,7 @@ class FADInf(_EmbeddingMetric):
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
         g, r = self._rows(gen), self._rows(ref)
-        fit = fad_inf(g, pooled_stats(r), steps=self.steps, min_n=self.min_n, seed=self.seed)
+        fit = fad_inf(g, self._reference_stats(r), steps=self.steps, min_n=self.min_n, seed=self.seed)
         a = np.concatenate([np.atleast_2d(x) for x in g]).astype(np.float64)
         b = np.concatenate([np.atleast_2d(x) for x in r]).astype(np.float64)
         owner_a = np.repeat(np.arange(len(g)), [len(np.atleast_2d(x)) for x in g])
@@ -248,7 +279,7 @@ class FADPerClip(_EmbeddingMetric):
 
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
-        return {"fad_clip": Score(per_clip=per_clip_fad(self._rows(gen), pooled_stats(self._rows(ref))))}
+        return {"fad_clip": Score(per_clip=per_clip_fad(self._rows(gen), self._reference_stats(self._rows(ref))))}
 
 
 @register_metric("kid")

@@ -97,7 +97,7 @@ def _values(table, system: str) -> dict[str, float]:
 
 
 #: presets `--suite all` compares, and those it cannot, with why
-SUITES = ("audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-encodec-48k")
+SUITES = ("audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-encodec-48k", "fadtk-vggish")
 
 #: The new embedders' benchmarks, run by `--suite all` after SUITES: "module:function" entries,
 #: each ``function(keep: Path | None) -> dict`` with ``"line"`` (its printed line: seconds per

@@ -26,14 +26,18 @@ from metrics.embedders.openl3 import OpenL3Embedder
 from metrics.embedders.passt import OFFICIAL_FILE as PASST_FILE
 from metrics.embedders.passt import PasstEmbedder
 from metrics.embedders.spec import EmbedderSpec
-from metrics.embedders.vggish import VGGISH_FILE, VGGISH_URL, VGGishEmbedder, _torch_hub_checkpoints
+from metrics.embedders.vggish import (VGGISH_FILE, VGGISH_URL, FadtkVGGishEmbedder, VGGishEmbedder,
+                                      _torch_hub_checkpoints)
 
 cnn14_16k = EmbedderSpec(partial(Cnn14Embedder, sample_rate=16000), "2048 + 527 logits", "1 per clip",
                          "audioldm_eval 0.0.3 (16 kHz)", CNN14_FILES[16000])
 cnn14_32k = EmbedderSpec(partial(Cnn14Embedder, sample_rate=32000), "2048 + 527 logits", "1 per clip",
                          "audioldm_eval 0.0.3 (32 kHz)", CNN14_FILES[32000])
-vggish = EmbedderSpec(VGGishEmbedder, "128", "1 per 0.96 s", "audioldm_eval 0.0.3 FAD / fadtk vggish",
+vggish = EmbedderSpec(VGGishEmbedder, "128", "1 per 0.96 s", "audioldm_eval 0.0.3 FAD",
                       (VGGISH_FILE, VGGISH_URL), lambda: [_torch_hub_checkpoints()])
+vggish_fadtk = EmbedderSpec(FadtkVGGishEmbedder, "128 (float16)", "1 per 0.96 s (≥ 1: padded to 1 s)",
+                            "fadtk 1.1.0 vggish (Kaiser 16 kHz, 16-bit)", (VGGISH_FILE, VGGISH_URL),
+                            lambda: [_torch_hub_checkpoints()])
 encodec_24k = EmbedderSpec(partial(EncodecEmbedder, sample_rate=24000), "128 (float16)", "75 per s",
                            "fadtk 1.1.0 encodec-emb", ENCODEC_FILES[24000])
 encodec_48k = EmbedderSpec(partial(EncodecEmbedder, sample_rate=48000), "128 (float16)", "150 per s",

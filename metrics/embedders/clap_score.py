@@ -63,7 +63,7 @@ import torch
 
 from core.atomic import atomic_path
 from core.cache import file_digest
-from core.errors import ConfigError, WeightsNotFoundError
+from core.errors import ConfigError
 from metrics.embedders.clap import (CHECKPOINTS, EMBEDDING_DIM, SAMPLE_RATE, WINDOW, LogMel, _unwrap,
                                     build_audio_model, official_to_transformers, random_official_state)
 from metrics.embedders.cnn14 import embed_files_cached

@@ -176,8 +176,9 @@ def resample_kaiser(x: torch.Tensor, orig: int, new: int) -> torch.Tensor:
     return y[..., :int(math.ceil(n * length / o))]
 
 
-def load_like_fadtk(path, sample_rate: int) -> np.ndarray:
-    """The mono waveform fadtk's EnCodec sees (float32, ``/32768`` of 16-bit PCM at `sample_rate`)."""
+def fadtk_pcm16(path, sample_rate: int) -> np.ndarray:
+    """The 16-bit samples fadtk 1.1.0's ``load_audio`` writes for a file (fadtk/fad.py: decoded,
+    channels averaged, Kaiser-resampled to `sample_rate`, ``torchaudio.save`` as 16-bit PCM), int16."""
     import soundfile as sf
 
     if not os.path.exists(path):
@@ -195,8 +196,13 @@ def load_like_fadtk(path, sample_rate: int) -> np.ndarray:
     buf = io.BytesIO()
     sf.write(buf, y[0].numpy(), sample_rate, subtype="PCM_16", format="WAV")
     buf.seek(0)
-    pcm, _ = sf.read(buf, dtype="int16")
-    return (pcm.astype(np.float32) / 32768.0)[: MAX_SECONDS * sample_rate]
+    return sf.read(buf, dtype="int16")[0]
+
+
+def load_like_fadtk(path, sample_rate: int) -> np.ndarray:
+    """The mono waveform fadtk's EnCodec sees (float32, ``/32768`` of 16-bit PCM at `sample_rate`,
+    cut at 3 minutes)."""
+    return (fadtk_pcm16(path, sample_rate).astype(np.float32) / 32768.0)[: MAX_SECONDS * sample_rate]
 
 
 def default_batch_size(device: torch.device, sample_rate: int) -> int:
@@ -312,5 +318,5 @@ class EncodecEmbedder:
         return embed_files_cached(self, paths, cache, self.batch_size)
 
 
-__all__ = ["EncodecEmbedder", "save_random_weights", "official_to_transformers", "load_like_fadtk",
+__all__ = ["EncodecEmbedder", "save_random_weights", "official_to_transformers", "load_like_fadtk", "fadtk_pcm16",
            "OFFICIAL_FILES", "build_encoder"]

@@ -1,4 +1,5 @@
-"""VGGish frame embedder as haoheliu/audioldm_eval 0.0.3 runs it for FAD. DESIGN.md §8.
+"""VGGish frame embedders: as haoheliu/audioldm_eval 0.0.3 runs it for FAD (`VGGishEmbedder`, DESIGN.md
+§8) and as fadtk 1.1.0's ``vggish`` model does (`FadtkVGGishEmbedder`, below).
 
 Reference (audioldm_eval/metrics/fad.py, torchvggish GitHub master f3f9096 through torch.hub):
 
@@ -17,6 +18,19 @@ Reference (audioldm_eval/metrics/fad.py, torchvggish GitHub master f3f9096 throu
 The network code is torchvggish 0.2 from PyPI (``VGG``, ``make_layers``, ``vggish_input``), whose
 layers, parameter names, ``vggish_input``, ``mel_features`` and ``vggish_params`` are identical to the
 hub code's.
+
+fadtk 1.1.0 (fadtk/model_loader.py ``VGGishModel``, fadtk/fad.py ``load_audio``) runs the same
+network from the same hub call and the same weights file, ``use_pca=False`` → ``postprocess =
+False``, ``use_activation=False`` → the final ReLU removed, and ``_get_embedding(audio)`` =
+``model.forward(audio, 16000)`` (the hub model's ``waveform_to_examples`` at 16 kHz: no resampy).
+Only its input and output differ (`load_like_fadtk_vggish`, `FadtkVGGishEmbedder`):
+
+- input: the file decoded (torchaudio, soundfile backend), channels averaged, resampled to 16 kHz
+  by torchaudio's Kaiser ``Resample`` (``metrics.embedders.encodec.resample_kaiser``), written as
+  16-bit PCM and read back by ``ModelLoader.load_wav`` (int16 / 32768.0, float64); audio under
+  1 s is zero-padded to 1 s (``min_len=1``, ``enforce_min_len``), so every file gives at least
+  one row. No length cap (the 3-minute cut is EnCodec's ``load_wav`` only).
+- output: float16 (``ModelLoader.get_embedding`` stores every float32 embedding as float16).
 """
 
 from __future__ import annotations
@@ -36,6 +50,7 @@ from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError, WeightsNotFoundError
 from metrics.embedders.cnn14 import embed_files_cached
+from metrics.embedders.encodec import fadtk_pcm16
 from metrics.embedders.weights import check_weights_kind, load_strict, resolve_weights_file, torch_load
 from metrics.errors import MetricError
 
@@ -50,6 +65,7 @@ VGGISH_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/
 VGGISH_CHECKSUM = ("sha256", "10086976")
 PCA_FILE = "vggish_pca_params-970ea276.pth"
 PCA_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth"
+FADTK_MIN_SECONDS = 1  # fadtk VGGishModel(min_len=1): shorter audio is zero-padded to 1 s
 
 
 def _torch_hub_checkpoints() -> Path:
@@ -258,5 +274,49 @@ class VGGishEmbedder:
         return embed_files_cached(self, paths, cache, self.batch_size)
 
 
-__all__ = ["VGGishEmbedder", "save_random_weights", "save_random_pca_params", "build_vggish", "VGGISH_FILE",
-           "VGGISH_URL", "PCA_FILE", "PCA_URL"]
+# --------------------------------------------------------------------------- fadtk 1.1.0's vggish
+def load_like_fadtk_vggish(path) -> np.ndarray:
+    """The waveform fadtk 1.1.0's VGGishModel embeds: float64, mono, 16 kHz, 16-bit values.
+
+    fadtk/fad.py ``load_audio`` (torchaudio load, channel mean, Kaiser ``Resample`` to 16 kHz,
+    ``torchaudio.save`` as 16-bit PCM) then ``ModelLoader.load_wav`` (int16 / 32768.0, zero-padded
+    to ``min_len`` = 1 s). The same steps as ``metrics.embedders.encodec.load_like_fadtk`` except its
+    3-minute cut (EnCodec's ``load_wav`` only) and the float32 result; the resampler is shared."""
+    audio = fadtk_pcm16(path, 16000) / 32768.0
+    short = FADTK_MIN_SECONDS * 16000 - audio.shape[0]
+    if short > 0:
+        warnings.warn(f"{path}: {audio.shape[0] / 16000:.2f} s, shorter than fadtk's {FADTK_MIN_SECONDS} s minimum "
+                      "for VGGish; zero-padded to it, as fadtk does", stacklevel=2)
+        audio = np.pad(audio, (0, short))
+    return audio
+
+
+class FadtkVGGishEmbedder(VGGishEmbedder):
+    """Per file: ``{"frames": float16 (n_frames, 128)}``, what fadtk 1.1.0's ``vggish`` model
+    (``VGGishModel()``: no PCA, no final ReLU) stores per file: one row per 0.96 s example of
+    `load_like_fadtk_vggish`'s waveform (at least one: audio under 1 s is zero-padded).
+
+    The network, weights resolution (``vggish-10086976.pth``, the file torch.hub gives fadtk),
+    random weights and batching are `VGGishEmbedder`'s; `pca_params` is accepted and not applied,
+    as with fadtk's default ``use_pca=False``."""
+
+    def cache_name(self) -> str:
+        return "vggish_fadtk"
+
+    def config(self) -> dict:
+        return {**super().config(), "preprocess": "fadtk-1.1.0", "dtype": "float16"}
+
+    def describe(self) -> dict:
+        return {**super().describe(), "name": "vggish_fadtk", "peer": "fadtk 1.1.0 vggish", "dtype": "float16",
+                "min_seconds": FADTK_MIN_SECONDS}
+
+    def load(self, path) -> np.ndarray:
+        return load_like_fadtk_vggish(path)
+
+    def embed_examples(self, examples: torch.Tensor) -> np.ndarray:
+        """(n, 128) float16 rows: the network's float32 output rounded as fadtk's ``get_embedding`` does."""
+        return super().embed_examples(examples).astype(np.float16)
+
+
+__all__ = ["VGGishEmbedder", "FadtkVGGishEmbedder", "load_like_fadtk_vggish", "save_random_weights",
+           "save_random_pca_params", "build_vggish", "VGGISH_FILE", "VGGISH_URL", "PCA_FILE", "PCA_URL"]

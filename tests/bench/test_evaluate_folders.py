@@ -64,7 +64,7 @@ def test_paired_folders_give_run_rows_report_and_the_fad_of_the_embeddings(sets,
     from bench import api
     from metrics.embedders import make_embedder
     from metrics.frechet import frechet_distance_exact
-    from metrics.small_sample import pooled_stats
+    from metrics.small_sample import fadtk_stats, pooled_stats
 
     out = tmp_path / "scores"
     ev = api.evaluate_folders(sets["gen"], sets["ref"], out=out, suite="fadtk-encodec", weights="random",
@@ -77,12 +77,14 @@ def test_paired_folders_give_run_rows_report_and_the_fad_of_the_embeddings(sets,
     assert cfg["preset"] == "fadtk-encodec" and cfg["peer_tool"] == "fadtk 1.1.0" and cfg["embedder"] == "encodec_24k"
     assert rows["n_clips"].iloc[0] == 4 and rows["clip_seconds"].iloc[0] == pytest.approx(SECONDS)
     assert rows["suite"].iloc[0] == "fadtk-encodec"
-    # the FAD is the Fréchet distance of the two folders' pooled EnCodec frames
+    # the FAD is the Fréchet distance of the two folders' EnCodec frames, statistics merged as fadtk does
+    # (stats: fadtk: per-file float16 means); pooled float64 statistics differ by ~1e-6 here
     emb = make_embedder("encodec_24k", weights="random", seed=0)
     g = [o["frames"] for o in emb.embed_files(sorted(sets["gen"].glob("*.wav")))]
     r = [o["frames"] for o in emb.embed_files(sorted(sets["ref"].glob("*.wav")))]
-    expected = frechet_distance_exact(*pooled_stats(r), *pooled_stats(g))
-    assert rows["value"].iloc[0] == pytest.approx(expected, rel=1e-6)
+    expected = frechet_distance_exact(*fadtk_stats(r), *fadtk_stats(g))
+    assert rows["value"].iloc[0] == pytest.approx(expected, rel=1e-9)
+    assert rows["value"].iloc[0] != pytest.approx(frechet_distance_exact(*pooled_stats(r), *pooled_stats(g)), rel=1e-12)
     per_clip = pd.read_parquet(out / "metrics" / "fad_clip.parquet")
     assert sorted(per_clip["clip"].dropna()) == [f"clip{i}" for i in range(4)]
 
@@ -97,13 +99,13 @@ def test_paired_folders_give_run_rows_report_and_the_fad_of_the_embeddings(sets,
     table = ev2.table.set_index("key")
     row = table.loc["fad"]
     assert row["ci_method"].endswith("(two-sample)") and row["n_reference"] == 3
-    assert row["value"] == pytest.approx(frechet_distance_exact(*pooled_stats(r[:3]), *pooled_stats(g)), rel=1e-6)
+    assert row["value"] == pytest.approx(frechet_distance_exact(*fadtk_stats(r[:3]), *fadtk_stats(g)), rel=1e-9)
     assert row["ci_low"] <= row["value"] <= row["ci_high"]
     # per-song FAD: each generated clip against the 3-clip reference set (fadtk's score_individual)
     from metrics.small_sample import per_clip_fad
 
     clips = pd.read_parquet(tmp_path / "unpaired" / "metrics" / "fad_clip.parquet").dropna(subset=["clip"])
-    expected_clip = per_clip_fad(g, pooled_stats(r[:3]))
+    expected_clip = per_clip_fad(g, fadtk_stats(r[:3]))
     assert list(clips["clip"]) == [f"clip{i}" for i in range(4)]
     assert np.allclose(clips["value"], expected_clip, rtol=1e-6)
     assert {"fad_inf", "fad_inf_slope", "fad_inf_r2"} <= set(table.index)

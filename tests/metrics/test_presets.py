@@ -80,9 +80,13 @@ def test_bench_metrics_list_shows_embedders_and_presets():
     out = subprocess.run([sys.executable, "-m", "bench", "metrics", "list"], capture_output=True, text=True,
                          timeout=120, env={**__import__("os").environ, "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr
-    for name in ("encodec_24k", "cnn14_32k", "vggish", "fadtk-encodec", "audioldm_eval-0.0.3", "stable-audio-metrics",
-                 "fad_inf", "kid", "not available"):
+    for name in ("encodec_24k", "cnn14_32k", "vggish", "vggish_fadtk", "fadtk-encodec", "audioldm_eval-0.0.3",
+                 "stable-audio-metrics", "fad_inf", "kid"):
         assert name in out.stdout
+    # every preset is built; what a peer computes and we do not is listed under its preset
+    row = next(line for line in out.stdout.splitlines() if "fadtk-vggish" in line)
+    assert "available" in row and "not available" not in out.stdout
+    assert "parts of a peer tool's protocol not computed here" in out.stdout
 
 
 def test_metric_rates_and_embedders_are_checked():
@@ -112,7 +116,8 @@ def test_presets_of_embedders_not_installed_are_listed_not_crashing(monkeypatch)
     for name in ("audioldm_eval-0.0.3", "audioldm_eval-main", "fadtk-encodec", "fadtk-clap", "fadtk-mert",
                  "stable-audio-metrics", "audiocraft"):
         assert name in PRESETS
-    assert {"audioldm_eval-0.0.3", "fadtk-encodec"} <= set(available_presets())
+    assert {"audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-vggish"} <= set(available_presets())
+    assert {c["embedder"] for c in PRESETS["fadtk-vggish"].metrics.values()} == {"vggish_fadtk"}
     sam = {c.get("embedder") for c in PRESETS["stable-audio-metrics"].metrics.values()}
     assert sam == {"openl3_mel256_music_512", "passt", "clap_score_sam"}
     assert PRESETS["stable-audio-metrics"].metrics["kl"]["direction"] == "generated_to_reference"  # its passt_kld
