@@ -78,13 +78,19 @@ STATS = ("pooled", "fadtk")
 
 class _EmbeddingMetric(Metric):
     embedder_name = ""
+    #: whether the metric takes `stats` (how its set statistics are formed): the FAD family
+    takes_stats = False
 
     def __init__(self, cache=None, seed: int = 0, weights: str = "pretrained", checkpoint: str | None = None,
                  device: str = "cpu", embedder: str | None = None, sample_rate: int | None = None,
                  preset: str | None = None, peer_tool: str | None = None, **embedder_options):
         super().__init__(cache, seed)
         self.preset, self.peer_tool = preset, peer_tool
-        self.stats = embedder_options.pop("stats", None) or "pooled"
+        stats = embedder_options.pop("stats", None)
+        if stats is not None and not self.takes_stats:
+            raise ConfigError(f"metric {self.name}: stats applies to the Fréchet audio distances (fad, fad_inf, "
+                              f"fad_clip), got stats={stats!r}")
+        self.stats = stats or "pooled"
         if self.stats not in STATS:
             raise ConfigError(f"metric {self.name}: stats must be one of {', '.join(STATS)}, got {self.stats!r}")
 
@@ -218,6 +224,7 @@ class FAD(_FrechetMetric):
     fadtk presets also set ``stats: fadtk``); lower is better."""
 
     embedder_name = "vggish"
+    takes_stats = True
 
 
 @register_metric("fad_inf")
@@ -230,6 +237,7 @@ class FADInf(_EmbeddingMetric):
     each); the draws' own noise is in r²."""
 
     embedder_name = "vggish"
+    takes_stats = True
 
     def __init__(self, cache=None, seed: int = 0, steps: int = 25, min_n: int = 500, **kwargs):
         super().__init__(cache, seed, **kwargs)
@@ -273,6 +281,7 @@ class FADPerClip(_EmbeddingMetric):
     Undefined (left out, noted) for a clip with fewer than 2 frames."""
 
     embedder_name = "vggish"
+    takes_stats = True
 
     def describe(self) -> dict:
         return {**super().describe(), "peer": "fadtk 1.1.0 score_individual"}

@@ -102,6 +102,8 @@ def test_metric_rates_and_embedders_are_checked():
         FAD(weights="random", embedder="clap")
     with pytest.raises(ConfigError, match="one row per clip"):
         KID(weights="random", embedder="vggish")
+    with pytest.raises(ConfigError, match="stats applies to the Fréchet audio distances"):
+        KID(weights="random", embedder="vggish", stats="fadtk")  # only the FAD family forms statistics two ways
     assert FD(weights="random", sample_rate=32000).embedder._model is None  # nothing built until a file is embedded
 
 
