@@ -69,7 +69,6 @@ from metrics.embedders.clap import (CHECKPOINTS, EMBEDDING_DIM, SAMPLE_RATE, WIN
 from metrics.embedders.cnn14 import embed_files_cached
 from metrics.embedders.weights import check_weights_kind, resolve_weights_file, torch_load
 from metrics.errors import MetricError
-from metrics.preprocess import _read
 
 IMPL_VERSION = 1
 MAX_TOKENS = 77  # laion_clap's tokenizer: padding="max_length", truncation=True, max_length=77
@@ -296,13 +295,9 @@ def load_like_stable_audio_metrics(path) -> np.ndarray:
 
 def load_like_audiocraft(path) -> np.ndarray:
     """audiocraft's ``convert_audio(wav, sr, 48000, 1).mean(dim=1)``: julius resampling, channel mean."""
-    data, sr = _read(path, "float32")
-    wav = torch.from_numpy(np.ascontiguousarray(data.T))
-    if sr != SAMPLE_RATE:
-        import julius
+    from metrics.embedders.passt import load_like_audiocraft as convert_audio
 
-        wav = julius.resample_frac(wav, int(sr), SAMPLE_RATE)
-    return wav.mean(dim=0).numpy()
+    return convert_audio(path, SAMPLE_RATE)
 
 
 # --------------------------------------------------------------------------- the embedder

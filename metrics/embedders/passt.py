@@ -262,18 +262,18 @@ def load_like_stable_audio_metrics(path, sample_rate: int = SAMPLE_RATE, exact_g
     return y.astype(np.float64) * gain if exact_gain else (y * gain).astype(np.float32)
 
 
-def load_like_audiocraft(path) -> np.ndarray:
-    """The waveform audiocraft's ``PasstKLDivergenceMetric._process_audio`` feeds PaSST: the file's
-    float32 channels, ``julius.resample_frac`` to 32 kHz (``convert_audio``), channel mean; no
-    normalisation."""
+def load_like_audiocraft(path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The waveform audiocraft's ``convert_audio(wav, sr, sample_rate, 1)`` gives a metric (its
+    PaSST KLD at 32 kHz, its CLAP text consistency at 48 kHz): the file's float32 channels,
+    ``julius.resample_frac`` to `sample_rate`, channel mean; no normalisation."""
     data, sr = _read(path, "float32")
     wav = torch.from_numpy(np.ascontiguousarray(data.T))
-    if sr != SAMPLE_RATE:
+    if sr != sample_rate:
         try:
             import julius
         except ImportError as e:
-            raise MetricError("passt_audiocraft resamples with julius, as audiocraft does: pip install julius") from e
-        wav = julius.resample_frac(wav, int(sr), SAMPLE_RATE)
+            raise MetricError("audiocraft's metrics resample with julius: pip install julius") from e
+        wav = julius.resample_frac(wav, int(sr), int(sample_rate))
     return wav.mean(dim=0).numpy() if wav.shape[0] > 1 else wav[0].numpy()
 
 
