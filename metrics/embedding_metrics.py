@@ -25,7 +25,8 @@ import numpy as np
 from metrics.embedders import make_embedder
 from metrics.inception import inception_score
 from metrics.kl import kl_per_clip
-from metrics.small_sample import fad_inf, fadtk_stats, kid, KIDResampler, per_clip_fad, pooled_stats
+from metrics.small_sample import (fad_inf, fadtk_stats, google_fad_distance, google_fad_stats, kid, KIDResampler,
+                                  per_clip_fad, pooled_stats)
 from core.manifest import Clip
 from core.errors import ConfigError
 from metrics.base import Metric, Score, register_metric
@@ -36,6 +37,7 @@ _EMBEDDERS: dict[tuple, object] = {}
 
 #: the per-file output a Fréchet/kernel metric pools, by embedder (one row per clip, or a clip's frames)
 ROWS = {"cnn14_16k": "embedding", "cnn14_32k": "embedding", "vggish": "frames", "vggish_fadtk": "frames",
+        "vggish_audiocraft": "frames",
         "encodec_24k": "frames", "encodec_48k": "frames",
         "passt": "embedding", "passt_audiocraft": "embedding",
         "openl3_mel256_music_512": "frames", "openl3_mel256_music_1024_stereo": "frames",
@@ -72,8 +74,12 @@ def _check_embedder(name: str, metric: str) -> str:
     return name
 
 
-#: how a Fréchet metric's set statistics are formed: all rows pooled in float64, or as fadtk merges them
-STATS = ("pooled", "fadtk")
+#: how a Fréchet metric's set statistics are formed: all rows pooled in float64, as fadtk merges them, or
+#: as Google's frechet_audio_distance accumulates and stores them (audiocraft's FAD)
+STATS = ("pooled", "fadtk", "google")
+
+
+STATS_FUNCTIONS = {"pooled": pooled_stats, "fadtk": fadtk_stats, "google": google_fad_stats}
 
 
 class _EmbeddingMetric(Metric):
@@ -126,7 +132,7 @@ class _EmbeddingMetric(Metric):
 
     def _reference_stats(self, rows: list[np.ndarray]):
         """The reference set's mean and covariance (`stats`: pooled, or merged as fadtk does)."""
-        return fadtk_stats(rows) if self.stats == "fadtk" else pooled_stats(rows)
+        return STATS_FUNCTIONS[self.stats](rows)
 
     def _rows(self, outputs: list[dict]) -> list[np.ndarray]:
         return [o[ROWS[self.embedder_name]] for o in outputs]
@@ -150,6 +156,8 @@ def fd_point(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], a: np.ndarr
 
     if stats == "fadtk":
         return frechet_distance_exact(*fadtk_stats(gen_rows), *fadtk_stats(ref_rows))
+    if stats == "google":  # compute_fad.py: frechet_distance(mu_bg, sigma_bg, mu_test, sigma_test), eps 1e-7
+        return google_fad_distance(google_fad_stats(ref_rows), google_fad_stats(gen_rows))
     if method == "exact":
         return resampler.full()
     return fd_from_embeddings(a, b, method="sqrtm")

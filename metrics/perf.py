@@ -105,7 +105,7 @@ SUITES = ("audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-encodec-48k", "fadtk-vg
 #: names it compares, e.g. ["fadtk-clap"]) and ``"rel"`` ({key: relative difference against the
 #: peer}). A hook whose module or function is absent is listed as not compared, with why.
 EMBEDDER_PERF_HOOKS: list[str] = ["metrics.embedders.passt:perf_line", "metrics.embedders.openl3:perf_line",
-                                   "metrics.embedders.clap_score:perf_line"]
+                                   "metrics.embedders.clap_score:perf_line", "metrics.embedders.vggish:perf_line"]
 # CLAP and MERT time our side only (metrics.embedders.clap/mert.perf_line(files)); their peers' times come from
 # scripts/golden/clap_golden.py / mert_golden.py --perf in the side environment, so fadtk-clap/-mert are not compared
 

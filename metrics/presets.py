@@ -128,17 +128,28 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "as stable-audio-metrics with openl3_fd(channels=2): L ‖ R OpenL3 frames (1024-d), the setting of its "
            "MusicCaps example and of Stable Audio's published numbers",
            parity="as stable-audio-metrics"),
-    Preset("audiocraft", _AUDIOCRAFT, {"kl": {"name": "kl", "embedder": "passt_audiocraft"},
+    Preset("audiocraft", _AUDIOCRAFT, {"fad": {"name": "fad", "embedder": "vggish_audiocraft", "stats": "google"},
+                                       "kl": {"name": "kl", "embedder": "passt_audiocraft", "variants": ["softmax"]},
                                        "clap_score": {"name": "clap_score", "embedder": "clap_score_audiocraft"}},
+           "FAD on Google's TensorFlow VGGish as its FrechetAudioDistanceMetric runs frechet_audio_distance (1 s "
+           "windows every 0.5 s, float32-stored statistics); "
            "KLD on PaSST (PasstKLDivergenceMetric: softmax over AudioSet labels per 10-s segment, "
            "KL(target ‖ generated + 1e-6) — metric kl's kl_softmax; the same number for clips up to 10 s, where "
            "a clip is one segment; for longer clips audiocraft pairs segments and averages, kl uses the clip's "
            "mean logits); its text consistency (CLAP score, music checkpoint) between each clip's caption and its audio",
-           omitted={"fad": "audiocraft's FAD runs Google's TensorFlow VGGish (frechet_audio_distance); no TF here — "
-                           "use audioldm_eval-0.0.3's torch VGGish FAD, which differs from it"},
-           parity="the passt and clap_score embedder modules' (clap_score: its update steps around laion_clap, "
-                  "scripts/golden/clap_score_golden.py)",
-           protocol={"kl": "audiocraft/metrics/kld.py PasstKLDivergenceMetric: convert_audio to 32 kHz mono, "
+           parity="fad: golden values made once by audiocraft 1.3.0's own FrechetAudioDistanceMetric (update → wav files, then Google's "
+                  "create_embeddings_main and compute_fad on TensorFlow 2.15 in a side environment, "
+                  "scripts/golden/audiocraft_fad_golden.py → tests/metrics/test_vggish_audiocraft.py); kl and "
+                  "clap_score: the passt and clap_score embedder modules' (clap_score: its update steps around "
+                  "laion_clap, scripts/golden/clap_score_golden.py)",
+           protocol={"fad": "audiocraft/metrics/fad.py FrechetAudioDistanceMetric: convert_audio to 16 kHz mono "
+                            "(julius), audio_write(format='wav', strategy='peak'): peak −1 dB and i16_pcm; then "
+                            "google-research frechet_audio_distance (create_embeddings_main, model_step_size 8000): "
+                            "scipy wavfile int16 values ÷ max(0.1, largest sample), a 1-s window every 0.5 s (none "
+                            "for files under 1 s), VGGish log-mel per window (96 of its 98 frames), vggish/embedding "
+                            "(fc2, no ReLU) of vggish_model.ckpt; ComputeMeanAndCovariance (float64 sums, stored as "
+                            "float32); compute_fad: scipy sqrtm FD (eps 1e-7 retry), printed as 'FAD: %f'",
+                     "kl": "audiocraft/metrics/kld.py PasstKLDivergenceMetric: convert_audio to 32 kHz mono, "
                            "10-s segments without overlap (segments ≤ 0.15 s dropped, no padding), softmax of "
                            "PaSST logits per segment, each segment a pair; kld = KL(target ‖ generated + 1e-6) "
                            "= kl_div((pred + 1e-6).log(), target).sum(-1), mean over segments (also kld_qp, "

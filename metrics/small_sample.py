@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from metrics.errors import MetricError
-from metrics.frechet import _as_embeddings, frechet_distance_exact
+from metrics.frechet import _as_embeddings, frechet_distance, frechet_distance_exact
 
 
 # --------------------------------------------------------------------------- statistics
@@ -68,6 +68,29 @@ def fadtk_stats(clips: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         s += cov + delta[:, None] * delta[None, :] * n * k / (n + k)
         n += k
     return mu, (s / (n - 1) if n >= 2 else np.zeros_like(s))
+
+
+def google_fad_stats(rows: Sequence[np.ndarray] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A set's statistics as Google's ``frechet_audio_distance`` forms them (audiocraft's FAD):
+    ``ComputeMeanAndCovariance`` sums the float32 rows and their outer products in float64, μ =
+    Σx / n, Σ = Σxxᵀ / (n − 1) − μμᵀ·n / (n − 1), then stores μ and Σ in a ``tf.train.FloatList``
+    (float32), which ``compute_fad`` reads back: both are returned rounded to float32 (≈1e-7
+    relative on each entry against the float64 values)."""
+    x = np.concatenate([np.atleast_2d(r) for r in rows]) if isinstance(rows, (list, tuple)) else np.atleast_2d(rows)
+    x = _as_embeddings(np.asarray(x, np.float64), "embeddings")
+    n = x.shape[0]
+    if n < 2:
+        raise MetricError(f"a covariance needs at least 2 embedding rows, got {n} (audio too short?)")
+    mu = x.sum(axis=0) / n
+    sigma = (x.T @ x) / (n - 1) - np.outer(mu, mu) * n / (n - 1)
+    return mu.astype(np.float32).astype(np.float64), sigma.astype(np.float32).astype(np.float64)
+
+
+def google_fad_distance(background: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]) -> float:
+    """``compute_fad``'s value: ``fad_utils.frechet_distance(mu_bg, sigma_bg, mu_test, sigma_test)``,
+    i.e. scipy's sqrtm of Σ_bg·Σ_test with an eps = 1e-7 diagonal retry (it prints it with 6 decimals,
+    which audiocraft parses; the full value is kept here)."""
+    return frechet_distance(*background, *test, eps=1e-7)
 
 
 # --------------------------------------------------------------------------- FAD∞

@@ -22,7 +22,7 @@ ENTRY_POINT_GROUP = "dyvim_bench.embedders"
 
 #: Every built-in embedder, name → its `EmbedderSpec` in metrics.embedders.catalog (imported when asked for)
 BUILTIN_EMBEDDERS: dict[str, str] = {name: f"metrics.embedders.catalog:{name}" for name in (
-    "cnn14_16k", "cnn14_32k", "vggish", "vggish_fadtk", "encodec_24k", "encodec_48k", "passt", "passt_audiocraft",
+    "cnn14_16k", "cnn14_32k", "vggish", "vggish_fadtk", "vggish_audiocraft", "encodec_24k", "encodec_48k", "passt", "passt_audiocraft",
     "openl3_mel256_music_512", "openl3_mel256_music_1024_stereo", "clap_music", "clap_general",
     "mert_95m", "mert_330m", "clap_score_sam", "clap_score_audiocraft")}
 

@@ -26,7 +26,8 @@ from metrics.embedders.openl3 import OpenL3Embedder
 from metrics.embedders.passt import OFFICIAL_FILE as PASST_FILE
 from metrics.embedders.passt import PasstEmbedder
 from metrics.embedders.spec import EmbedderSpec
-from metrics.embedders.vggish import (VGGISH_FILE, VGGISH_URL, FadtkVGGishEmbedder, VGGishEmbedder,
+from metrics.embedders.vggish import (TF_VGGISH_FILE, TF_VGGISH_URL, VGGISH_FILE, VGGISH_URL,
+                                      AudiocraftVGGishEmbedder, FadtkVGGishEmbedder, VGGishEmbedder,
                                       _torch_hub_checkpoints)
 
 cnn14_16k = EmbedderSpec(partial(Cnn14Embedder, sample_rate=16000), "2048 + 527 logits", "1 per clip",
@@ -38,6 +39,9 @@ vggish = EmbedderSpec(VGGishEmbedder, "128", "1 per 0.96 s", "audioldm_eval 0.0.
 vggish_fadtk = EmbedderSpec(FadtkVGGishEmbedder, "128 (float16)", "1 per 0.96 s (≥ 1: padded to 1 s)",
                             "fadtk 1.1.0 vggish (Kaiser 16 kHz, 16-bit)", (VGGISH_FILE, VGGISH_URL),
                             lambda: [_torch_hub_checkpoints()])
+vggish_audiocraft = EmbedderSpec(AudiocraftVGGishEmbedder, "128", "1 per 0.5 s (1 s windows; none under 1 s)",
+                                 "audiocraft 1.3.0 FAD (Google's TF VGGish frechet_audio_distance)",
+                                 (TF_VGGISH_FILE, TF_VGGISH_URL))
 encodec_24k = EmbedderSpec(partial(EncodecEmbedder, sample_rate=24000), "128 (float16)", "75 per s",
                            "fadtk 1.1.0 encodec-emb", ENCODEC_FILES[24000])
 encodec_48k = EmbedderSpec(partial(EncodecEmbedder, sample_rate=48000), "128 (float16)", "150 per s",

@@ -1,5 +1,7 @@
 """VGGish frame embedders: as haoheliu/audioldm_eval 0.0.3 runs it for FAD (`VGGishEmbedder`, DESIGN.md
-§8) and as fadtk 1.1.0's ``vggish`` model does (`FadtkVGGishEmbedder`, below).
+§8), as fadtk 1.1.0's ``vggish`` model does (`FadtkVGGishEmbedder`, below) and as audiocraft 1.3.0's
+FAD runs Google's TensorFlow VGGish (`AudiocraftVGGishEmbedder`, at the end: its own front end,
+1 s windows every 0.5 s, and ``vggish_model.ckpt`` read without TensorFlow).
 
 Reference (audioldm_eval/metrics/fad.py, torchvggish GitHub master f3f9096 through torch.hub):
 
@@ -149,6 +151,13 @@ class VGGishEmbedder:
     the reference's FAD, not applied; when given it must exist and is recorded in describe().
     """
 
+    #: the official weights file (name, URL, first digits of its sha256 or None) and further folders searched
+    official_file, official_url, official_checksum = VGGISH_FILE, VGGISH_URL, VGGISH_CHECKSUM
+
+    @staticmethod
+    def extra_weights_dirs() -> list[Path]:
+        return [_torch_hub_checkpoints()]
+
     def __init__(self, weights: str = "random", checkpoint: str | None = None, pca_params: str | None = None,
                  seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
                  batch_size: int = 8):
@@ -163,8 +172,8 @@ class VGGishEmbedder:
             raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}")
         if self.weights == "pretrained":
             self.checkpoint: Path | None = resolve_weights_file(
-                "VGGish", checkpoint, VGGISH_FILE, VGGISH_URL, cache_dir, extra_dirs=[_torch_hub_checkpoints()],
-                checksum=VGGISH_CHECKSUM)
+                "VGGish", checkpoint, self.official_file, self.official_url, cache_dir,
+                extra_dirs=self.extra_weights_dirs(), checksum=self.official_checksum)
             self.weights_sha256: str | None = file_digest(self.checkpoint)
         else:
             self.checkpoint = None
@@ -186,7 +195,7 @@ class VGGishEmbedder:
         if self._model is None:
             if self.checkpoint is not None:
                 model = build_vggish(seed=None)
-                load_strict(model, torch_load(self.checkpoint), self.checkpoint, "VGGish")
+                load_strict(model, self._checkpoint_state(), self.checkpoint, "VGGish")
                 model.embeddings = nn.Sequential(*list(model.embeddings.children())[:-1])
             else:
                 model = build_vggish(self.seed, final_relu=False)
@@ -195,6 +204,10 @@ class VGGishEmbedder:
             model.features.to(memory_format=torch.channels_last)
             self._model = model.to(self.device).eval()
         return self._model
+
+    def _checkpoint_state(self):
+        """The state dict of `checkpoint` (torchvggish's bare state dict)."""
+        return torch_load(self.checkpoint)
 
     # ---- identity
     def cache_name(self) -> str:
@@ -318,5 +331,186 @@ class FadtkVGGishEmbedder(VGGishEmbedder):
         return super().embed_examples(examples).astype(np.float16)
 
 
-__all__ = ["VGGishEmbedder", "FadtkVGGishEmbedder", "load_like_fadtk_vggish", "save_random_weights",
+# --------------------------------------------------------------------------- audiocraft 1.3.0's FAD
+#: Google's TensorFlow VGGish weights, what audiocraft's FrechetAudioDistanceMetric(model_path=…) loads
+TF_VGGISH_FILE = "vggish_model.ckpt"
+TF_VGGISH_URL = "https://storage.googleapis.com/audioset/vggish_model.ckpt"
+#: torchvggish parameter prefix → TF-Slim variable scope of vggish_slim.define_vggish_slim
+TF_SCOPES = {"features.0": "vggish/conv1", "features.3": "vggish/conv2", "features.6": "vggish/conv3/conv3_1",
+             "features.8": "vggish/conv3/conv3_2", "features.11": "vggish/conv4/conv4_1",
+             "features.13": "vggish/conv4/conv4_2", "embeddings.0": "vggish/fc1/fc1_1",
+             "embeddings.2": "vggish/fc1/fc1_2", "embeddings.4": "vggish/fc2"}
+AUDIOCRAFT_STEP = 8000  # frechet_audio_distance's --model_step_size default: a 1 s window every 0.5 s
+AUDIOCRAFT_PEAK_DB = 1  # audio_write's peak_clip_headroom_db
+
+
+def state_from_tf_checkpoint(path) -> "OrderedDict[str, torch.Tensor]":
+    """torchvggish's state dict from Google's TensorFlow VGGish checkpoint (``vggish_model.ckpt``,
+    V1; or a V2 checkpoint): convolution kernels HWIO → OIHW, dense kernels (in, out) → (out, in).
+    torchvggish flattens its last feature map in TF's NHWC order, so fc1's rows map one to one.
+    A checkpoint of another network is a MetricError naming the variables expected and found."""
+    from metrics.embedders.tf_checkpoint import read_checkpoint
+
+    variables = read_checkpoint(path)
+    expected = [f"{scope}/{kind}" for scope in TF_SCOPES.values() for kind in ("weights", "biases")]
+    missing = [v for v in expected if v not in variables]
+    if missing:
+        raise MetricError(f"{path}: not a VGGish TensorFlow checkpoint: missing variables {missing[:4]}"
+                          f"{'…' if len(missing) > 4 else ''} (expected {expected[:2]} … {expected[-2:]}); found "
+                          f"{sorted(variables)[:4]}{'…' if len(variables) > 4 else ''}")
+    state = OrderedDict()
+    for prefix, scope in TF_SCOPES.items():
+        kernel = variables[f"{scope}/weights"]
+        kernel = kernel.transpose(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T
+        state[f"{prefix}.weight"] = torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float32))
+        state[f"{prefix}.bias"] = torch.from_numpy(np.ascontiguousarray(variables[f"{scope}/biases"], dtype=np.float32))
+    return state
+
+
+def audiocraft_fad_pcm(path) -> np.ndarray | None:
+    """The int16 samples audiocraft 1.3.0's FAD writes for one file (16 kHz mono), or None for a
+    silent file.
+
+    ``FrechetAudioDistanceMetric.update``: ``convert_audio(wav, sr, 16000, 1)`` (julius, channel
+    mean: ``passt.load_like_audiocraft``), then ``audio_write(format="wav", strategy="peak")``:
+    ×(10^(−1/20) / peak) in float32, piped as f32le to ffmpeg's ``pcm_s16le`` encoder, whose
+    conversion is ``av_clip_int16(lrintf(x · 2^15))`` (round half to even, as torch's ``round``).
+    A silent file becomes NaN there (0/0) and ffmpeg writes it as garbage (−32768 on x86); here it
+    is None, with a warning, and adds no rows."""
+    from metrics.embedders.passt import load_like_audiocraft
+
+    wav = torch.from_numpy(np.ascontiguousarray(load_like_audiocraft(path, 16000), dtype=np.float32))
+    peak = wav.abs().max()
+    if not bool(peak > 0):
+        warnings.warn(f"{path}: silent; audiocraft's audio_write divides it by its peak (0) and writes NaN "
+                      "samples, so its FAD is undefined for it: left out (no rows)", stacklevel=3)
+        return None
+    wav = wav * ((10 ** (-AUDIOCRAFT_PEAK_DB / 20)) / peak)
+    return (wav * 2 ** 15).round().clamp(-2 ** 15, 2 ** 15 - 1).numpy().astype(np.int16)
+
+
+def load_like_audiocraft_fad(path) -> np.ndarray | None:
+    """The samples Google's ``AudioSetModel.extract_features`` analyses for one file of audiocraft's
+    FAD (float64, mono, 16 kHz), or None for a silent file: `audiocraft_fad_pcm`'s int16 values as
+    ``ReadWavFiles`` (``scipy.io.wavfile``) and a ``tf.train.FloatList`` give them, divided by
+    ``max(0.1, amax(samples))`` (the largest *positive* sample) as ``extract_features`` does."""
+    pcm = audiocraft_fad_pcm(path)
+    if pcm is None:
+        return None
+    samples = pcm.astype(np.float64)
+    samples /= np.maximum(0.1, np.amax(samples))
+    return samples
+
+
+class AudiocraftVGGishEmbedder(VGGishEmbedder):
+    """Per file: ``{"frames": float32 (n, 128)}``, the VGGish embeddings audiocraft 1.3.0's FAD
+    (``FrechetAudioDistanceMetric``, Google's ``frechet_audio_distance`` on TensorFlow) pools: one
+    row per 1 s window every 0.5 s of `load_like_audiocraft_fad`'s samples (n = ⌊(N − 16000) / 8000⌋
+    + 1; a file under 1 s gives none, as there), each window's log-mel computed on its own
+    (``mel_features.log_mel_spectrogram``, 98 frames, the first 96 framed). Network: TF VGGish, whose
+    ``vggish/embedding`` is fc2 without ReLU — torchvggish's VGG without its final ReLU.
+
+    weights: ``vggish_model.ckpt`` (Google's TensorFlow checkpoint, read without TensorFlow:
+    ``metrics.embedders.tf_checkpoint``), or torchvggish's ``vggish-10086976.pth`` given as
+    `checkpoint` (the same weights ported); ``"random"``: `VGGishEmbedder`'s seeded network."""
+
+    official_file, official_url, official_checksum = TF_VGGISH_FILE, TF_VGGISH_URL, None
+
+    @staticmethod
+    def extra_weights_dirs() -> list[Path]:
+        return []
+
+    def _checkpoint_state(self):
+        if self.checkpoint.suffix == ".pth":
+            return torch_load(self.checkpoint)
+        return state_from_tf_checkpoint(self.checkpoint)
+
+    def cache_name(self) -> str:
+        return "vggish_audiocraft"
+
+    def config(self) -> dict:
+        return {**super().config(), "preprocess": "audiocraft-1.3.0-google-fad", "step": AUDIOCRAFT_STEP}
+
+    def describe(self) -> dict:
+        return {**super().describe(), "name": "vggish_audiocraft", "official_file": TF_VGGISH_FILE,
+                "peer": "audiocraft 1.3.0 FrechetAudioDistanceMetric (google-research frechet_audio_distance)",
+                "window_s": 1.0, "hop_s": AUDIOCRAFT_STEP / 16000}
+
+    def load(self, path) -> np.ndarray | None:
+        return load_like_audiocraft_fad(path)
+
+    @staticmethod
+    def examples(audio: np.ndarray | None, sample_rate: int = 16000) -> torch.Tensor:
+        """(n, 1, 96, 64) log-mel examples, one per 1 s window every 0.5 s (`audio` at 16 kHz)."""
+        from torchvggish import mel_features, vggish_params as p
+
+        if sample_rate != 16000:
+            raise MetricError(f"audiocraft's FAD analyses 16 kHz audio, got {sample_rate} Hz")
+        if audio is None:
+            return torch.zeros((0, 1, 96, 64))
+        out = []
+        for start in range(0, audio.shape[0] - p.SAMPLE_RATE + 1, AUDIOCRAFT_STEP):
+            log_mel = mel_features.log_mel_spectrogram(
+                audio[start:start + p.SAMPLE_RATE], audio_sample_rate=p.SAMPLE_RATE, log_offset=p.LOG_OFFSET,
+                window_length_secs=p.STFT_WINDOW_LENGTH_SECONDS, hop_length_secs=p.STFT_HOP_LENGTH_SECONDS,
+                num_mel_bins=p.NUM_MEL_BINS, lower_edge_hertz=p.MEL_MIN_HZ, upper_edge_hertz=p.MEL_MAX_HZ)
+            out.append(mel_features.frame(log_mel, window_length=96, hop_length=96))
+        if not out:
+            return torch.zeros((0, 1, 96, 64))
+        return torch.from_numpy(np.concatenate(out)).float()[:, None]
+
+    def _file_examples(self, path) -> torch.Tensor:
+        audio = self.load(path)
+        ex = self.examples(audio, 16000)
+        if ex.shape[0] == 0 and audio is not None:
+            warnings.warn(f"{path}: {audio.shape[0] / 16000:.2f} s, shorter than the 1 s window of audiocraft's FAD; "
+                          "it adds no rows, as there", stacklevel=3)
+        return ex
+
+
+def perf_line(keep: Path | None = None) -> dict:
+    """`bench perf metrics` hook: audiocraft's FAD on the golden clips against the value its own
+    metric gave (tests/metrics/golden/audiocraft_fad_golden.npz, the same seeded weights) and seconds
+    per 10-s file on one thread, ours now against Google's embedding steps as the golden script timed
+    them in the TensorFlow environment. Returns {"line", "presets", "rel"}."""
+    import importlib.util
+    import tempfile
+    import time
+
+    from metrics.embedders.timing import ROOT
+    from metrics.small_sample import google_fad_distance, google_fad_stats
+
+    spec = importlib.util.spec_from_file_location("_audiocraft_fad_golden", ROOT / "scripts/golden/audiocraft_fad_golden.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    golden = np.load(ROOT / "tests/metrics/golden/audiocraft_fad_golden.npz")
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_vggish_audiocraft_"))
+    clips = script.make_audio(folder / "audio")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        emb = AudiocraftVGGishEmbedder(weights="random", seed=script.SEED)
+        emb.model  # built outside the timing, as the tool's model is
+        ten = [clips["generated"][n] for n in ("a_10s_32k", "b_10s_44k_stereo", "e_10s_24k")]
+        t0 = time.perf_counter()
+        for path in ten:
+            emb.embed_file(path)
+        ours = (time.perf_counter() - t0) / len(ten)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the 0.6 s clip adds no rows
+            stats = {kind: google_fad_stats([o["frames"] for o in emb.embed_files(list(clips[kind].values()))])
+                     for kind in clips}
+    finally:
+        torch.set_num_threads(threads)
+    fad = google_fad_distance(stats["reference"], stats["generated"])
+    rel = abs(fad - float(golden["fad"])) / float(golden["fad"])
+    peer, peer_all = (float(x) for x in golden["perf_s_per_10s"])
+    line = (f"vggish_audiocraft: ours {ours:.2f} s per 10-s file, Google's TF VGGish steps {peer:.2f} s (audiocraft's "
+            f"whole metric {peer_all:.1f} s with TF start-up; timed once by scripts/golden/audiocraft_fad_golden.py); "
+            f"FAD rel diff vs audiocraft's {rel:.1e}")
+    return {"line": line, "presets": ["audiocraft"], "rel": {"fad": rel}}
+
+
+__all__ = ["VGGishEmbedder", "FadtkVGGishEmbedder", "AudiocraftVGGishEmbedder", "load_like_fadtk_vggish",
+           "load_like_audiocraft_fad", "audiocraft_fad_pcm", "state_from_tf_checkpoint", "TF_VGGISH_FILE", "TF_VGGISH_URL", "save_random_weights",
            "save_random_pca_params", "build_vggish", "VGGISH_FILE", "VGGISH_URL", "PCA_FILE", "PCA_URL"]

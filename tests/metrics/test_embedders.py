@@ -226,7 +226,7 @@ def test_cnn14_32k_front_end(wavs):
 
 
 def test_registry():
-    assert set(EMBEDDERS.names()) == {"cnn14_16k", "cnn14_32k", "vggish", "vggish_fadtk", "encodec_24k", "encodec_48k",
+    assert set(EMBEDDERS.names()) == {"cnn14_16k", "cnn14_32k", "vggish", "vggish_fadtk", "vggish_audiocraft", "encodec_24k", "encodec_48k",
                               "passt", "passt_audiocraft", "openl3_mel256_music_512", "openl3_mel256_music_1024_stereo",
                               "clap_music", "clap_general", "mert_95m", "mert_330m", "clap_score_sam",
                               "clap_score_audiocraft"}

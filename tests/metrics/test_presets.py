@@ -124,9 +124,10 @@ def test_presets_of_embedders_not_installed_are_listed_not_crashing(monkeypatch)
     assert sam == {"openl3_mel256_music_512", "passt", "clap_score_sam"}
     assert PRESETS["stable-audio-metrics"].metrics["kl"]["direction"] == "generated_to_reference"  # its passt_kld
     assert not PRESETS["stable-audio-metrics"].omitted  # its three numbers: FD OpenL3, KL PaSST, CLAP score
-    assert {c.get("embedder") for c in PRESETS["audiocraft"].metrics.values()} == {"passt_audiocraft",
-                                                                                   "clap_score_audiocraft"}
-    assert list(PRESETS["audiocraft"].omitted) == ["fad"]  # TensorFlow VGGish
+    assert {c.get("embedder") for c in PRESETS["audiocraft"].metrics.values()} == {
+        "vggish_audiocraft", "passt_audiocraft", "clap_score_audiocraft"}
+    assert PRESETS["audiocraft"].metrics["fad"]["stats"] == "google"  # its FAD: Google's TensorFlow VGGish pipeline
+    assert not PRESETS["audiocraft"].omitted
     without = Registry("embedder", {k: v for k, v in embedders.BUILTIN_EMBEDDERS.items() if k != "encodec_24k"})
     monkeypatch.setattr(embedders, "EMBEDDERS", without)
     assert unavailable_reason(PRESETS["fadtk-encodec"]) == "embedder encodec_24k not installed"
