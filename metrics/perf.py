@@ -223,7 +223,11 @@ def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict
         configs["fad"] = {"name": "fad", "weights": "pretrained", "checkpoint": str(hub / "vggish-10086976.pth"),
                           "pca_params": str(hub / "vggish_pca_params-970ea276.pth")}
     for n, cfg in configs.items():  # build the models first: model loading is not timed on either side
-        get_metric_class(n)(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"})
+        metric = get_metric_class(n)(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"})
+        emb = metric.embedder  # embedders build their network on the first cache miss: build it now
+        emb.model
+        if hasattr(type(emb), "_net"):
+            emb._net  # Cnn14's inference copy (batch norms folded), also built on first use
     clip_list = [Clip(cid, "", str(p), 0.0, 10.0, cid) for cid, p in reference.items()]
 
     def timed(systems):
