@@ -253,10 +253,11 @@ def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatc
     with pytest.raises(ConfigError, match="--generated/--reference"):
         commands.cmd_evaluate(build_parser().parse_args(["evaluate", "--run", "runs/x", "--unpaired"]))
     # the override itself: a user's metric.<key>.* after it wins; a key outside the suite is named
-    cfg = api.load_config("toy", (), ["metric_suite=audiocraft", "metric.kl.variants=[softmax]"], None)
-    assert sorted(cfg.metric) == ["clap_score", "kl"] and list(cfg.metric.kl.variants) == ["softmax"]
+    cfg = api.load_config("toy", (), ["metric_suite=audiocraft", "metric.kl.variants=[sigmoid]"], None)
+    assert sorted(cfg.metric) == ["clap_score", "fad", "kl"] and list(cfg.metric.kl.variants) == ["sigmoid"]
+    assert cfg.metric.fad.embedder == "vggish_audiocraft" and cfg.metric.fad.stats == "google"
     assert cfg.metric.kl.embedder == "passt_audiocraft" and cfg.metric.kl.preset == "audiocraft"
-    with pytest.raises(ConfigError, match=r"metrics fd: not in suite 'audiocraft' \(kl, clap_score\)"):
+    with pytest.raises(ConfigError, match=r"metrics fd: not in suite 'audiocraft' \(fad, kl, clap_score\)"):
         api.load_config("toy", (), ["metric_suite=audiocraft"], ["fd"])
 
 
