@@ -434,15 +434,12 @@ def perf_line(keep: Path | None = None) -> dict:
     file and synthetic tokenizer) and seconds per 10-s file, ours now against the tool's embedding
     call as the golden script timed it in the side environment (1 thread each). Returns {"line",
     "presets", "rel"}."""
-    import importlib.util
     import tempfile
     import time
 
-    from metrics.embedders.timing import ROOT
+    from metrics.embedders.timing import ROOT, golden_script
 
-    spec = importlib.util.spec_from_file_location("_clap_score_golden", ROOT / "scripts/golden/clap_score_golden.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = golden_script("clap_score")
     golden = np.load(ROOT / "tests/metrics/golden/clap_score_golden.npz")
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_clap_score_"))
     files = script.make_audio(folder / "audio")

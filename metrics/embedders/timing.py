@@ -35,16 +35,23 @@ def seconds_per_10s_file(emb, files: Sequence[str | os.PathLike], sample_rate: i
         torch.set_num_threads(threads)
 
 
-def golden_fixture(name: str, weights_file: str, save_random_weights: Callable, keep: Path | None, prefix: str):
-    """(the golden script as a module, the work folder, its 10-s clip, the seeded weight file written
-    there, the golden values) for embedder `name` (scripts/golden/<name>_golden.py,
-    tests/metrics/golden/<name>_golden.npz)."""
+def golden_script(name: str):
+    """scripts/golden/<name>_golden.py as a module (its seeded clips, seeds and helpers)."""
     import importlib.util
-    import tempfile
 
     spec = importlib.util.spec_from_file_location(f"_{name}_golden", ROOT / "scripts/golden" / f"{name}_golden.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def golden_fixture(name: str, weights_file: str, save_random_weights: Callable, keep: Path | None, prefix: str):
+    """(the golden script as a module, the work folder, its 10-s clip, the seeded weight file written
+    there, the golden values) for embedder `name` (scripts/golden/<name>_golden.py,
+    tests/metrics/golden/<name>_golden.npz)."""
+    import tempfile
+
+    script = golden_script(name)
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=prefix))
     folder.mkdir(parents=True, exist_ok=True)
     clip = script.make_audio(folder)["tone_10s_32k"]

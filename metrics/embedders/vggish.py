@@ -473,16 +473,13 @@ def perf_line(keep: Path | None = None) -> dict:
     metric gave (tests/metrics/golden/audiocraft_fad_golden.npz, the same seeded weights) and seconds
     per 10-s file on one thread, ours now against Google's embedding steps as the golden script timed
     them in the TensorFlow environment. Returns {"line", "presets", "rel"}."""
-    import importlib.util
     import tempfile
     import time
 
-    from metrics.embedders.timing import ROOT
+    from metrics.embedders.timing import ROOT, golden_script
     from metrics.small_sample import google_fad_distance, google_fad_stats
 
-    spec = importlib.util.spec_from_file_location("_audiocraft_fad_golden", ROOT / "scripts/golden/audiocraft_fad_golden.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = golden_script("audiocraft_fad")
     golden = np.load(ROOT / "tests/metrics/golden/audiocraft_fad_golden.npz")
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_vggish_audiocraft_"))
     clips = script.make_audio(folder / "audio")
