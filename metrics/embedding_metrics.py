@@ -74,12 +74,10 @@ def _check_embedder(name: str, metric: str) -> str:
     return name
 
 
-#: how a Fréchet metric's set statistics are formed: all rows pooled in float64, as fadtk merges them, or
-#: as Google's frechet_audio_distance accumulates and stores them (audiocraft's FAD)
-STATS = ("pooled", "fadtk", "google")
-
-
+#: how a Fréchet metric's set statistics are formed (`stats`): all rows pooled in float64, as fadtk merges
+#: them, or as Google's frechet_audio_distance accumulates and stores them (audiocraft's FAD)
 STATS_FUNCTIONS = {"pooled": pooled_stats, "fadtk": fadtk_stats, "google": google_fad_stats}
+STATS = tuple(STATS_FUNCTIONS)
 
 
 class _EmbeddingMetric(Metric):
@@ -131,7 +129,7 @@ class _EmbeddingMetric(Metric):
         return out
 
     def _reference_stats(self, rows: list[np.ndarray]):
-        """The reference set's mean and covariance (`stats`: pooled, or merged as fadtk does)."""
+        """The reference set's mean and covariance, formed as `stats` says (STATS_FUNCTIONS)."""
         return STATS_FUNCTIONS[self.stats](rows)
 
     def _rows(self, outputs: list[dict]) -> list[np.ndarray]:
@@ -170,8 +168,9 @@ def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method
     rows. The value on all clips takes `method` ("sqrtm": the reference's code path, "exact": the
     Gram / eigen route) and `stats` ("pooled": mean and covariance of all rows in float64;
     "fadtk": each set's statistics merged file by file as fadtk's ``load_stats`` does, per-file
-    means in the rows' stored dtype, ``small_sample.fadtk_stats``); resamples always the exact,
-    pooled route."""
+    means in the rows' stored dtype, ``small_sample.fadtk_stats``; "google": as Google's
+    frechet_audio_distance stores them, ``small_sample.google_fad_stats``, and its sqrtm FD);
+    resamples always the exact, pooled route."""
     from metrics.frechet import FD_METHODS, FrechetResampler
 
     if method not in FD_METHODS:

@@ -39,14 +39,20 @@ from metrics.frechet import _as_embeddings, frechet_distance, frechet_distance_e
 
 
 # --------------------------------------------------------------------------- statistics
-def pooled_stats(rows: Sequence[np.ndarray] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (ddof 1, float64) of all rows of one or several clips, pooled — what
-    fadtk's ``load_stats`` on a folder of embeddings gives (its online update is the same
-    quantity to rounding)."""
+def _pooled_rows(rows: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """All rows of one or several clips stacked in float64 (finite, at least 2 for a covariance)."""
     x = np.concatenate([np.atleast_2d(r) for r in rows]) if isinstance(rows, (list, tuple)) else np.atleast_2d(rows)
     x = _as_embeddings(np.asarray(x, np.float64), "embeddings")
     if x.shape[0] < 2:
         raise MetricError(f"a covariance needs at least 2 embedding rows, got {x.shape[0]} (audio too short?)")
+    return x
+
+
+def pooled_stats(rows: Sequence[np.ndarray] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (ddof 1, float64) of all rows of one or several clips, pooled — what
+    fadtk's ``load_stats`` on a folder of embeddings gives (its online update is the same
+    quantity to rounding)."""
+    x = _pooled_rows(rows)
     return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False))
 
 
@@ -76,11 +82,8 @@ def google_fad_stats(rows: Sequence[np.ndarray] | np.ndarray) -> tuple[np.ndarra
     Σx / n, Σ = Σxxᵀ / (n − 1) − μμᵀ·n / (n − 1), then stores μ and Σ in a ``tf.train.FloatList``
     (float32), which ``compute_fad`` reads back: both are returned rounded to float32 (≈1e-7
     relative on each entry against the float64 values)."""
-    x = np.concatenate([np.atleast_2d(r) for r in rows]) if isinstance(rows, (list, tuple)) else np.atleast_2d(rows)
-    x = _as_embeddings(np.asarray(x, np.float64), "embeddings")
+    x = _pooled_rows(rows)
     n = x.shape[0]
-    if n < 2:
-        raise MetricError(f"a covariance needs at least 2 embedding rows, got {n} (audio too short?)")
     mu = x.sum(axis=0) / n
     sigma = (x.T @ x) / (n - 1) - np.outer(mu, mu) * n / (n - 1)
     return mu.astype(np.float32).astype(np.float64), sigma.astype(np.float32).astype(np.float64)
