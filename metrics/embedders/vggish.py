@@ -441,23 +441,26 @@ class AudiocraftVGGishEmbedder(VGGishEmbedder):
 
     @staticmethod
     def examples(audio: np.ndarray | None, sample_rate: int = 16000) -> torch.Tensor:
-        """(n, 1, 96, 64) log-mel examples, one per 1 s window every 0.5 s (`audio` at 16 kHz)."""
+        """(n, 1, 96, 64) log-mel examples, one per 1 s window every 0.5 s (`audio` at 16 kHz).
+
+        Google computes each window's log-mel on its own; a window starting at sample 8000·k has
+        its STFT frames at 8000·k + 160·j, i.e. the whole file's frames 50·k + j, so the file's
+        log-mel is computed once and window k is its frames [50·k, 50·k + 96) (the same frames,
+        not twice each)."""
         from torchvggish import mel_features, vggish_params as p
 
         if sample_rate != 16000:
             raise MetricError(f"audiocraft's FAD analyses 16 kHz audio, got {sample_rate} Hz")
-        if audio is None:
+        n = 0 if audio is None else max(0, (audio.shape[0] - p.SAMPLE_RATE) // AUDIOCRAFT_STEP + 1)
+        if n == 0:
             return torch.zeros((0, 1, 96, 64))
-        out = []
-        for start in range(0, audio.shape[0] - p.SAMPLE_RATE + 1, AUDIOCRAFT_STEP):
-            log_mel = mel_features.log_mel_spectrogram(
-                audio[start:start + p.SAMPLE_RATE], audio_sample_rate=p.SAMPLE_RATE, log_offset=p.LOG_OFFSET,
-                window_length_secs=p.STFT_WINDOW_LENGTH_SECONDS, hop_length_secs=p.STFT_HOP_LENGTH_SECONDS,
-                num_mel_bins=p.NUM_MEL_BINS, lower_edge_hertz=p.MEL_MIN_HZ, upper_edge_hertz=p.MEL_MAX_HZ)
-            out.append(mel_features.frame(log_mel, window_length=96, hop_length=96))
-        if not out:
-            return torch.zeros((0, 1, 96, 64))
-        return torch.from_numpy(np.concatenate(out)).float()[:, None]
+        log_mel = mel_features.log_mel_spectrogram(
+            audio, audio_sample_rate=p.SAMPLE_RATE, log_offset=p.LOG_OFFSET,
+            window_length_secs=p.STFT_WINDOW_LENGTH_SECONDS, hop_length_secs=p.STFT_HOP_LENGTH_SECONDS,
+            num_mel_bins=p.NUM_MEL_BINS, lower_edge_hertz=p.MEL_MIN_HZ, upper_edge_hertz=p.MEL_MAX_HZ)
+        hop = AUDIOCRAFT_STEP // int(round(p.SAMPLE_RATE * p.STFT_HOP_LENGTH_SECONDS))  # 50 frames
+        windows = mel_features.frame(log_mel, window_length=96, hop_length=hop)[:n]
+        return torch.from_numpy(np.ascontiguousarray(windows)).float()[:, None]
 
     def _file_examples(self, path) -> torch.Tensor:
         audio = self.load(path)
