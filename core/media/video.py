@@ -184,9 +184,13 @@ def write_video(
             vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
             g = gop or int(round(fps))
             # threads=1: x264 output then depends only on the frames (frame threads made the toy videos vary run to run)
-            vs.options = {"crf": str(crf), "g": str(g), "keyint_min": str(g), "sc_threshold": "0", "bf": "0", "threads": "1"}
-            # and the codec context itself: no frame or slice threads whatever PyAV's default (a toy
-            # build once gave one GOP of other pixels inside a long test process; not reproduced alone)
+            # mbtree=0: with x264's macroblock tree, 32x32 frames gave other bytes in 2-5 of 200
+            # encodes of the same frames in one process (it reads memory it has not written; what
+            # a long process left there shows through); 0 of 400 without it. This was the toy
+            # build's "one GOP of other pixels inside a long test process".
+            vs.options = {"crf": str(crf), "g": str(g), "keyint_min": str(g), "sc_threshold": "0", "bf": "0",
+                          "threads": "1", "x264-params": "mbtree=0"}
+            # and the codec context itself: no frame or slice threads whatever PyAV's default
             vs.codec_context.thread_count = 1
             vs.codec_context.thread_type = "NONE"
             a_stream = None
