@@ -132,8 +132,14 @@ class _EmbeddingMetric(Metric):
         """The reference set's mean and covariance, formed as `stats` says (STATS_FUNCTIONS)."""
         return STATS_FUNCTIONS[self.stats](rows)
 
+    @property
+    def rows_key(self) -> str:
+        """The per-file output this metric pools: the embedder's `rows` where its settings decide
+        (MERT with audioldm_eval main's preprocessing: its per-clip layer means), else ROWS."""
+        return getattr(self.embedder, "rows", None) or ROWS[self.embedder_name]
+
     def _rows(self, outputs: list[dict]) -> list[np.ndarray]:
-        return [o[ROWS[self.embedder_name]] for o in outputs]
+        return [o[self.rows_key] for o in outputs]
 
     def _embed(self, paths: Mapping[str, Path], clips: Sequence[Clip]) -> list[dict]:
         return self.embedder.embed_files([paths[c.id] for c in clips], cache=self.cache)
@@ -310,9 +316,10 @@ class KID(_EmbeddingMetric):
     def __init__(self, cache=None, seed: int = 0, subsets: int = 100, subset_size: int = 1000,
                  degree: int = 3, coef0: float = 1.0, **kwargs):
         super().__init__(cache, seed, **kwargs)
-        if ROWS[self.embedder_name] == "frames":
+        if self.rows_key == "frames":
             raise ConfigError(f"metric kid: {self.embedder_name} gives frames; KID resamples clips and needs one "
-                              "row per clip (use cnn14_16k or cnn14_32k)")
+                              "row per clip, or a fixed number (use cnn14_16k, cnn14_32k, or mert_95m with "
+                              "preprocess=audioldm_eval-main: its 13 layer means per clip)")
         self.subsets, self.subset_size, self.degree, self.coef0 = int(subsets), int(subset_size), int(degree), float(coef0)
 
     def describe(self) -> dict:
@@ -321,35 +328,76 @@ class KID(_EmbeddingMetric):
 
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
-        g = np.concatenate([np.atleast_2d(x) for x in self._rows(gen)])
-        r = np.concatenate([np.atleast_2d(x) for x in self._rows(ref)])
+        g_rows = [np.atleast_2d(x) for x in self._rows(gen)]
+        r_rows = [np.atleast_2d(x) for x in self._rows(ref)]
+        # all rows are samples, as the reference's (13N, 768) MERT features are; a resampled clip
+        # brings all its rows
+        g, r = np.concatenate(g_rows), np.concatenate(r_rows)
         full = kid(g, r, self.subsets, self.subset_size, self.degree, None, self.coef0).mean
         resampler = KIDResampler(g, r, self.degree, None, self.coef0)
-        n = len(g)
+        n = len(g_rows)
+        per_g, per_r = [len(x) for x in g_rows], [len(x) for x in r_rows]
 
         def statistic(idx):
             idx = np.asarray(idx)
             if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
                 return np.array([full])
             counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
-            return resampler.weighted(counts, counts)
+            return resampler.weighted(np.repeat(counts, per_g, axis=1), np.repeat(counts, per_r, axis=1))
 
         return {"kid": Score(statistic=statistic, min_clips=2)}
+
+
+#: where KL and IS take their "logits" (`logits_from`): the embedder's label logits (Cnn14, PaSST), or
+#: audioldm_eval main's: MERT's per-clip layer means stacked over the files (13N × 768) and fed to its
+#: calculate_kl / calculate_isc as if they were logits
+LOGITS_FROM = ("classifier", "stacked_layer_means")
+
+
+def _check_logits_from(metric: _EmbeddingMetric, logits_from: str) -> str:
+    if logits_from not in LOGITS_FROM:
+        raise ConfigError(f"metric {metric.name}: logits_from must be one of {', '.join(LOGITS_FROM)}, "
+                          f"got {logits_from!r}")
+    if logits_from == "stacked_layer_means" and metric.rows_key != "layer_means":
+        raise ConfigError(f"metric {metric.name}: logits_from=stacked_layer_means is audioldm_eval main's use of "
+                          f"MERT's layer means; it needs embedder mert_95m with preprocess=audioldm_eval-main, got "
+                          f"{metric.embedder_name} giving {metric.rows_key}")
+    return logits_from
+
+
+def main_file_order(paths: Mapping[str, Path], clips: Sequence[Clip]) -> np.ndarray:
+    """The clips' indices in audioldm_eval main's order: its WaveDataset sorts a folder's file paths
+    (here: by file name, each set's files being one folder there)."""
+    return np.argsort(np.array([Path(paths[c.id]).name for c in clips]), kind="stable")
+
+
+def stacked_layer_means(outputs: list[dict], order: np.ndarray) -> np.ndarray:
+    """audioldm_eval main's "logits" of a set: each file's (layers, dim) hidden-state means, files
+    in `order`, concatenated (layers·N, dim) as its get_featuresdict does with torch.cat."""
+    return np.concatenate([outputs[i]["layer_means"] for i in order])
 
 
 @register_metric("kl")
 class KL(_EmbeddingMetric):
     """KL(reference ‖ generated) of Cnn14 AudioSet label distributions, softmax and sigmoid
     (audioldm_eval, audiocraft); `direction: generated_to_reference` is stable-audio-metrics' PaSST
-    KL(generated ‖ reference); `variants` picks the label distributions reported."""
+    KL(generated ‖ reference); `variants` picks the label distributions reported.
+
+    ``logits_from: stacked_layer_means`` reproduces audioldm_eval main (backbone="mert"): its
+    calculate_kl gets the (13N, 768) stacked MERT layer means as "logits" and zips the N file names
+    with the first N rows, so the file at position k of its sorted folder is scored on row k — layer
+    k mod 13 of the file at position k // 13, in each set. A number to match main's table, not a
+    divergence between label distributions."""
 
     embedder_name = "cnn14_16k"
 
     def __init__(self, *args, direction: str = "reference_to_generated",
-                 variants: tuple[str, ...] | list[str] = ("softmax", "sigmoid"), **kwargs):
+                 variants: tuple[str, ...] | list[str] = ("softmax", "sigmoid"), logits_from: str = "classifier",
+                 **kwargs):
         from metrics.kl import DIRECTIONS
 
         super().__init__(*args, **kwargs)
+        self.logits_from = _check_logits_from(self, logits_from)
         if direction not in DIRECTIONS:
             raise ConfigError(f"metric kl: direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         if not variants or set(variants) - {"softmax", "sigmoid"}:
@@ -357,23 +405,50 @@ class KL(_EmbeddingMetric):
         self.direction, self.variants = direction, tuple(variants)
 
     def describe(self) -> dict:
-        return {**super().describe(), "direction": self.direction}
+        return {**super().describe(), "direction": self.direction, "logits_from": self.logits_from}
 
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
-        g = np.stack([x["logits"] for x in gen])
-        r = np.stack([x["logits"] for x in ref])
+        if self.logits_from == "stacked_layer_means":
+            # row k of each set's stack goes with that set's k-th file (calculate_kl's zip); clip i
+            # is the file at position argsort(order)[i]
+            og, orf = main_file_order(generated, clips), main_file_order(reference, clips)
+            g = stacked_layer_means(gen, og)[np.argsort(og)]
+            r = stacked_layer_means(ref, orf)[np.argsort(orf)]
+        else:
+            g = np.stack([x["logits"] for x in gen])
+            r = np.stack([x["logits"] for x in ref])
         return {f"kl_{v}": Score(per_clip=kl_per_clip(g, r, v, direction=self.direction)) for v in self.variants}
 
 
 @register_metric("is")
 class IS(_EmbeddingMetric):
-    """Inception Score of the generated set on Cnn14 label distributions (higher is better)."""
+    """Inception Score of the generated set on Cnn14 label distributions (higher is better).
+    ``logits_from: stacked_layer_means``: audioldm_eval main's, on its (13N, 768) stacked MERT
+    layer means (files in its sorted order; a resample stacks its clips' rows)."""
 
     embedder_name = "cnn14_16k"
 
+    def __init__(self, *args, logits_from: str = "classifier", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.logits_from = _check_logits_from(self, logits_from)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "logits_from": self.logits_from}
+
     def scores(self, clips, generated, reference):
         gen = self._embed(generated, clips)
+        if self.logits_from == "stacked_layer_means":
+            order = main_file_order(generated, clips)
+            full = inception_score(stacked_layer_means(gen, order)).mean
+
+            def statistic(idx):
+                idx = np.asarray(idx)
+                if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(len(clips))):
+                    return np.array([full])
+                return np.array([inception_score(stacked_layer_means(gen, row)).mean for row in idx])
+
+            return {"is": Score(statistic=statistic, higher_is_better=True, min_clips=10, floor=1.0)}
         logits = np.stack([x["logits"] for x in gen])
 
         def statistic(idx):

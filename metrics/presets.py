@@ -53,6 +53,16 @@ def _audioldm(rate: int) -> dict[str, dict]:
             "kl": {"name": "kl", "sample_rate": rate}, "is": {"name": "is", "sample_rate": rate}}
 
 
+def _audioldm_main() -> dict[str, dict]:
+    """audioldm_eval main's EvaluationHelper(16000, backbone="mert"): every number its calculate_metrics
+    prints, plus the KID it has commented out."""
+    mert = {"embedder": "mert_95m", "preprocess": "audioldm_eval-main", "reference_rate": 16000}
+    return {"fd": {"name": "fd", **mert}, "fad": {"name": "fad", "embedder": "vggish", "preprocess": "audioldm_eval-main"},
+            "kl": {"name": "kl", **mert, "logits_from": "stacked_layer_means"},
+            "is": {"name": "is", **mert, "logits_from": "stacked_layer_means"},
+            "kid": {"name": "kid", **mert}}
+
+
 def _fadtk(embedder: str) -> dict[str, dict]:
     """fadtk's three scores; statistics merged file by file as its load_stats does (``stats: fadtk``)."""
     return {"fad": {"name": "fad", "embedder": embedder, "stats": "fadtk"},
@@ -69,13 +79,28 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("audioldm_eval-0.0.3-32k", _AUDIOLDM_EVAL, _audioldm(32000),
            "the same at 32 kHz (EvaluationHelper(32000): Cnn14_mAP=0.431.pth)",
            parity="live, as audioldm_eval-0.0.3 with --sample-rate 32000"),
-    Preset("audioldm_eval-main", _AUDIOLDM_MAIN,
-           {"fd": {"name": "fd", "embedder": "mert_95m"}, "kid": {"name": "kid", "embedder": "mert_95m"}},
-           "FD and KID on MERT-v1-95M (all 13 hidden states, time-averaged: main's '2048' feature); KID's call is "
-           "commented out in main's eval.py, computed here with its calculate_kid",
-           omitted={"kl, is": "main feeds MERT features to KL/IS as 'logits' (no label distribution); not built"},
-           parity="KID: audioldm_eval's calculate_kid from its wheel (tests/metrics/test_small_sample.py); the MERT "
-                  "embedder's own parity is its module's"),
+    Preset("audioldm_eval-main", _AUDIOLDM_MAIN, _audioldm_main(),
+           "EvaluationHelper(16000, backbone='mert'): FD on MERT-v1-95M (all 13 hidden states time-averaged, each "
+           "a row: main's '2048' feature), FAD on VGGish (files through main's WaveDataset), KL softmax/sigmoid and "
+           "IS on the same MERT rows used as 'logits' (KL pairs the k-th file with row k of the stacked rows, as its "
+           "calculate_kl does; not a label divergence), and KID on the MERT rows (its call is commented out in "
+           "main's eval.py; computed with its calculate_kid)",
+           parity="golden values made once by main's own EvaluationHelper.calculate_metrics "
+                  "(scripts/golden/audioldm_eval_main_golden.py: its eval.py, fad.py, kl.py, isc.py, fid.py, kid.py "
+                  "and WaveDataset on seeded random MERT and VGGish weights; tests/metrics/test_audioldm_eval_main.py)",
+           protocol={
+               "fd": "eval.py get_featuresdict: WaveDataset(16000) (first channel, mean removed, "
+                     "torchaudio.functional.resample, zero-padded to 32000 samples), T.Resample(16000, 24000), "
+                     "Wav2Vec2FeatureExtractor, MERTModel(output_hidden_states=True), stack(hidden_states)"
+                     ".squeeze().mean(dim=1) → 13 rows per file; calculate_fid on all 13N rows",
+               "fad": "metrics/fad.py FrechetAudioDistance(use_pca=False, use_activation=False).score: files "
+                      "through WaveDataset(16000), torchvggish forward(x, 16000), np.cov of all frames, sqrtm FD",
+               "kl": "metrics/kl.py calculate_kl(features_1=generated, features_2=reference, 'logits'): the 13N "
+                     "MERT rows, zip(file names, rows) keeps row k for the k-th file of each sorted folder; "
+                     "kl_div(log(softmax(g) + 1e-6), softmax(r), 'sum') / N and the sigmoid form",
+               "is": "metrics/isc.py calculate_isc(generated 13N rows, splits=10, shuffle RandomState(2020))",
+               "kid": "metrics/kid.py calculate_kid(subsets=100, subset_size=1000 (capped at the row count), "
+                      "degree 3, coef0 1, RandomState(2020)) on the 13N MERT rows"}),
     Preset("fadtk-encodec", _FADTK, _fadtk("encodec_24k"),
            "FAD, FAD∞ and per-song FAD on EnCodec 24 kHz encoder frames (fadtk's encodec-emb)",
            parity="live: fadtk's own EncodecEmbModel + encodec 0.1.1 and its score/score_inf/score_individual "

@@ -217,6 +217,12 @@ class MertEmbedder:
         self._model: torch.nn.Module | None = None
 
     @property
+    def rows(self) -> str:
+        """The output a Fréchet/kernel metric pools: audioldm_eval main's per-clip layer means (its
+        '2048' feature) with its preprocessing, fadtk's frames of `layer` otherwise."""
+        return "layer_means" if self.preprocess == "audioldm_eval-main" else "frames"
+
+    @property
     def model(self) -> torch.nn.Module:
         if self._model is None:
             if self.checkpoint is not None:

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from metrics.preprocess import load_like_reference_vggish
+from metrics.preprocess import load_like_reference, load_like_reference_vggish
 from core.atomic import atomic_path
 from core.cache import file_digest
 from core.errors import ConfigError, WeightsNotFoundError
@@ -149,7 +149,13 @@ class VGGishEmbedder:
     ``<cache_dir>/weights/`` or ``$TORCH_HOME/hub/checkpoints/`` (absent → WeightsNotFoundError with the
     release URL); ``"random"`` builds a seeded random network. `pca_params` is optional and, as in
     the reference's FAD, not applied; when given it must exist and is recorded in describe().
+    preprocess: ``"audioldm_eval-0.0.3"`` (its fad.py ``load_audio_task``: int16 / 32768, channel
+    mean, resampy) or ``"audioldm_eval-main"`` (main's fad.py reads files through its
+    ``WaveDataset(16000)``: first channel, mean removed, torchaudio-resampled, zero-padded to 2 s).
     """
+
+    #: how a file becomes VGGish's 16 kHz waveform, by `preprocess` (a subclass has its own: empty)
+    PREPROCESS: tuple[str, ...] = ("audioldm_eval-0.0.3", "audioldm_eval-main")
 
     #: the official weights file (name, URL, first digits of its sha256 or None) and further folders searched
     official_file, official_url, official_checksum = VGGISH_FILE, VGGISH_URL, VGGISH_CHECKSUM
@@ -160,7 +166,12 @@ class VGGishEmbedder:
 
     def __init__(self, weights: str = "random", checkpoint: str | None = None, pca_params: str | None = None,
                  seed: int = 0, device: str = "cpu", cache_dir: str | os.PathLike | None = None,
-                 batch_size: int = 8):
+                 batch_size: int = 8, preprocess: str | None = None):
+        if preprocess is not None and preprocess not in self.PREPROCESS:
+            raise ConfigError(f"{self.cache_name()}: preprocess must be one of {', '.join(self.PREPROCESS)}, got "
+                              f"{preprocess!r}" if self.PREPROCESS else
+                              f"{self.cache_name()} has its peer tool's own preprocessing; preprocess= is not taken")
+        self.preprocess = preprocess or "audioldm_eval-0.0.3"
         self.weights = check_weights_kind(weights)
         self.seed = int(seed)
         self.device = torch.device(device)
@@ -216,7 +227,7 @@ class VGGishEmbedder:
     def config(self) -> dict:
         return {"model": "vggish", "impl": IMPL_VERSION, "postprocess": False, "final_relu": False,
                 "weights": f"sha256:{self.weights_sha256}" if self.weights_sha256 else f"random:{self.seed}",
-                "preprocess": "audioldm_eval-0.0.3", "batch_size": self.batch_size}
+                "preprocess": self.preprocess, "batch_size": self.batch_size}
 
     def describe(self) -> dict:
         return {"name": "vggish", "weights": self.weights,
@@ -224,11 +235,14 @@ class VGGishEmbedder:
                 "weights_sha256": self.weights_sha256, "seed": self.seed if self.weights == "random" else None,
                 "official_file": VGGISH_FILE, "pca_params": str(self.pca_params) if self.pca_params else None,
                 "pca_sha256": self.pca_sha256, "pca_applied": False, "final_relu": False,
-                "peer": "audioldm_eval 0.0.3",
+                "peer": "audioldm_eval 0.0.3" if self.preprocess == "audioldm_eval-0.0.3"
+                else "audioldm_eval GitHub main (8dc07ee)", "preprocess": self.preprocess,
                 "batch_size": self.batch_size}
 
     # ---- computing
     def load(self, path) -> np.ndarray:
+        if self.preprocess == "audioldm_eval-main":
+            return load_like_reference(path, 16000)
         return load_like_reference_vggish(path)
 
     @staticmethod
@@ -312,6 +326,8 @@ class FadtkVGGishEmbedder(VGGishEmbedder):
     The network, weights resolution (``vggish-10086976.pth``, the file torch.hub gives fadtk),
     random weights and batching are `VGGishEmbedder`'s; `pca_params` is accepted and not applied,
     as with fadtk's default ``use_pca=False``."""
+
+    PREPROCESS: tuple[str, ...] = ()
 
     def cache_name(self) -> str:
         return "vggish_fadtk"
@@ -415,6 +431,7 @@ class AudiocraftVGGishEmbedder(VGGishEmbedder):
     `checkpoint` (the same weights ported); ``"random"``: `VGGishEmbedder`'s seeded network."""
 
     official_file, official_url, official_checksum = TF_VGGISH_FILE, TF_VGGISH_URL, None
+    PREPROCESS: tuple[str, ...] = ()
 
     @staticmethod
     def extra_weights_dirs() -> list[Path]:

@@ -83,10 +83,12 @@ def test_bench_metrics_list_shows_embedders_and_presets():
     for name in ("encodec_24k", "cnn14_32k", "vggish", "vggish_fadtk", "fadtk-encodec", "audioldm_eval-0.0.3",
                  "stable-audio-metrics", "fad_inf", "kid"):
         assert name in out.stdout
-    # every preset is built; what a peer computes and we do not is listed under its preset
+    # every preset is built, and computes every number its peer prints (audioldm_eval main's KL/IS on MERT
+    # were the last part listed as not computed)
     row = next(line for line in out.stdout.splitlines() if "fadtk-vggish" in line)
     assert "available" in row and "not available" not in out.stdout
-    assert "parts of a peer tool's protocol not computed here" in out.stdout
+    assert not any(p.omitted for p in PRESETS.values())
+    assert "parts of a peer tool's protocol not computed here" not in out.stdout
 
 
 def test_metric_rates_and_embedders_are_checked():
@@ -152,3 +154,82 @@ def test_bench_metrics_show_prints_the_peer_protocol_even_when_unavailable():
     assert out.returncode == 0, out.stderr
     assert "KL(generated ‖ reference + 1e-6)" in out.stdout and "clap_score" in out.stdout
     assert "openl3_mel256_music_512" in out.stdout
+
+
+# --------------------------------------------------------------------------- audioldm_eval main
+MAIN_KEYS = {"fd": "frechet_distance", "fad": "frechet_audio_distance", "is": "inception_score_mean",
+             "kl_softmax": "kullback_leibler_divergence_softmax", "kl_sigmoid": "kullback_leibler_divergence_sigmoid"}
+
+
+@pytest.mark.slow
+def test_audioldm_eval_main_matches_its_own_code(tmp_path):
+    """Golden values from main's own EvaluationHelper.calculate_metrics (and the calculate_kid it has
+    commented out) on seeded random MERT/VGGish weights: scripts/golden/audioldm_eval_main_golden.py.
+    The two folders differ in rate (32 and 22.05 kHz), as main resamples each through WaveDataset."""
+    import json
+    from pathlib import Path
+
+    from bench import api
+    from metrics.embedders.timing import golden_script
+
+    golden = json.loads((Path(__file__).parent / "golden" / "audioldm_eval_main_golden.json").read_text())
+    script = golden_script("audioldm_eval_main")
+    assert script.write_clip_sets(tmp_path) == golden["clips_sha256"]
+    ev = api.evaluate_folders(tmp_path / "generated", tmp_path / "reference", out=tmp_path / "out",
+                              suite="audioldm_eval-main", weights="random", n_resamples=20)
+    table = ev.table.set_index("key")
+    expected = {k: golden["metrics"][v] for k, v in MAIN_KEYS.items()}
+    expected["kid"] = golden["kid"]["kernel_inception_distance_mean"]
+    for key, value in expected.items():  # measured: ≤ 2.5e-5 (KID), ≤ 6e-6 (KL), ≤ 1e-6 (FD, FAD, IS)
+        assert table.loc[key, "value"] == pytest.approx(value, rel=1e-4), key
+        assert table.loc[key, "ci_low"] <= table.loc[key, "ci_high"]
+
+
+def test_audioldm_eval_main_kl_pairs_the_kth_file_with_row_k(tmp_path):
+    """calculate_kl zips the N file names with the (13N, 768) stacked rows: the k-th file of each
+    sorted folder is scored on row k (layer k mod 13 of file k // 13). Checked on stand-in outputs."""
+    from core.manifest import Clip
+    from metrics.embedding_metrics import KL, IS, main_file_order, stacked_layer_means
+    from metrics.inception import inception_score
+    from metrics.kl import kl_per_clip
+
+    rng = np.random.default_rng(0)
+    names = ["b", "a", "c-d", "c"]  # file order: a.wav, b.wav, c-d.wav, c.wav ('-' sorts before '.')
+    clips = [Clip(id=n, video="", audio="", start=0.0, duration=1.0, split="test", source=n) for n in names]
+    gen = {n: tmp_path / f"{n}.wav" for n in names}
+    ref = {n: tmp_path / "r" / f"{n}.wav" for n in names}
+    out_g = [{"layer_means": rng.normal(size=(13, 6)).astype(np.float32)} for _ in names]
+    out_r = [{"layer_means": rng.normal(size=(13, 6)).astype(np.float32)} for _ in names]
+    assert [names[i] for i in main_file_order(gen, clips)] == ["a", "b", "c-d", "c"]
+    kl = KL(weights="random", embedder="mert_95m", preprocess="audioldm_eval-main", logits_from="stacked_layer_means")
+    outputs = {id(gen): out_g, id(ref): out_r}
+    kl._embed = lambda paths, _clips: outputs[id(paths)]
+    per_clip = kl.scores(clips, gen, ref)["kl_softmax"].per_clip
+    stack_g = np.concatenate([out_g[i]["layer_means"] for i in (1, 0, 2, 3)])  # a, b, c-d, c
+    stack_r = np.concatenate([out_r[i]["layer_means"] for i in (1, 0, 2, 3)])
+    # clip "b" is the 2nd file: row 1 = layer 1 of file "a"; clip "c" the 4th: row 3 = layer 3 of "a"
+    assert per_clip[0] == pytest.approx(kl_per_clip(stack_g[1:2], stack_r[1:2])[0])
+    assert per_clip[3] == pytest.approx(kl_per_clip(stack_g[3:4], stack_r[3:4])[0])
+    assert np.array_equal(stacked_layer_means(out_g, main_file_order(gen, clips)), stack_g)
+    is_metric = IS(weights="random", embedder="mert_95m", preprocess="audioldm_eval-main",
+                   logits_from="stacked_layer_means")
+    is_metric._embed = lambda paths, _clips: out_g
+    full = is_metric.scores(clips, gen, ref)["is"].statistic(np.arange(4)[None])
+    assert full[0] == inception_score(stack_g).mean
+
+
+def test_logits_from_is_checked():
+    from metrics.embedding_metrics import KL, IS
+
+    with pytest.raises(ConfigError, match="needs embedder mert_95m with preprocess=audioldm_eval-main"):
+        KL(weights="random", logits_from="stacked_layer_means")  # Cnn14 has real logits
+    with pytest.raises(ConfigError, match="needs embedder mert_95m"):
+        IS(weights="random", embedder="mert_95m", logits_from="stacked_layer_means")  # fadtk's frames
+    with pytest.raises(ConfigError, match="logits_from must be one of classifier, stacked_layer_means"):
+        KL(weights="random", logits_from="layers")
+    from metrics.embedders.vggish import AudiocraftVGGishEmbedder, VGGishEmbedder
+
+    with pytest.raises(ConfigError, match="preprocess must be one of audioldm_eval-0.0.3, audioldm_eval-main"):
+        VGGishEmbedder(preprocess="fadtk")
+    with pytest.raises(ConfigError, match="its peer tool's own preprocessing"):
+        AudiocraftVGGishEmbedder(preprocess="audioldm_eval-main")
