@@ -105,9 +105,55 @@ SUITES = ("audioldm_eval-0.0.3", "fadtk-encodec", "fadtk-encodec-48k", "fadtk-vg
 #: names it compares, e.g. ["fadtk-clap"]) and ``"rel"`` ({key: relative difference against the
 #: peer}). A hook whose module or function is absent is listed as not compared, with why.
 EMBEDDER_PERF_HOOKS: list[str] = ["metrics.embedders.passt:perf_line", "metrics.embedders.openl3:perf_line",
-                                   "metrics.embedders.clap_score:perf_line", "metrics.embedders.vggish:perf_line"]
+                                   "metrics.embedders.clap_score:perf_line", "metrics.embedders.vggish:perf_line",
+                                   "metrics.perf:audioldm_main_line"]
 # CLAP and MERT time our side only (metrics.embedders.clap/mert.perf_line(files)); their peers' times come from
 # scripts/golden/clap_golden.py / mert_golden.py --perf in the side environment, so fadtk-clap/-mert are not compared
+
+
+#: audioldm_eval main's keys in its calculate_metrics result, by our result key
+MAIN_KEYS = {"fd": "frechet_distance", "fad": "frechet_audio_distance", "is": "inception_score_mean",
+             "kl_softmax": "kullback_leibler_divergence_softmax", "kl_sigmoid": "kullback_leibler_divergence_sigmoid"}
+
+
+def audioldm_main_line(keep: Path | None = None) -> dict:
+    """`--suite all` hook for the audioldm_eval-main preset: its six numbers on the golden clips
+    against those main's own ``calculate_metrics`` + ``calculate_kid`` gave
+    (tests/metrics/golden/audioldm_eval_main_golden.json, the same seeded MERT and VGGish weights), and
+    the whole scoring's wall time, ours now (``evaluate_folders`` on an empty cache: embeddings, six
+    metrics with their bootstrap CIs, the report; models built first) against main's as the golden
+    script timed it (models built, 2 torch threads). Returns {"line", "presets", "rel"}."""
+    import tempfile
+    import time
+
+    from bench.api import evaluate_folders
+    from metrics.embedders.timing import golden_script
+
+    script = golden_script("audioldm_eval_main")
+    golden = json.loads((ROOT / "tests/metrics/golden/audioldm_eval_main_golden.json").read_text())
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_audioldm_main_"))
+    script.write_clip_sets(folder)
+    import shutil
+
+    def run(out: str):
+        return evaluate_folders(folder / "generated", folder / "reference", out=folder / out,
+                                suite="audioldm_eval-main", weights="random",
+                                overrides=[f"paths.cache_dir={folder / 'cache'}"])
+
+    run("warmup")  # builds the models (kept per process for the same settings), untimed
+    shutil.rmtree(folder / "cache")  # then cold: no embedding cached
+    t0 = time.perf_counter()
+    ev = run("out")
+    ours = time.perf_counter() - t0
+    table = ev.table.set_index("key")
+    expected = {k: golden["metrics"][v] for k, v in MAIN_KEYS.items()}
+    expected["kid"] = golden["kid"]["kernel_inception_distance_mean"]
+    rel = {k: abs(float(table.loc[k, "value"]) - v) / abs(v) for k, v in expected.items()}
+    peer = golden["perf"]["peer_seconds"]
+    line = (f"audioldm_eval-main: ours {ours:.1f} s cold for {golden['perf']['audio_seconds']:.0f} s of audio "
+            f"(6 metrics with CIs), main's calculate_metrics + calculate_kid {peer:.1f} s (timed once by "
+            f"scripts/golden/audioldm_eval_main_golden.py); worst rel diff vs main's {max(rel.values()):.1e}")
+    return {"line": line, "presets": ["audioldm_eval-main"], "rel": rel}
 
 
 def run_embedder_hooks(hooks, keep: str | None = None) -> tuple[dict[str, float], list[str], dict[str, str]]:

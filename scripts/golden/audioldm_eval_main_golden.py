@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -143,6 +144,7 @@ def main(argv=None) -> dict:
     sha = write_clip_sets(args.work)
     h = helper(args.src, args.torchvggish)
     gen, ref = str(args.work / "generated"), str(args.work / "reference")
+    t0 = time.perf_counter()
     result = h.calculate_metrics(gen, ref, same_name=True, recalculate=True)
     from audioldm_eval import calculate_kid
     from audioldm_eval.audio.tools import load_pickle
@@ -151,11 +153,14 @@ def main(argv=None) -> dict:
     f2 = load_pickle(ref + "classifier_logits_feature_cache.pkl")
     kid = calculate_kid(f1, f2, feat_layer_name="2048", subsets=100, subset_size=1000, degree=3, gamma=None,
                         coef0=1, rng_seed=2020)  # the call eval.py has commented out, with its arguments
+    seconds = time.perf_counter() - t0  # its whole scoring, models already built (bench perf metrics' peer time)
     out = {"audioldm_eval": f"haoheliu/audioldm_eval@{COMMIT}", "clips": CLIPS, "clips_sha256": sha,
            "weights": f"random seed {SEED} (MERT-v1-95M shape; VGGish)",
            "rows_generated": list(f1["2048"].shape), "file_order_generated": list(f1["file_path_"]),
            "metrics": {k: float(v) for k, v in result.items() if np.isfinite(v)},
-           "kid": {k: float(v) for k, v in kid.items()}}
+           "kid": {k: float(v) for k, v in kid.items()},
+           "perf": {"peer_seconds": round(seconds, 2), "torch_threads": torch.get_num_threads(),
+                    "audio_seconds": 2 * CLIPS["n"] * CLIPS["duration_s"]}}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out["metrics"], indent=1), out["kid"])
     return out

@@ -157,32 +157,32 @@ def test_bench_metrics_show_prints_the_peer_protocol_even_when_unavailable():
 
 
 # --------------------------------------------------------------------------- audioldm_eval main
-MAIN_KEYS = {"fd": "frechet_distance", "fad": "frechet_audio_distance", "is": "inception_score_mean",
-             "kl_softmax": "kullback_leibler_divergence_softmax", "kl_sigmoid": "kullback_leibler_divergence_sigmoid"}
-
-
 @pytest.mark.slow
 def test_audioldm_eval_main_matches_its_own_code(tmp_path):
     """Golden values from main's own EvaluationHelper.calculate_metrics (and the calculate_kid it has
     commented out) on seeded random MERT/VGGish weights: scripts/golden/audioldm_eval_main_golden.py.
-    The two folders differ in rate (32 and 22.05 kHz), as main resamples each through WaveDataset."""
+    The two folders differ in rate (32 and 22.05 kHz), as main resamples each through WaveDataset.
+    Run through the `bench perf metrics` hook, which scores them with `evaluate_folders`."""
     import json
     from pathlib import Path
 
-    from bench import api
-    from metrics.embedders.timing import golden_script
+    import pandas as pd
+
+    from metrics.perf import EMBEDDER_PERF_HOOKS, audioldm_main_line
 
     golden = json.loads((Path(__file__).parent / "golden" / "audioldm_eval_main_golden.json").read_text())
-    script = golden_script("audioldm_eval_main")
-    assert script.write_clip_sets(tmp_path) == golden["clips_sha256"]
-    ev = api.evaluate_folders(tmp_path / "generated", tmp_path / "reference", out=tmp_path / "out",
-                              suite="audioldm_eval-main", weights="random", n_resamples=20)
-    table = ev.table.set_index("key")
-    expected = {k: golden["metrics"][v] for k, v in MAIN_KEYS.items()}
-    expected["kid"] = golden["kid"]["kernel_inception_distance_mean"]
-    for key, value in expected.items():  # measured: ≤ 2.5e-5 (KID), ≤ 6e-6 (KL), ≤ 1e-6 (FD, FAD, IS)
-        assert table.loc[key, "value"] == pytest.approx(value, rel=1e-4), key
-        assert table.loc[key, "ci_low"] <= table.loc[key, "ci_high"]
+    from metrics.embedders.timing import golden_script
+
+    assert golden_script("audioldm_eval_main").write_clip_sets(tmp_path / "clips") == golden["clips_sha256"]
+    assert "metrics.perf:audioldm_main_line" in EMBEDDER_PERF_HOOKS
+    r = audioldm_main_line(tmp_path)
+    assert r["presets"] == ["audioldm_eval-main"] and set(r["rel"]) == {"fd", "fad", "kl_softmax", "kl_sigmoid", "is", "kid"}
+    assert max(r["rel"].values()) <= 1e-4, r["rel"]  # measured: 2.5e-5 (KID), ≤ 6e-6 (KL), ≤ 1e-6 (FD, FAD, IS)
+    assert "main's calculate_metrics" in r["line"]
+    rows = pd.concat([pd.read_parquet(f) for f in (tmp_path / "out" / "metrics").glob("*.parquet")])
+    whole = rows[rows["clip"].isna()].set_index("key")
+    assert (whole["ci_low"] <= whole["ci_high"]).all() and set(whole["suite"]) == {"audioldm_eval-main"}
+    assert json.loads(whole.loc["kl_softmax", "config"])["logits_from"] == "stacked_layer_means"
 
 
 def test_audioldm_eval_main_kl_pairs_the_kth_file_with_row_k(tmp_path):
