@@ -87,7 +87,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "main's eval.py; computed with its calculate_kid)",
            parity="golden values made once by main's own EvaluationHelper.calculate_metrics "
                   "(scripts/golden/audioldm_eval_main_golden.py: its eval.py, fad.py, kl.py, isc.py, fid.py, kid.py "
-                  "and WaveDataset on seeded random MERT and VGGish weights; tests/metrics/test_audioldm_eval_main.py)",
+                  "and WaveDataset on seeded random MERT and VGGish weights; tests/metrics/test_presets.py, bench perf metrics)",
            protocol={
                "fd": "eval.py get_featuresdict: WaveDataset(16000) (first channel, mean removed, "
                      "torchaudio.functional.resample, zero-padded to 32000 samples), T.Resample(16000, 24000), "
