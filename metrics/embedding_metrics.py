@@ -365,6 +365,12 @@ def _check_logits_from(metric: _EmbeddingMetric, logits_from: str) -> str:
     return logits_from
 
 
+def _logits_from_entry(logits_from: str) -> dict:
+    """describe()'s record of `logits_from`: only when not the classifier's (stored configs of
+    earlier runs keep their fingerprints)."""
+    return {} if logits_from == "classifier" else {"logits_from": logits_from}
+
+
 def main_file_order(paths: Mapping[str, Path], clips: Sequence[Clip]) -> np.ndarray:
     """The clips' indices in audioldm_eval main's order: its WaveDataset sorts a folder's file paths
     (here: by file name, each set's files being one folder there)."""
@@ -405,7 +411,7 @@ class KL(_EmbeddingMetric):
         self.direction, self.variants = direction, tuple(variants)
 
     def describe(self) -> dict:
-        return {**super().describe(), "direction": self.direction, "logits_from": self.logits_from}
+        return {**super().describe(), "direction": self.direction, **_logits_from_entry(self.logits_from)}
 
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
@@ -434,7 +440,7 @@ class IS(_EmbeddingMetric):
         self.logits_from = _check_logits_from(self, logits_from)
 
     def describe(self) -> dict:
-        return {**super().describe(), "logits_from": self.logits_from}
+        return {**super().describe(), **_logits_from_entry(self.logits_from)}
 
     def scores(self, clips, generated, reference):
         gen = self._embed(generated, clips)
@@ -448,7 +454,8 @@ class IS(_EmbeddingMetric):
                     return np.array([full])
                 return np.array([inception_score(stacked_layer_means(gen, row)).mean for row in idx])
 
-            return {"is": Score(statistic=statistic, higher_is_better=True, min_clips=10, floor=1.0)}
+            # 13 rows per clip: main's 10 splits are filled from one clip on; 2 for a resample's spread
+            return {"is": Score(statistic=statistic, higher_is_better=True, min_clips=2, floor=1.0)}
         logits = np.stack([x["logits"] for x in gen])
 
         def statistic(idx):
