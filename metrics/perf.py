@@ -242,6 +242,7 @@ def bar_line(compared, rels: dict[str, float], speed: dict | None, failed_hooks:
 def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict:
     from metrics.base import get_metric_class
     from metrics.embedders.cnn14 import save_random_weights
+    from metrics.embedders.timing import build
     from metrics.evaluate import evaluate
 
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-perf-metrics-"))
@@ -270,10 +271,7 @@ def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict
                           "pca_params": str(hub / "vggish_pca_params-970ea276.pth")}
     for n, cfg in configs.items():  # build the models first: model loading is not timed on either side
         metric = get_metric_class(n)(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"})
-        emb = metric.embedder  # embedders build their network on the first cache miss: build it now
-        emb.model
-        if hasattr(type(emb), "_net"):
-            emb._net  # Cnn14's inference copy (batch norms folded), also built on first use
+        build(metric.embedder)  # embedders build their network on the first cache miss: build it now
     clip_list = [Clip(cid, "", str(p), 0.0, 10.0, cid) for cid, p in reference.items()]
 
     def timed(systems):

@@ -280,6 +280,10 @@ class Cnn14Embedder:
             self._model = model.to(self.device).eval()
         return self._model
 
+    def build(self) -> None:
+        """Build what the first embedding builds: the network and its inference copy."""
+        _ = self._net
+
     @property
     def _net(self) -> torch.nn.Module:
         """What runs: the same function as `model`, faster (inference_net)."""

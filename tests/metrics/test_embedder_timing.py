@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics.embedders.timing import seconds_per_10s_file
+from metrics.embedders.timing import build, seconds_per_10s_file
 
 
 class _Fake:
@@ -31,6 +31,20 @@ def test_seconds_per_10s_file_counts_the_audio_it_embedded():
     t = seconds_per_10s_file(fake, ["a.wav", "b.wav"], 32000)
     assert fake.seen == [160000, 160000] and 0 <= t < 1.0
     assert torch.get_num_threads() == threads  # restored
+
+
+def test_build_makes_what_the_first_embedding_would():
+    """Cnn14 runs an inference copy (batch norms folded) built on first use beside `model`; a timing
+    that built `model` only counted that copy's build as embedding time."""
+    from metrics.embedders.cnn14 import Cnn14Embedder
+
+    emb = Cnn14Embedder(weights="random")
+    assert emb._model is None and emb._net_cache is None
+    build(emb)
+    assert emb._model is not None and emb._net_cache is not None
+    plain = _Fake()
+    plain.model = None
+    build(plain)  # no build(): its `model` property is what gets built
 
 
 @pytest.mark.slow
