@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", default=None, metavar="NAME",
                    help="metric suite of one peer tool (metric_suite; default audioldm_eval-0.0.3), e.g. fadtk-encodec")
     p.add_argument("--sample-rate", type=int, default=None, choices=(16000, 32000),
-                   help="Cnn14's front end for FD/KL/IS/KID, as audioldm_eval's (default 16000)")
+                   help="Cnn14's front end for FD/KL/IS/KID, as audioldm_eval's (default 16000); with --suite "
+                        "audioldm_eval-main: the rate its WaveDataset reads files at before MERT")
     p.add_argument("--captions", default=None, metavar="FILE",
                    help="--generated: each file's text prompt, a CSV (id,caption) or JSON {id: caption}, for the "
                         "CLAP score (clap_score; stable-audio-metrics and audiocraft suites)")

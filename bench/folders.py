@@ -198,12 +198,16 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
             raise ConfigError(f"--sample-rate must be 16000 or 32000 (audioldm_eval's two Cnn14 front ends), "
                               f"got {sample_rate}")
         cnn = [k for k, c in configs.items() if embedder_of(c).startswith("cnn14")]
-        if not cnn:
-            raise ConfigError(f"--sample-rate picks Cnn14's front end (audioldm_eval); "
-                              f"{'suite ' + repr(suite) if suite else 'these metrics'} ({', '.join(configs)}) run "
-                              "embedders with their own fixed rates")
+        # audioldm_eval main's EvaluationHelper(sampling_rate): the rate its WaveDataset reads files at for MERT
+        main = [k for k, c in configs.items() if c.get("preprocess") == "audioldm_eval-main" and "reference_rate" in c]
+        if not cnn and not main:
+            raise ConfigError(f"--sample-rate picks Cnn14's front end (audioldm_eval) or audioldm_eval main's "
+                              f"evaluation rate; {'suite ' + repr(suite) if suite else 'these metrics'} "
+                              f"({', '.join(configs)}) run embedders with their own fixed rates")
         for k in cnn:
             configs[k]["sample_rate"] = int(sample_rate)
+        for k in main:
+            configs[k]["reference_rate"] = int(sample_rate)
     if not captions:
         from metrics.base import get_metric_class
 

@@ -7,8 +7,9 @@ runs ``EvaluationHelper.calculate_metrics(generated, reference, same_name=True, 
 from main's eval.py, unchanged: its WaveDataset and DataLoader read the files, its
 ``get_featuresdict`` stacks MERT's hidden states, its ``calculate_kl`` / ``calculate_isc`` /
 ``calculate_fid`` score them and its ``FrechetAudioDistance.score`` gives FAD; then its
-``calculate_kid`` (commented out in eval.py) on the feature caches it wrote. Writes
-tests/metrics/golden/audioldm_eval_main_golden.json.
+``calculate_kid`` (commented out in eval.py) on the feature caches it wrote. Once as
+``EvaluationHelper(16000)`` (timed: ``bench perf metrics``' peer time) and once as
+``EvaluationHelper(32000)``. Writes tests/metrics/golden/audioldm_eval_main_golden.json.
 
 What stands in for what cannot be downloaded here (``EvaluationHelper.__init__`` is bypassed and
 its attributes set as it sets them for ``backbone="mert"``):
@@ -129,6 +130,20 @@ def helper(src: Path, torchvggish_src: Path):
     return h
 
 
+def score(h, gen: str, ref: str) -> tuple[dict, dict, dict]:
+    """main's calculate_metrics result, the calculate_kid eval.py has commented out (with its
+    arguments) on the feature caches it wrote, and the generated set's features."""
+    from audioldm_eval import calculate_kid
+    from audioldm_eval.audio.tools import load_pickle
+
+    result = h.calculate_metrics(gen, ref, same_name=True, recalculate=True)
+    f1 = load_pickle(gen + "classifier_logits_feature_cache.pkl")
+    f2 = load_pickle(ref + "classifier_logits_feature_cache.pkl")
+    kid = calculate_kid(f1, f2, feat_layer_name="2048", subsets=100, subset_size=1000, degree=3, gamma=None,
+                        coef0=1, rng_seed=2020)
+    return ({k: float(v) for k, v in result.items() if np.isfinite(v)}, {k: float(v) for k, v in kid.items()}, f1)
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--src", type=Path, required=True, help=f"a checkout of haoheliu/audioldm_eval at {COMMIT}")
@@ -138,6 +153,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", type=Path, default=GOLDEN)
     args = p.parse_args(argv)
     import torch
+    import torchaudio.transforms as T
 
     torch.set_num_threads(2)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -145,24 +161,20 @@ def main(argv=None) -> dict:
     h = helper(args.src, args.torchvggish)
     gen, ref = str(args.work / "generated"), str(args.work / "reference")
     t0 = time.perf_counter()
-    result = h.calculate_metrics(gen, ref, same_name=True, recalculate=True)
-    from audioldm_eval import calculate_kid
-    from audioldm_eval.audio.tools import load_pickle
-
-    f1 = load_pickle(gen + "classifier_logits_feature_cache.pkl")
-    f2 = load_pickle(ref + "classifier_logits_feature_cache.pkl")
-    kid = calculate_kid(f1, f2, feat_layer_name="2048", subsets=100, subset_size=1000, degree=3, gamma=None,
-                        coef0=1, rng_seed=2020)  # the call eval.py has commented out, with its arguments
+    metrics, kid, f1 = score(h, gen, ref)
     seconds = time.perf_counter() - t0  # its whole scoring, models already built (bench perf metrics' peer time)
+    # EvaluationHelper(32000): its WaveDataset reads at 32 kHz, then T.Resample(32000, 24000) for MERT
+    h.sampling_rate = 32000
+    h.resampler = T.Resample(orig_freq=32000, new_freq=h.target_sample_rate)
+    metrics_32k, kid_32k, _ = score(h, gen, ref)
     out = {"audioldm_eval": f"haoheliu/audioldm_eval@{COMMIT}", "clips": CLIPS, "clips_sha256": sha,
            "weights": f"random seed {SEED} (MERT-v1-95M shape; VGGish)",
            "rows_generated": list(f1["2048"].shape), "file_order_generated": list(f1["file_path_"]),
-           "metrics": {k: float(v) for k, v in result.items() if np.isfinite(v)},
-           "kid": {k: float(v) for k, v in kid.items()},
+           "metrics": metrics, "kid": kid, "at_32000": {"metrics": metrics_32k, "kid": kid_32k},
            "perf": {"peer_seconds": round(seconds, 2), "torch_threads": torch.get_num_threads(),
                     "audio_seconds": 2 * CLIPS["n"] * CLIPS["duration_s"]}}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out["metrics"], indent=1), out["kid"])
+    print(json.dumps(out["metrics"], indent=1), out["kid"], json.dumps(out["at_32000"], indent=1))
     return out
 
 

@@ -183,6 +183,21 @@ def test_audioldm_eval_main_matches_its_own_code(tmp_path):
     whole = rows[rows["clip"].isna()].set_index("key")
     assert (whole["ci_low"] <= whole["ci_high"]).all() and set(whole["suite"]) == {"audioldm_eval-main"}
     assert json.loads(whole.loc["kl_softmax", "config"])["logits_from"] == "stacked_layer_means"
+    # EvaluationHelper(32000): --sample-rate 32000 is main's evaluation rate for the MERT metrics (FAD stays 16 kHz)
+    from bench import api
+
+    ev = api.evaluate_folders(tmp_path / "generated", tmp_path / "reference", out=tmp_path / "out32",
+                              suite="audioldm_eval-main", weights="random", sample_rate=32000, n_resamples=10,
+                              overrides=[f"paths.cache_dir={tmp_path / 'cache'}"])
+    table = ev.table.set_index("key")
+    at32 = golden["at_32000"]
+    expected = {"fd": at32["metrics"]["frechet_distance"], "fad": at32["metrics"]["frechet_audio_distance"],
+                "kl_softmax": at32["metrics"]["kullback_leibler_divergence_softmax"],
+                "kl_sigmoid": at32["metrics"]["kullback_leibler_divergence_sigmoid"],
+                "is": at32["metrics"]["inception_score_mean"], "kid": at32["kid"]["kernel_inception_distance_mean"]}
+    for key, value in expected.items():
+        assert table.loc[key, "value"] == pytest.approx(value, rel=1e-4), key
+    assert expected["fd"] != pytest.approx(golden["metrics"]["frechet_distance"], rel=1e-3)  # the rate took effect
 
 
 def test_audioldm_eval_main_kl_pairs_the_kth_file_with_row_k(tmp_path):
