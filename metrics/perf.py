@@ -116,44 +116,48 @@ MAIN_KEYS = {"fd": "frechet_distance", "fad": "frechet_audio_distance", "is": "i
              "kl_softmax": "kullback_leibler_divergence_softmax", "kl_sigmoid": "kullback_leibler_divergence_sigmoid"}
 
 
-def audioldm_main_line(keep: Path | None = None) -> dict:
+def audioldm_main_line(keep: Path | None = None, sample_rate: int = 16000) -> dict:
     """`--suite all` hook for the audioldm_eval-main preset: its six numbers on the golden clips
     against those main's own ``calculate_metrics`` + ``calculate_kid`` gave
-    (tests/metrics/golden/audioldm_eval_main_golden.json, the same seeded MERT and VGGish weights), and
-    the whole scoring's wall time, ours now (``evaluate_folders`` on an empty cache: embeddings, six
-    metrics with their bootstrap CIs, the report; models built first) against main's as the golden
-    script timed it (models built, 2 torch threads). Returns {"line", "presets", "rel"}."""
-    import tempfile
-    import time
+    (tests/metrics/golden/audioldm_eval_main_golden.json, the same seeded MERT and VGGish weights; at
+    `sample_rate` 16000 or 32000, main's EvaluationHelper rate), and the whole scoring's wall time, ours
+    now (``metrics.evaluate.evaluate`` on an empty cache: embeddings, six metrics with their
+    bootstrap CIs; models built first) against main's as the golden script timed it (models built,
+    2 torch threads). Returns {"line", "presets", "rel"} (and "evaluation", the scored table)."""
+    import shutil
 
-    from bench.api import evaluate_folders
-    from metrics.embedders.timing import golden_script
+    from metrics.base import get_metric_class
+    from metrics.embedders.timing import build, golden_script
+    from metrics.evaluate import evaluate
+    from metrics.presets import preset_metric_configs
 
     script = golden_script("audioldm_eval_main")
     golden = json.loads((ROOT / "tests/metrics/golden/audioldm_eval_main_golden.json").read_text())
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="perf_audioldm_main_"))
-    script.write_clip_sets(folder)
-    import shutil
-
-    def run(out: str):
-        return evaluate_folders(folder / "generated", folder / "reference", out=folder / out,
-                                suite="audioldm_eval-main", weights="random",
-                                overrides=[f"paths.cache_dir={folder / 'cache'}"])
-
-    run("warmup")  # builds the models (kept per process for the same settings), untimed
-    shutil.rmtree(folder / "cache")  # then cold: no embedding cached
+    script.write_clip_sets(folder)  # <folder>/generated: the run's one system; <folder>/reference
+    clips = [Clip(p.stem, "", str(p), 0.0, script.CLIPS["duration_s"], p.stem)
+             for p in sorted((folder / "reference").glob("*.wav"))]
+    configs = preset_metric_configs("audioldm_eval-main", weights="random")
+    for cfg in configs.values():
+        if "reference_rate" in cfg:
+            cfg["reference_rate"] = int(sample_rate)
+    cache = Cache(folder / "cache")
+    for cfg in configs.values():  # models built first, untimed, as main's are
+        build(get_metric_class(cfg["name"])(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"}).embedder)
     t0 = time.perf_counter()
-    ev = run("out")
+    ev = evaluate(folder, clips, ["generated"], configs, cache=cache, progress=False)
     ours = time.perf_counter() - t0
-    table = ev.table.set_index("key")
-    expected = {k: golden["metrics"][v] for k, v in MAIN_KEYS.items()}
-    expected["kid"] = golden["kid"]["kernel_inception_distance_mean"]
+    shutil.rmtree(folder / "metrics", ignore_errors=True)  # a later call scores afresh
+    table = ev.table[ev.table["system"] == "generated"].set_index("key")
+    peer = golden if sample_rate == 16000 else golden["at_32000"]
+    expected = {k: peer["metrics"][v] for k, v in MAIN_KEYS.items()}
+    expected["kid"] = peer["kid"]["kernel_inception_distance_mean"]
     rel = {k: abs(float(table.loc[k, "value"]) - v) / abs(v) for k, v in expected.items()}
-    peer = golden["perf"]["peer_seconds"]
     line = (f"audioldm_eval-main: ours {ours:.1f} s cold for {golden['perf']['audio_seconds']:.0f} s of audio "
-            f"(6 metrics with CIs), main's calculate_metrics + calculate_kid {peer:.1f} s (timed once by "
-            f"scripts/golden/audioldm_eval_main_golden.py); worst rel diff vs main's {max(rel.values()):.1e}")
-    return {"line": line, "presets": ["audioldm_eval-main"], "rel": rel}
+            f"(6 metrics with CIs), main's calculate_metrics + calculate_kid {golden['perf']['peer_seconds']:.1f} s "
+            f"(timed once by scripts/golden/audioldm_eval_main_golden.py); worst rel diff vs main's "
+            f"{max(rel.values()):.1e}")
+    return {"line": line, "presets": ["audioldm_eval-main"], "rel": rel, "evaluation": ev}
 
 
 def run_embedder_hooks(hooks, keep: str | None = None) -> tuple[dict[str, float], list[str], dict[str, str]]:

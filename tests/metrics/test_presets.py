@@ -162,41 +162,36 @@ def test_audioldm_eval_main_matches_its_own_code(tmp_path):
     """Golden values from main's own EvaluationHelper.calculate_metrics (and the calculate_kid it has
     commented out) on seeded random MERT/VGGish weights: scripts/golden/audioldm_eval_main_golden.py.
     The two folders differ in rate (32 and 22.05 kHz), as main resamples each through WaveDataset.
-    Run through the `bench perf metrics` hook, which scores them with `evaluate_folders`."""
+    At 16 kHz through the `bench perf metrics` hook; at 32 kHz through `bench evaluate --generated
+    --reference --suite audioldm_eval-main --sample-rate 32000`."""
     import json
     from pathlib import Path
 
-    import pandas as pd
-
-    from metrics.perf import EMBEDDER_PERF_HOOKS, audioldm_main_line
+    from bench import api
+    from metrics.embedders.timing import golden_script
+    from metrics.perf import EMBEDDER_PERF_HOOKS, MAIN_KEYS, audioldm_main_line
 
     golden = json.loads((Path(__file__).parent / "golden" / "audioldm_eval_main_golden.json").read_text())
-    from metrics.embedders.timing import golden_script
-
     assert golden_script("audioldm_eval_main").write_clip_sets(tmp_path / "clips") == golden["clips_sha256"]
     assert "metrics.perf:audioldm_main_line" in EMBEDDER_PERF_HOOKS
-    r = audioldm_main_line(tmp_path)
+    r = audioldm_main_line(tmp_path / "16k")
     assert r["presets"] == ["audioldm_eval-main"] and set(r["rel"]) == {"fd", "fad", "kl_softmax", "kl_sigmoid", "is", "kid"}
     assert max(r["rel"].values()) <= 1e-4, r["rel"]  # measured: 2.5e-5 (KID), ≤ 6e-6 (KL), ≤ 1e-6 (FD, FAD, IS)
     assert "main's calculate_metrics" in r["line"]
-    rows = pd.concat([pd.read_parquet(f) for f in (tmp_path / "out" / "metrics").glob("*.parquet")])
-    whole = rows[rows["clip"].isna()].set_index("key")
-    assert (whole["ci_low"] <= whole["ci_high"]).all() and set(whole["suite"]) == {"audioldm_eval-main"}
+    whole = r["evaluation"].table.set_index("key")
+    assert (whole["ci_low"] <= whole["ci_high"]).all()
     assert json.loads(whole.loc["kl_softmax", "config"])["logits_from"] == "stacked_layer_means"
     # EvaluationHelper(32000): --sample-rate 32000 is main's evaluation rate for the MERT metrics (FAD stays 16 kHz)
-    from bench import api
-
-    ev = api.evaluate_folders(tmp_path / "generated", tmp_path / "reference", out=tmp_path / "out32",
+    ev = api.evaluate_folders(tmp_path / "clips" / "generated", tmp_path / "clips" / "reference", out=tmp_path / "out32",
                               suite="audioldm_eval-main", weights="random", sample_rate=32000, n_resamples=10,
                               overrides=[f"paths.cache_dir={tmp_path / 'cache'}"])
     table = ev.table.set_index("key")
     at32 = golden["at_32000"]
-    expected = {"fd": at32["metrics"]["frechet_distance"], "fad": at32["metrics"]["frechet_audio_distance"],
-                "kl_softmax": at32["metrics"]["kullback_leibler_divergence_softmax"],
-                "kl_sigmoid": at32["metrics"]["kullback_leibler_divergence_sigmoid"],
-                "is": at32["metrics"]["inception_score_mean"], "kid": at32["kid"]["kernel_inception_distance_mean"]}
+    expected = {k: at32["metrics"][v] for k, v in MAIN_KEYS.items()}
+    expected["kid"] = at32["kid"]["kernel_inception_distance_mean"]
     for key, value in expected.items():
         assert table.loc[key, "value"] == pytest.approx(value, rel=1e-4), key
+    assert set(table["suite"]) == {"audioldm_eval-main"}
     assert expected["fd"] != pytest.approx(golden["metrics"]["frechet_distance"], rel=1e-3)  # the rate took effect
 
 
