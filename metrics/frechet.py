@@ -73,9 +73,9 @@ def _warn_rank(n: int, d: int, what: str, route: str) -> None:
                "scipy.linalg.sqrtm of the singular product is numerically noisy and the reference "
                "adds eps to the diagonals or returns NaN; method='exact' computes it exactly")
         warnings.warn(
-            f"{what}: {n} clips in {d} dims, so the covariance has rank ≤ {n - 1} < {d}; {fix}. "
-            f"FD from fewer clips than dims is strongly biased by the clip count — compare only "
-            f"sets of equal size, or use ≥ {d + 1} clips.",
+            f"{what}: {n} rows (clips, or their frames) in {d} dims, so the covariance has rank ≤ {n - 1} < {d}; "
+            f"{fix}. FD from fewer rows than dims is strongly biased by the count — compare only "
+            f"sets of equal size, or use ≥ {d + 1} rows.",
             RankDeficientCovarianceWarning, stacklevel=3)
 
 

@@ -98,7 +98,7 @@ def test_few_clips_warn_about_rank_and_enough_clips_do_not():
     rng = np.random.default_rng(7)
     a, b = _sets(rng, 10, 10, 16)
     for method in ("sqrtm", "exact"):
-        with pytest.warns(RankDeficientCovarianceWarning, match=r"10 clips in 16 dims.*rank ≤ 9"):
+        with pytest.warns(RankDeficientCovarianceWarning, match=r"10 rows \(clips, or their frames\) in 16 dims.*rank ≤ 9"):
             fd_from_embeddings(a, b, method=method)
     a, b = _sets(rng, 40, 40, 16)
     with warnings.catch_warnings():
