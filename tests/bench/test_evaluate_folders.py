@@ -203,6 +203,9 @@ def test_sample_rate_and_unpaired_pick_the_configs():
         folder_metric_configs(metrics=["kl"], unpaired=True)
     with pytest.raises(ConfigError, match="fixed rates"):
         folder_metric_configs(suite="fadtk-encodec", sample_rate=32000)
+    _, cfgs, _ = folder_metric_configs(suite="audioldm_eval-main", sample_rate=32000)  # EvaluationHelper(32000)
+    assert {k: c.get("reference_rate") for k, c in cfgs.items()} == {"fd": 32000, "fad": None, "kl": 32000,
+                                                                     "is": 32000, "kid": 32000}
     with pytest.raises(ConfigError, match="16000 or 32000"):
         folder_metric_configs(sample_rate=44100)
     # the Hydra route (no suite): metric.fd.sample_rate=32000 is a valid override
@@ -250,6 +253,16 @@ def test_run_evaluation_takes_suite_and_sample_rate_as_metric_configs(monkeypatc
         commands.cmd_evaluate(args)
     cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
     assert cfg.metric.fd.sample_rate == 32000 and cfg.metric.kl.sample_rate == 32000
+    # with audioldm_eval main's suite it is EvaluationHelper(32000): MERT's reference_rate, FAD untouched
+    args = build_parser().parse_args(["evaluate", "--run", "runs/x", "--suite", "audioldm_eval-main",
+                                      "--sample-rate", "32000"])
+    with pytest.raises(SystemExit):
+        commands.cmd_evaluate(args)
+    cfg = api.load_config("toy", (), seen["overrides"], seen["metrics"])
+    assert sorted(cfg.metric) == ["fad", "fd", "is", "kid", "kl"]
+    assert {k: cfg.metric[k].get("reference_rate") for k in cfg.metric} == {
+        "fd": 32000, "kl": 32000, "is": 32000, "kid": 32000, "fad": None}
+    assert cfg.metric.fd.get("sample_rate") is None and cfg.metric.fad.preprocess == "audioldm_eval-main"
     with pytest.raises(ConfigError, match="--generated/--reference"):
         commands.cmd_evaluate(build_parser().parse_args(["evaluate", "--run", "runs/x", "--unpaired"]))
     # the override itself: a user's metric.<key>.* after it wins; a key outside the suite is named
