@@ -12,7 +12,6 @@ from bench.perf import perf_run
 from bench.systems_cli import cmd_systems
 from metrics.headline import headline, ordering_lines
 from metrics.perf import perf_metrics
-from metrics.presets import get_preset
 from bench import api
 from bench.config import config_names, DatasetSettings, suite_overrides
 from bench.console import console
@@ -109,11 +108,12 @@ def cmd_evaluate(args) -> int:
     if args.sample_rate is not None:  # audioldm_eval's --sample-rate: Cnn14's front end of every Cnn14 metric,
         # or audioldm_eval main's evaluation rate (the rate its WaveDataset reads files at before MERT)
         keys = metrics or (suite_overrides(args.suite, None)[0] if args.suite else ("fd", "kl", "is"))
+        from metrics.embedding_metrics import sample_rate_fields
+        from metrics.presets import get_preset
+
         preset = get_preset(args.suite).metrics if args.suite else {}
-        rated = [m for m in keys if "reference_rate" in preset.get(m, {})]
-        overrides += [f"metric.{m}.reference_rate={args.sample_rate}" for m in rated]
-        overrides += [f"metric.{m}.sample_rate={args.sample_rate}" for m in keys
-                      if m in ("fd", "kl", "is", "kid") and m not in rated]
+        fields = sample_rate_fields({m: {"name": m, **preset.get(m, {})} for m in keys})
+        overrides += [f"metric.{m}.{field}={args.sample_rate}" for m, field in fields.items()]
     evaluation = api.evaluate(args.run, metrics=metrics, compare=args.compare or (),
                               allow_missing=True if args.allow_missing else None, overrides=overrides)
     print_evaluation(evaluation)

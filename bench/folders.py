@@ -167,7 +167,7 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
     (the CLAP score) is left out of a suite with a note, and refused when asked for by name."""
     import yaml
 
-    from metrics.embedding_metrics import embedder_of
+    from metrics.embedding_metrics import sample_rate_fields
     from metrics.presets import DEFAULT_PRESET, preset_metric_configs
 
     notes: list[str] = []
@@ -197,17 +197,13 @@ def folder_metric_configs(suite: str | None = None, metrics: Sequence[str] | Non
         if int(sample_rate) not in EVAL_SAMPLE_RATES:
             raise ConfigError(f"--sample-rate must be 16000 or 32000 (audioldm_eval's two Cnn14 front ends), "
                               f"got {sample_rate}")
-        cnn = [k for k, c in configs.items() if embedder_of(c).startswith("cnn14")]
-        # audioldm_eval main's EvaluationHelper(sampling_rate): the rate its WaveDataset reads files at for MERT
-        main = [k for k, c in configs.items() if c.get("preprocess") == "audioldm_eval-main" and "reference_rate" in c]
-        if not cnn and not main:
+        fields = sample_rate_fields(configs)
+        if not fields:
             raise ConfigError(f"--sample-rate picks Cnn14's front end (audioldm_eval) or audioldm_eval main's "
                               f"evaluation rate; {'suite ' + repr(suite) if suite else 'these metrics'} "
                               f"({', '.join(configs)}) run embedders with their own fixed rates")
-        for k in cnn:
-            configs[k]["sample_rate"] = int(sample_rate)
-        for k in main:
-            configs[k]["reference_rate"] = int(sample_rate)
+        for k, field_name in fields.items():
+            configs[k][field_name] = int(sample_rate)
     if not captions:
         from metrics.base import get_metric_class
 

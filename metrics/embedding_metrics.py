@@ -68,6 +68,24 @@ def embedder_of(config: Mapping) -> str:
     return name
 
 
+def sample_rate_fields(configs: Mapping[str, Mapping]) -> dict[str, str]:
+    """The field audioldm_eval's evaluation rate (``--sample-rate 16000|32000``) sets, by metric key:
+    ``sample_rate`` for a Cnn14 metric (its front end), ``reference_rate`` for one on MERT with
+    audioldm_eval main's preprocessing (EvaluationHelper(sampling_rate): the rate its WaveDataset
+    reads files at before MERT). Metrics on embedders with a fixed rate are left out."""
+    from metrics.base import get_metric_class
+
+    out = {}
+    for key, config in configs.items():
+        if not getattr(get_metric_class(config["name"]), "embedder_name", ""):
+            continue  # not an embedding metric
+        if embedder_of(config).startswith("cnn14"):
+            out[key] = "sample_rate"
+        elif config.get("preprocess") == "audioldm_eval-main" and "reference_rate" in config:
+            out[key] = "reference_rate"
+    return out
+
+
 def _check_embedder(name: str, metric: str) -> str:
     if name not in ROWS:
         raise ConfigError(f"metric {metric}: embedder must be one of {', '.join(ROWS)}, got {name!r}")
@@ -152,6 +170,13 @@ def _embed_both(metric: _EmbeddingMetric, clips, generated, reference):
     return gen, ref
 
 
+def pooled_rows(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every clip's rows stacked, and the clip (0…N−1) each row comes from: the owner arrays with
+    which a resampled clip brings all its rows (FrechetResampler, KIDResampler)."""
+    rows = [np.atleast_2d(x) for x in rows]
+    return np.concatenate(rows), np.repeat(np.arange(len(rows)), [len(x) for x in rows])
+
+
 def fd_point(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], a: np.ndarray, b: np.ndarray, method: str,
              stats: str, resampler) -> float:
     """The Fréchet distance of two whole sets (see `frechet_score`): per-clip rows, the same rows
@@ -182,10 +207,8 @@ def frechet_score(gen_rows: list[np.ndarray], ref_rows: list[np.ndarray], method
     if method not in FD_METHODS:
         raise ConfigError(f"fd_method must be one of {', '.join(FD_METHODS)}, got {method!r}")
 
-    a = np.concatenate([np.atleast_2d(x) for x in gen_rows]).astype(np.float64)
-    b = np.concatenate([np.atleast_2d(x) for x in ref_rows]).astype(np.float64)
-    owner_a = np.repeat(np.arange(len(gen_rows)), [len(np.atleast_2d(x)) for x in gen_rows])
-    owner_b = np.repeat(np.arange(len(ref_rows)), [len(np.atleast_2d(x)) for x in ref_rows])
+    (a, owner_a), (b, owner_b) = pooled_rows(gen_rows), pooled_rows(ref_rows)
+    a, b = a.astype(np.float64), b.astype(np.float64)
     resampler = FrechetResampler(a, b, groups=(owner_a, owner_b), n_groups=(len(gen_rows), len(ref_rows)))
     full = fd_point(gen_rows, ref_rows, a, b, method, stats, resampler)
     n = len(gen_rows)
@@ -265,10 +288,8 @@ class FADInf(_EmbeddingMetric):
         gen, ref = _embed_both(self, clips, generated, reference)
         g, r = self._rows(gen), self._rows(ref)
         fit = fad_inf(g, self._reference_stats(r), steps=self.steps, min_n=self.min_n, seed=self.seed)
-        a = np.concatenate([np.atleast_2d(x) for x in g]).astype(np.float64)
-        b = np.concatenate([np.atleast_2d(x) for x in r]).astype(np.float64)
-        owner_a = np.repeat(np.arange(len(g)), [len(np.atleast_2d(x)) for x in g])
-        owner_b = np.repeat(np.arange(len(r)), [len(np.atleast_2d(x)) for x in r])
+        (a, owner_a), (b, owner_b) = pooled_rows(g), pooled_rows(r)
+        a, b = a.astype(np.float64), b.astype(np.float64)
         resampler = FrechetResampler(a, b, groups=(owner_a, owner_b), n_groups=(len(g), len(r)))
         n = len(g)
 
@@ -328,22 +349,19 @@ class KID(_EmbeddingMetric):
 
     def scores(self, clips, generated, reference):
         gen, ref = _embed_both(self, clips, generated, reference)
-        g_rows = [np.atleast_2d(x) for x in self._rows(gen)]
-        r_rows = [np.atleast_2d(x) for x in self._rows(ref)]
         # all rows are samples, as the reference's (13N, 768) MERT features are; a resampled clip
         # brings all its rows
-        g, r = np.concatenate(g_rows), np.concatenate(r_rows)
+        (g, owner_g), (r, owner_r) = pooled_rows(self._rows(gen)), pooled_rows(self._rows(ref))
         full = kid(g, r, self.subsets, self.subset_size, self.degree, None, self.coef0).mean
-        resampler = KIDResampler(g, r, self.degree, None, self.coef0)
-        n = len(g_rows)
-        per_g, per_r = [len(x) for x in g_rows], [len(x) for x in r_rows]
+        resampler = KIDResampler(g, r, self.degree, None, self.coef0, groups=(owner_g, owner_r))
+        n = len(clips)
 
         def statistic(idx):
             idx = np.asarray(idx)
             if idx.shape[0] == 1 and np.array_equal(idx[0], np.arange(n)):
                 return np.array([full])
             counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
-            return resampler.weighted(np.repeat(counts, per_g, axis=1), np.repeat(counts, per_r, axis=1))
+            return resampler.weighted(counts, counts)
 
         return {"kid": Score(statistic=statistic, min_clips=2)}
 

@@ -197,17 +197,24 @@ def kid(generated: np.ndarray, reference: np.ndarray, subsets: int = 100, subset
 class KIDResampler:
     """The full-set unbiased MMD² (= KID when subset_size ≥ n) for clip-index resamples, from kernel
     matrices computed once: with multiplicities c (Σc = m), the off-diagonal sum over resampled
-    positions is cᵀKc − Σᵢ cᵢKᵢᵢ (a clip drawn twice meets itself off the diagonal)."""
+    positions is cᵀKc − Σᵢ cᵢKᵢᵢ (a clip drawn twice meets itself off the diagonal).
+
+    ``groups=(owner_gen, owner_ref)`` (the clip of each row, as ``FrechetResampler`` takes them,
+    e.g. MERT's 13 layer rows per clip) makes the weights address clips: a clip brings its rows."""
 
     def __init__(self, generated: np.ndarray, reference: np.ndarray, degree: int = 3,
-                 gamma: float | None = None, coef0: float = 1.0):
+                 gamma: float | None = None, coef0: float = 1.0,
+                 groups: tuple[np.ndarray, np.ndarray] | None = None):
         x, y = np.asarray(generated, np.float64), np.asarray(reference, np.float64)
+        self._owner = None if groups is None else tuple(np.asarray(g, dtype=np.int64) for g in groups)
         self.k_xx = polynomial_kernel(x, x, degree, gamma, coef0)
         self.k_yy = polynomial_kernel(y, y, degree, gamma, coef0)
         self.k_xy = polynomial_kernel(x, y, degree, gamma, coef0)
 
     def weighted(self, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
         cx, cy = np.atleast_2d(cx).astype(np.float64), np.atleast_2d(cy).astype(np.float64)
+        if self._owner is not None:  # clip weights → the weight of each row
+            cx, cy = cx[:, self._owner[0]], cy[:, self._owner[1]]
         mx, my = cx.sum(axis=1), cy.sum(axis=1)
         xx = np.einsum("ri,ij,rj->r", cx, self.k_xx, cx) - cx @ np.diagonal(self.k_xx)
         yy = np.einsum("ri,ij,rj->r", cy, self.k_yy, cy) - cy @ np.diagonal(self.k_yy)

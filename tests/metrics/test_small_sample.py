@@ -98,3 +98,11 @@ def test_kid_resampler_is_the_u_statistic_of_the_resampled_sets():
     # with subset_size ≥ n every KID subset is the whole set: KID = the full-set U-statistic
     full = res.weighted(np.ones(15), np.ones(15))[0]
     assert kid(gen, ref, subsets=5).mean == pytest.approx(full, rel=1e-10)
+    # groups: 5 clips of 3 rows each (as MERT's layer rows); a resampled clip brings its 3 rows
+    owner = np.repeat(np.arange(5), 3)
+    grouped = KIDResampler(gen, ref, groups=(owner, owner))
+    clip_idx = rng.randint(0, 5, size=(4, 5))
+    clip_counts = np.stack([np.bincount(r, minlength=5) for r in clip_idx])
+    rows = [np.concatenate([np.flatnonzero(owner == c) for c in r]) for r in clip_idx]
+    want = [polynomial_mmd(gen[r], ref[r]) for r in rows]
+    np.testing.assert_allclose(grouped.weighted(clip_counts, clip_counts), want, rtol=1e-10)
