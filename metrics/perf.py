@@ -116,6 +116,22 @@ MAIN_KEYS = {"fd": "frechet_distance", "fad": "frechet_audio_distance", "is": "i
              "kl_softmax": "kullback_leibler_divergence_softmax", "kl_sigmoid": "kullback_leibler_divergence_sigmoid"}
 
 
+def main_golden_values(part: dict) -> dict[str, float]:
+    """Our result keys → main's values, from one part of the golden json (the 16 kHz top level or
+    ``at_32000``): its calculate_metrics numbers and its calculate_kid mean."""
+    return {**{k: part["metrics"][v] for k, v in MAIN_KEYS.items()}, "kid": part["kid"]["kernel_inception_distance_mean"]}
+
+
+def build_embedders(configs: dict[str, dict], cache) -> None:
+    """Build every metric config's embedder network now, so that a timing leaves model loading out
+    (embedders build theirs on the first cache miss)."""
+    from metrics.base import get_metric_class
+    from metrics.embedders.timing import build
+
+    for cfg in configs.values():
+        build(get_metric_class(cfg["name"])(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"}).embedder)
+
+
 def audioldm_main_line(keep: Path | None = None, sample_rate: int = 16000) -> dict:
     """`--suite all` hook for the audioldm_eval-main preset: its six numbers on the golden clips
     against those main's own ``calculate_metrics`` + ``calculate_kid`` gave
@@ -126,8 +142,7 @@ def audioldm_main_line(keep: Path | None = None, sample_rate: int = 16000) -> di
     2 torch threads). Returns {"line", "presets", "rel"} (and "evaluation", the scored table)."""
     import shutil
 
-    from metrics.base import get_metric_class
-    from metrics.embedders.timing import build, golden_script
+    from metrics.embedders.timing import golden_script
     from metrics.evaluate import evaluate
     from metrics.presets import preset_metric_configs
 
@@ -142,16 +157,13 @@ def audioldm_main_line(keep: Path | None = None, sample_rate: int = 16000) -> di
         if "reference_rate" in cfg:
             cfg["reference_rate"] = int(sample_rate)
     cache = Cache(folder / "cache")
-    for cfg in configs.values():  # models built first, untimed, as main's are
-        build(get_metric_class(cfg["name"])(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"}).embedder)
+    build_embedders(configs, cache)  # untimed, as main's models are
     t0 = time.perf_counter()
     ev = evaluate(folder, clips, ["generated"], configs, cache=cache, progress=False)
     ours = time.perf_counter() - t0
     shutil.rmtree(folder / "metrics", ignore_errors=True)  # a later call scores afresh
     table = ev.table[ev.table["system"] == "generated"].set_index("key")
-    peer = golden if sample_rate == 16000 else golden["at_32000"]
-    expected = {k: peer["metrics"][v] for k, v in MAIN_KEYS.items()}
-    expected["kid"] = peer["kid"]["kernel_inception_distance_mean"]
+    expected = main_golden_values(golden if sample_rate == 16000 else golden["at_32000"])
     rel = {k: abs(float(table.loc[k, "value"]) - v) / abs(v) for k, v in expected.items()}
     line = (f"audioldm_eval-main: ours {ours:.1f} s cold for {golden['perf']['audio_seconds']:.0f} s of audio "
             f"(6 metrics with CIs), main's calculate_metrics + calculate_kid {golden['perf']['peer_seconds']:.1f} s "
@@ -246,7 +258,6 @@ def bar_line(compared, rels: dict[str, float], speed: dict | None, failed_hooks:
 def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict:
     from metrics.base import get_metric_class
     from metrics.embedders.cnn14 import save_random_weights
-    from metrics.embedders.timing import build
     from metrics.evaluate import evaluate
 
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-perf-metrics-"))
@@ -273,9 +284,7 @@ def _perf_audioldm(clips: int, torch_home: str | None, keep: str | None) -> dict
         hub = home / "hub" / "checkpoints"
         configs["fad"] = {"name": "fad", "weights": "pretrained", "checkpoint": str(hub / "vggish-10086976.pth"),
                           "pca_params": str(hub / "vggish_pca_params-970ea276.pth")}
-    for n, cfg in configs.items():  # build the models first: model loading is not timed on either side
-        metric = get_metric_class(n)(cache=cache, seed=0, **{k: v for k, v in cfg.items() if k != "name"})
-        build(metric.embedder)  # embedders build their network on the first cache miss: build it now
+    build_embedders(configs, cache)  # model loading is not timed on either side
     clip_list = [Clip(cid, "", str(p), 0.0, 10.0, cid) for cid, p in reference.items()]
 
     def timed(systems):
